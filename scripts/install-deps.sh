@@ -3,7 +3,7 @@
 # Runs apt-get only as root (or through sudo when it is available); otherwise it
 # lists what is missing and fails, so a build never starts half-equipped.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libboost-dev libboost-program-options-dev
+pkgs=(build-essential cmake pkg-config libboost-dev libboost-program-options-dev nlohmann-json3-dev
       libzmq3-dev cppzmq-dev capnproto libcapnp-dev libjemalloc-dev doctest-dev
       curl ca-certificates)
 missing=()
