@@ -1,0 +1,276 @@
+#include "llmos/tokenizer/tokenizer.hpp"
+
+#include <algorithm>
+#include <queue>
+
+#include "utf8.hpp"
+
+namespace llmos::tokenizer {
+namespace {
+
+constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581 '▁'
+
+std::string quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
+
+// "<0xXX>" -> XX, or -1.
+int parse_byte_token(std::string_view text) {
+  if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return -1;
+  int value = 0;
+  for (char c : text.substr(3, 2)) {
+    int digit = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+Status check_length(const Vocabulary& v, size_t size, std::string_view key) {
+  if (size == v.tokens.size()) return ok_status();
+  return invalid_argument(v.source + ": " + std::string(key) + " has " + std::to_string(size) +
+                          " entries but tokenizer.ggml.tokens has " +
+                          std::to_string(v.tokens.size()));
+}
+
+Status check_special(const Vocabulary& v, TokenId id, std::string_view key) {
+  if (id >= 0 && static_cast<size_t>(id) < v.tokens.size()) return ok_status();
+  return invalid_argument(v.source + ": " + std::string(key) + " = " + std::to_string(id) +
+                          " is not a token id (the vocabulary has " +
+                          std::to_string(v.tokens.size()) + " tokens)");
+}
+
+Status validate(const Vocabulary& v) {
+  if (v.tokens.empty()) return invalid_argument(v.source + ": tokenizer.ggml.tokens is empty");
+  LLMOS_RETURN_IF_ERROR(check_length(v, v.scores.size(), "tokenizer.ggml.scores"));
+  LLMOS_RETURN_IF_ERROR(check_length(v, v.types.size(), "tokenizer.ggml.token_type"));
+  for (size_t i = 0; i < v.types.size(); ++i) {
+    const auto type = static_cast<int32_t>(v.types[i]);
+    const std::string where = v.source + ": tokenizer.ggml.token_type[" + std::to_string(i) + "]";
+    if (type < 0 || type > static_cast<int32_t>(TokenType::kByte)) {
+      return invalid_argument(where + " = " + std::to_string(type) + " is not a token type (0..6)");
+    }
+    if (v.types[i] == TokenType::kByte && parse_byte_token(v.tokens[i]) < 0) {
+      return invalid_argument(where + " says byte but tokenizer.ggml.tokens[" + std::to_string(i) +
+                              "] = " + quoted(v.tokens[i]) + " is not of the form <0xXX>");
+    }
+  }
+  LLMOS_RETURN_IF_ERROR(check_special(v, v.bos_id, "tokenizer.ggml.bos_token_id"));
+  LLMOS_RETURN_IF_ERROR(check_special(v, v.eos_id, "tokenizer.ggml.eos_token_id"));
+  LLMOS_RETURN_IF_ERROR(check_special(v, v.unk_id, "tokenizer.ggml.unknown_token_id"));
+  return ok_status();
+}
+
+// What a token decodes to (llama.cpp's token_to_piece without special tokens).
+std::string piece_of(std::string_view text, TokenType type) {
+  switch (type) {
+    case TokenType::kNormal: {
+      std::string piece;
+      piece.reserve(text.size());
+      for (size_t i = 0; i < text.size();) {
+        if (text.substr(i, kSpaceMarker.size()) == kSpaceMarker) {
+          piece += ' ';
+          i += kSpaceMarker.size();
+        } else {
+          piece += text[i++];
+        }
+      }
+      return piece;
+    }
+    case TokenType::kByte: return std::string(1, static_cast<char>(parse_byte_token(text)));
+    case TokenType::kUserDefined: return std::string(text);
+    default: return {};  // unknown, control, unused, undefined
+  }
+}
+
+}  // namespace
+
+Result<Tokenizer> Tokenizer::create(Vocabulary vocab) {
+  LLMOS_RETURN_IF_ERROR(validate(vocab));
+  Tokenizer t(std::move(vocab));
+  const Vocabulary& v = t.vocab_;
+  const auto n = static_cast<TokenId>(v.tokens.size());
+  t.text_to_id_.reserve(v.tokens.size());
+  t.pieces_.reserve(v.tokens.size());
+  for (TokenId id = 0; id < n; ++id) {
+    t.text_to_id_[v.tokens[id]] = id;
+    t.pieces_.push_back(piece_of(v.tokens[id], v.types[id]));
+    if (v.types[id] == TokenType::kUserDefined && !v.tokens[id].empty()) t.user_defined_.push_back(id);
+  }
+  std::stable_sort(t.user_defined_.begin(), t.user_defined_.end(), [&v](TokenId a, TokenId b) {
+    return v.tokens[a].size() > v.tokens[b].size();
+  });
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (int b = 0; b < 256; ++b) {
+    const char spelled[] = {'<', '0', 'x', kHex[b >> 4], kHex[b & 15], '>'};
+    TokenId id = t.find_token(std::string_view(spelled, sizeof(spelled)));
+    if (id < 0) id = t.find_token(std::string(1, static_cast<char>(b)));
+    t.byte_to_id_[b] = id >= 0 ? id : v.unk_id;
+  }
+  return t;
+}
+
+TokenId Tokenizer::find_token(std::string_view text) const {
+  auto it = text_to_id_.find(text);
+  return it == text_to_id_.end() ? -1 : it->second;
+}
+
+const std::string& Tokenizer::token_to_piece(TokenId id) const {
+  LLMOS_REQUIRE(contains(id), "token id out of range");
+  return pieces_[id];
+}
+
+const std::string& Tokenizer::token_text(TokenId id) const {
+  LLMOS_REQUIRE(contains(id), "token id out of range");
+  return vocab_.tokens[id];
+}
+
+TokenType Tokenizer::token_type(TokenId id) const {
+  LLMOS_REQUIRE(contains(id), "token id out of range");
+  return vocab_.types[id];
+}
+
+std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_bos) const {
+  std::vector<TokenId> out;
+  if (add_bos) out.push_back(vocab_.bos_id);
+  if (text.empty()) return out;
+
+  // User-defined tokens are cut out of the text first, longest first; each run
+  // of text after one (or at the start) gets its own space prefix.
+  struct Fragment {
+    std::string_view text;
+    TokenId token;  // -1: text to tokenize
+  };
+  std::vector<Fragment> fragments{{text, -1}};
+  for (TokenId special : user_defined_) {
+    const std::string& needle = vocab_.tokens[special];
+    std::vector<Fragment> split;
+    for (const Fragment& f : fragments) {
+      if (f.token >= 0) {
+        split.push_back(f);
+        continue;
+      }
+      size_t pos = 0;
+      for (size_t hit; (hit = f.text.find(needle, pos)) != std::string_view::npos;) {
+        if (hit > pos) split.push_back({f.text.substr(pos, hit - pos), -1});
+        split.push_back({{}, special});
+        pos = hit + needle.size();
+      }
+      if (pos < f.text.size()) split.push_back({f.text.substr(pos), -1});
+    }
+    fragments = std::move(split);
+  }
+
+  bool after_special = true;
+  for (const Fragment& f : fragments) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+      after_special = true;
+    } else {
+      encode_fragment(f.text, vocab_.add_space_prefix && after_special, out);
+      after_special = false;
+    }
+  }
+  return out;
+}
+
+// SentencePiece BPE: start from UTF-8 characters and keep merging the adjacent
+// pair whose concatenation is the best-scoring token (ties: leftmost).
+void Tokenizer::encode_fragment(std::string_view text, bool space_prefix,
+                                std::vector<TokenId>& out) const {
+  std::string escaped;
+  escaped.reserve(text.size() + kSpaceMarker.size());
+  if (space_prefix) escaped += kSpaceMarker;
+  for (char c : text) {
+    if (c == ' ') {
+      escaped += kSpaceMarker;
+    } else {
+      escaped += c;
+    }
+  }
+  const std::string_view bytes = escaped;
+  if (bytes.empty()) return;
+
+  // A doubly linked list of symbols over `bytes`; a symbol merged into its
+  // left neighbour keeps length 0.
+  struct Symbol {
+    uint32_t offset, length;
+    int32_t prev, next;
+  };
+  std::vector<Symbol> symbols;  // [n_characters]
+  symbols.reserve(bytes.size());
+  for (size_t offset = 0; offset < bytes.size();) {
+    const Utf8Scan scan = scan_utf8(bytes.substr(offset));
+    const size_t length = scan.kind == Utf8Kind::kComplete ? scan.length : 1;
+    const auto index = static_cast<int32_t>(symbols.size());
+    symbols.push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(length), index - 1,
+                       offset + length == bytes.size() ? -1 : index + 1});
+    offset += length;
+  }
+
+  struct Bigram {
+    float score;
+    int32_t left, right;
+    uint32_t length;  // bytes of left + right when the pair was queued
+  };
+  auto lower_priority = [](const Bigram& a, const Bigram& b) {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  };
+  std::priority_queue<Bigram, std::vector<Bigram>, decltype(lower_priority)> queue(lower_priority);
+  auto try_pair = [&](int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const std::string_view pair =
+        bytes.substr(symbols[left].offset, symbols[left].length + symbols[right].length);
+    const TokenId id = find_token(pair);
+    if (id < 0) return;
+    queue.push({vocab_.scores[id], left, right, static_cast<uint32_t>(pair.size())});
+  };
+  for (size_t i = 1; i < symbols.size(); ++i) try_pair(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+
+  while (!queue.empty()) {
+    const Bigram bigram = queue.top();
+    queue.pop();
+    Symbol& left = symbols[bigram.left];
+    Symbol& right = symbols[bigram.right];
+    // Stale: one side was merged away or has grown since the pair was queued.
+    if (left.length == 0 || right.length == 0 || left.length + right.length != bigram.length) {
+      continue;
+    }
+    left.length += right.length;
+    right.length = 0;
+    left.next = right.next;
+    if (right.next >= 0) symbols[right.next].prev = bigram.left;
+    try_pair(left.prev, bigram.left);
+    try_pair(bigram.left, left.next);
+  }
+
+  for (int32_t i = 0; i != -1; i = symbols[i].next) {
+    const std::string_view symbol = bytes.substr(symbols[i].offset, symbols[i].length);
+    const TokenId id = find_token(symbol);
+    if (id >= 0) {
+      out.push_back(id);
+    } else {
+      for (char c : symbol) out.push_back(byte_to_id_[static_cast<unsigned char>(c)]);
+    }
+  }
+}
+
+std::string Tokenizer::decode(std::span<const TokenId> ids) const {
+  std::string text;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string_view piece = token_to_piece(ids[i]);
+    if (i == 0 && vocab_.add_space_prefix && !piece.empty() && piece[0] == ' ') piece.remove_prefix(1);
+    text += piece;
+  }
+  return text;
+}
+
+}  // namespace llmos::tokenizer
