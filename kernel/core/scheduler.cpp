@@ -1,0 +1,287 @@
+#include "llmos/kernel/scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace llmos::kernel {
+namespace {
+
+std::string num(float v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+void erase_id(std::deque<uint64_t>& q, uint64_t id) {
+  auto it = std::find(q.begin(), q.end(), id);
+  if (it != q.end()) q.erase(it);
+}
+
+}  // namespace
+
+std::string_view priority_name(Priority p) {
+  return p == Priority::kBatch ? "batch" : "interactive";
+}
+
+Status validate_sampling(const SamplingParams& s) {
+  if (!std::isfinite(s.temperature) || s.temperature < 0) {
+    return invalid_argument("temperature " + num(s.temperature) + " must be >= 0");
+  }
+  if (!std::isfinite(s.top_p) || s.top_p <= 0 || s.top_p > 1) {
+    return invalid_argument("top_p " + num(s.top_p) + " must be in (0, 1]");
+  }
+  if (!std::isfinite(s.min_p) || s.min_p < 0 || s.min_p > 1) {
+    return invalid_argument("min_p " + num(s.min_p) + " must be in [0, 1]");
+  }
+  if (!std::isfinite(s.repeat_penalty) || s.repeat_penalty <= 0) {
+    return invalid_argument("repeat_penalty " + num(s.repeat_penalty) + " must be > 0");
+  }
+  if (s.max_tokens == 0) return invalid_argument("max_tokens must be at least 1");
+  return ok_status();
+}
+
+Status Scheduler::add_model(std::string name, ModelLimits limits) {
+  if (limits.ctx == 0) return invalid_argument("model '" + name + "': context length must be positive");
+  if (models_.count(name)) return invalid_argument("model '" + name + "' is already scheduled");
+  ModelQueue q;
+  q.limits = limits;
+  models_.emplace(std::move(name), std::move(q));
+  return ok_status();
+}
+
+Status Scheduler::close_model(std::string_view name) {
+  auto it = models_.find(name);
+  if (it == models_.end()) return not_found("no model named '" + std::string(name) + "'");
+  it->second.open = false;
+  return ok_status();
+}
+
+std::vector<TrackedRequest> Scheduler::remove_model(std::string_view name) {
+  std::vector<TrackedRequest> out;
+  auto it = models_.find(name);
+  if (it == models_.end()) return out;
+  for (auto i = requests_.begin(); i != requests_.end();) {
+    if (i->second.request.model == name) {
+      if (i->second.running) --total_running_;
+      out.push_back(std::move(i->second));
+      i = requests_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  models_.erase(it);
+  std::sort(out.begin(), out.end(), [](const TrackedRequest& a, const TrackedRequest& b) {
+    return a.admission_order < b.admission_order;
+  });
+  return out;
+}
+
+Status Scheduler::submit(GenerationRequest request, TimePoint now) {
+  auto reject = [&](Status st) {
+    ++counters_.rejected;
+    return st;
+  };
+  const std::string& model = request.model;
+  const std::string who = "request " + std::to_string(request.id);
+  if (request.id == 0) return reject(invalid_argument("request id 0 is reserved"));
+  auto it = models_.find(model);
+  if (it == models_.end()) return reject(not_found("no model named '" + model + "' is loaded"));
+  ModelQueue& q = it->second;
+  if (!q.open) {
+    return reject(not_found("model '" + model + "' is being unloaded and admits no new requests"));
+  }
+  if (requests_.count(request.id)) return reject(invalid_argument(who + " is already admitted"));
+  if (request.prompt.empty()) return reject(invalid_argument(who + ": the prompt is empty"));
+  if (request.prompt.size() >= q.limits.ctx) {
+    return reject(invalid_argument(who + ": a prompt of " + std::to_string(request.prompt.size()) +
+                                   " tokens does not fit the context of " +
+                                   std::to_string(q.limits.ctx) + " tokens of model '" + model + "'"));
+  }
+  Status sampling = validate_sampling(request.sampling);
+  if (!sampling.ok()) return reject(invalid_argument(who + ": " + sampling.message()));
+  if (q.interactive.size() + q.batch.size() >= config_.max_queued_per_model) {
+    return reject(overloaded("model '" + model + "' has " +
+                             std::to_string(q.interactive.size() + q.batch.size()) +
+                             " requests queued, its limit; retry later"));
+  }
+  TrackedRequest r;
+  r.admission_order = next_admission_++;
+  r.queued_since = now;
+  uint64_t id = request.id;
+  (request.priority == Priority::kBatch ? q.batch : q.interactive).push_back(id);
+  r.request = std::move(request);
+  requests_.emplace(id, std::move(r));
+  ++counters_.admitted;
+  return ok_status();
+}
+
+uint32_t Scheduler::running_cap(const ModelQueue& q) const {
+  return q.limits.max_running ? q.limits.max_running : config_.max_running_per_model;
+}
+
+std::optional<std::pair<std::deque<uint64_t>*, bool>> Scheduler::next_of(ModelQueue& q,
+                                                                         TimePoint now) {
+  if (!q.batch.empty()) {
+    const TrackedRequest& oldest = requests_.at(q.batch.front());
+    bool aged = now - oldest.queued_since >= config_.batch_max_wait;
+    if (aged || q.interactive.empty()) return std::make_pair(&q.batch, aged);
+  }
+  if (!q.interactive.empty()) return std::make_pair(&q.interactive, true);
+  return std::nullopt;
+}
+
+std::vector<TrackedRequest> Scheduler::schedule(TimePoint now) {
+  std::vector<TrackedRequest> started;
+  for (;;) {
+    if (config_.max_running_total && total_running_ >= config_.max_running_total) break;
+    ModelQueue* best = nullptr;
+    std::deque<uint64_t>* best_queue = nullptr;
+    bool best_urgent = false;
+    for (auto& [name, q] : models_) {
+      if (q.running.size() >= running_cap(q)) continue;
+      auto next = next_of(q, now);
+      if (!next) continue;
+      bool urgent = next->second;
+      // Urgent work first; then the model running the fewest sequences (fair
+      // share); then the one served least recently (round robin).
+      bool better = !best || (urgent != best_urgent ? urgent
+                              : q.running.size() != best->running.size()
+                                  ? q.running.size() < best->running.size()
+                                  : q.last_served < best->last_served);
+      if (better) {
+        best = &q;
+        best_queue = next->first;
+        best_urgent = urgent;
+      }
+    }
+    if (!best) break;
+    uint64_t id = best_queue->front();
+    best_queue->pop_front();
+    TrackedRequest& r = requests_.at(id);
+    r.running = true;
+    ++r.dispatches;
+    best->running.insert(id);
+    best->last_served = ++round_;
+    ++total_running_;
+    started.push_back(r);
+  }
+  return started;
+}
+
+Status Scheduler::record_tokens(uint64_t id, uint32_t offset, std::span<const uint32_t> ids) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return not_found("no admitted request " + std::to_string(id));
+  auto& generated = it->second.generated;
+  if (offset > generated.size()) {
+    return invalid_argument("request " + std::to_string(id) + ": tokens at offset " +
+                            std::to_string(offset) + " but only " +
+                            std::to_string(generated.size()) + " are known");
+  }
+  size_t known = generated.size() - offset;
+  if (known < ids.size()) generated.insert(generated.end(), ids.begin() + known, ids.end());
+  return ok_status();
+}
+
+Status Scheduler::finish(uint64_t id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return not_found("no admitted request " + std::to_string(id));
+  TrackedRequest& r = it->second;
+  auto q = models_.find(r.request.model);
+  if (q != models_.end()) {
+    if (r.running) {
+      q->second.running.erase(id);
+    } else {
+      erase_id(q->second.interactive, id);
+      erase_id(q->second.batch, id);
+    }
+  }
+  if (r.running) --total_running_;
+  requests_.erase(it);
+  ++counters_.finished;
+  return ok_status();
+}
+
+Result<Scheduler::CancelOutcome> Scheduler::cancel(uint64_t id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return not_found("no admitted request " + std::to_string(id));
+  if (it->second.running) return CancelOutcome::kRunning;
+  ModelQueue& q = models_.at(it->second.request.model);
+  erase_id(q.interactive, id);
+  erase_id(q.batch, id);
+  requests_.erase(it);
+  ++counters_.cancelled_in_queue;
+  return CancelOutcome::kRemovedFromQueue;
+}
+
+std::optional<uint64_t> Scheduler::choose_preemption_victim(std::string_view model,
+                                                            std::optional<uint64_t> except) const {
+  auto it = models_.find(model);
+  if (it == models_.end()) return std::nullopt;
+  const TrackedRequest* victim = nullptr;
+  for (uint64_t id : it->second.running) {
+    if (except && *except == id) continue;
+    const TrackedRequest& r = requests_.at(id);
+    // Lower priority class first (batch > interactive), then the latest admitted.
+    if (!victim || r.request.priority > victim->request.priority ||
+        (r.request.priority == victim->request.priority &&
+         r.admission_order > victim->admission_order)) {
+      victim = &r;
+    }
+  }
+  if (!victim) return std::nullopt;
+  return victim->request.id;
+}
+
+void Scheduler::requeue_front(ModelQueue& q, TrackedRequest& r, TimePoint now) {
+  q.running.erase(r.request.id);
+  --total_running_;
+  r.running = false;
+  r.queued_since = now;
+  (r.request.priority == Priority::kBatch ? q.batch : q.interactive).push_front(r.request.id);
+}
+
+Status Scheduler::requeue_preempted(uint64_t id, bool swapped_out, TimePoint now) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return not_found("no admitted request " + std::to_string(id));
+  TrackedRequest& r = it->second;
+  if (!r.running) return invalid_argument("request " + std::to_string(id) + " is not running");
+  requeue_front(models_.at(r.request.model), r, now);
+  r.swapped_out = swapped_out;
+  ++counters_.preemptions;
+  return ok_status();
+}
+
+std::vector<uint64_t> Scheduler::requeue_after_crash(std::string_view model, TimePoint now) {
+  std::vector<uint64_t> ids;
+  auto it = models_.find(model);
+  if (it == models_.end()) return ids;
+  ModelQueue& q = it->second;
+  ids.assign(q.running.begin(), q.running.end());
+  std::sort(ids.begin(), ids.end(), [&](uint64_t a, uint64_t b) {
+    return requests_.at(a).admission_order < requests_.at(b).admission_order;
+  });
+  // Pushing to the front latest-first leaves the earliest admitted at the head.
+  for (auto i = ids.rbegin(); i != ids.rend(); ++i) {
+    TrackedRequest& r = requests_.at(*i);
+    requeue_front(q, r, now);
+    r.swapped_out = false;
+    ++counters_.redispatches;
+  }
+  return ids;
+}
+
+const TrackedRequest* Scheduler::find(uint64_t id) const {
+  auto it = requests_.find(id);
+  return it == requests_.end() ? nullptr : &it->second;
+}
+
+std::optional<ModelLoad> Scheduler::load(std::string_view model) const {
+  auto it = models_.find(model);
+  if (it == models_.end()) return std::nullopt;
+  const ModelQueue& q = it->second;
+  return ModelLoad{static_cast<uint32_t>(q.interactive.size() + q.batch.size()),
+                   static_cast<uint32_t>(q.running.size())};
+}
+
+}  // namespace llmos::kernel
