@@ -1,0 +1,184 @@
+#include "llmos/modelgen/model_gen.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "llmos/common/quant.hpp"
+#include "llmos/gguf/gguf_writer.hpp"
+#include "llmos/modelgen/synthetic_vocab.hpp"
+#include "weight_rng.hpp"
+
+namespace llmos::modelgen {
+namespace {
+
+constexpr float kWeightStd = 0.02f;  // keeps activations finite through deep stacks
+constexpr float kNormStd = 0.02f;    // norm gains are 1 + this much noise
+constexpr size_t kChunkBytes = size_t{1} << 18;
+
+// One weight tensor of the model, ne0 first.
+struct TensorShape {
+  std::string name;
+  int64_t cols;  // ne0
+  int64_t rows;  // ne1 (1 for a norm gain)
+  bool is_norm;
+};
+
+std::vector<TensorShape> model_tensors(const ModelSpec& s) {
+  const int64_t dim = s.dim, kv_dim = int64_t(s.n_kv_heads) * s.head_dim(), ffn = s.ffn_dim;
+  std::vector<TensorShape> t;
+  t.push_back({"token_embd.weight", dim, s.vocab_size, false});
+  for (int l = 0; l < s.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    t.push_back({p + "attn_norm.weight", dim, 1, true});
+    t.push_back({p + "attn_q.weight", dim, dim, false});
+    t.push_back({p + "attn_k.weight", dim, kv_dim, false});
+    t.push_back({p + "attn_v.weight", dim, kv_dim, false});
+    t.push_back({p + "attn_output.weight", dim, dim, false});
+    t.push_back({p + "ffn_norm.weight", dim, 1, true});
+    t.push_back({p + "ffn_gate.weight", dim, ffn, false});
+    t.push_back({p + "ffn_up.weight", dim, ffn, false});
+    t.push_back({p + "ffn_down.weight", ffn, dim, false});
+  }
+  t.push_back({"output_norm.weight", dim, 1, true});
+  t.push_back({"output.weight", dim, s.vocab_size, false});
+  return t;
+}
+
+// Streams `rows` rows of `cols` seeded values (mean + std * normal), converted to
+// `type`, a chunk of rows at a time.
+gguf::TensorDataFn random_rows(DType type, int64_t cols, int64_t rows, uint64_t seed, float mean,
+                               float std) {
+  return [=](gguf::TensorDataSink& sink) -> Status {
+    WeightRng rng(seed);
+    const size_t row_bytes = size_t(dtype_row_bytes(type, cols));
+    const int64_t rows_per_chunk = std::max<int64_t>(1, int64_t(kChunkBytes / row_bytes));
+    std::vector<float> row(static_cast<size_t>(cols));                      // [cols] f32
+    std::vector<uint8_t> chunk(size_t(rows_per_chunk) * row_bytes);  // [rows_per_chunk] rows of `type`
+    for (int64_t r0 = 0; r0 < rows; r0 += rows_per_chunk) {
+      const int64_t n = std::min(rows_per_chunk, rows - r0);
+      for (int64_t r = 0; r < n; ++r) {
+        for (float& x : row) x = mean + std * rng.next_normal();
+        quantize_row(type, row.data(), chunk.data() + size_t(r) * row_bytes, cols);
+      }
+      LLMOS_RETURN_IF_ERROR(sink.write(chunk.data(), size_t(n) * row_bytes));
+    }
+    return ok_status();
+  };
+}
+
+}  // namespace
+
+Result<ModelSpec> preset_spec(std::string_view name) {
+  ModelSpec s;
+  if (name == "tiny") {
+    s.dim = 64, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.ffn_dim = 192;
+    s.vocab_size = 512, s.context_length = 256;
+  } else if (name == "110m") {
+    s.dim = 768, s.n_layers = 12, s.n_heads = 12, s.n_kv_heads = 12, s.ffn_dim = 2048;
+    s.vocab_size = 32000, s.context_length = 1024;
+  } else if (name == "1b") {
+    s.dim = 2048, s.n_layers = 22, s.n_heads = 32, s.n_kv_heads = 4, s.ffn_dim = 5632;
+    s.vocab_size = 32000, s.context_length = 2048;
+  } else {
+    return invalid_argument("unknown preset '" + std::string(name) + "' (expected tiny, 110m or 1b)");
+  }
+  s.name = "llmos-synthetic-" + std::string(name);
+  return s;
+}
+
+Result<DType> parse_weight_type(std::string_view name) {
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0})
+    if (name == dtype_name(t)) return t;
+  return invalid_argument("unknown weight type '" + std::string(name) +
+                          "' (expected f32, f16, bf16, q8_0 or q4_0)");
+}
+
+uint32_t ggml_file_type(DType type) {
+  switch (type) {
+    case DType::kF32: return 0;
+    case DType::kF16: return 1;
+    case DType::kQ4_0: return 2;
+    case DType::kQ8_0: return 7;
+    case DType::kBF16: return 32;
+  }
+  return 0;
+}
+
+Status validate_spec(const ModelSpec& s) {
+  const auto bad = [](std::string m) { return invalid_argument(std::move(m)); };
+  const auto in_range = [](int v, int lo, int hi) { return v >= lo && v <= hi; };
+  if (s.name.empty()) return bad("model name is empty");
+  if (!in_range(s.dim, 1, 65536)) return bad("dim " + std::to_string(s.dim) + " is not in [1, 65536]");
+  if (!in_range(s.n_layers, 1, 1024)) return bad("layers " + std::to_string(s.n_layers) + " is not in [1, 1024]");
+  if (!in_range(s.n_heads, 1, s.dim)) return bad("heads " + std::to_string(s.n_heads) + " is not in [1, dim]");
+  if (!in_range(s.n_kv_heads, 1, s.n_heads))
+    return bad("kv-heads " + std::to_string(s.n_kv_heads) + " is not in [1, heads]");
+  if (!in_range(s.ffn_dim, 1, 1 << 20)) return bad("ffn " + std::to_string(s.ffn_dim) + " is not in [1, 1048576]");
+  if (!in_range(s.vocab_size, kFirstPieceId, kMaxSyntheticVocab))
+    return bad("vocab " + std::to_string(s.vocab_size) + " is not in [" + std::to_string(kFirstPieceId) +
+               ", " + std::to_string(kMaxSyntheticVocab) + "] (3 special + 256 byte tokens at least)");
+  if (!in_range(s.context_length, 1, 1 << 24))
+    return bad("ctx " + std::to_string(s.context_length) + " is not in [1, 16777216]");
+  if (s.dim % s.n_heads != 0)
+    return bad("dim " + std::to_string(s.dim) + " is not a multiple of heads " + std::to_string(s.n_heads));
+  if (s.head_dim() % 2 != 0)
+    return bad("head dim " + std::to_string(s.head_dim()) + " (dim / heads) must be even for rotary embeddings");
+  if (s.n_heads % s.n_kv_heads != 0)
+    return bad("heads " + std::to_string(s.n_heads) + " is not a multiple of kv-heads " +
+               std::to_string(s.n_kv_heads));
+  const int block = int(dtype_block_elems(s.type));
+  if (s.dim % block != 0 || s.ffn_dim % block != 0)
+    return bad("dim " + std::to_string(s.dim) + " and ffn " + std::to_string(s.ffn_dim) +
+               " must be multiples of " + std::to_string(block) + " for " + std::string(dtype_name(s.type)));
+  return ok_status();
+}
+
+uint64_t weight_bytes(const ModelSpec& spec) {
+  uint64_t total = 0;
+  for (const TensorShape& t : model_tensors(spec))
+    total += uint64_t(t.rows) * uint64_t(dtype_row_bytes(t.is_norm ? DType::kF32 : spec.type, t.cols));
+  return total;
+}
+
+Result<uint64_t> write_model(const ModelSpec& s, const std::string& path) {
+  LLMOS_RETURN_IF_ERROR(validate_spec(s));
+  gguf::GgufWriter w(gguf::kDefaultAlignment);
+  w.add_string("general.architecture", "llama");
+  w.add_string("general.name", s.name);
+  w.add_uint32("general.file_type", ggml_file_type(s.type));
+  if (s.type == DType::kQ8_0 || s.type == DType::kQ4_0) w.add_uint32("general.quantization_version", 2);
+  w.add_uint32("llama.vocab_size", uint32_t(s.vocab_size));
+  w.add_uint32("llama.context_length", uint32_t(s.context_length));
+  w.add_uint32("llama.embedding_length", uint32_t(s.dim));
+  w.add_uint32("llama.block_count", uint32_t(s.n_layers));
+  w.add_uint32("llama.feed_forward_length", uint32_t(s.ffn_dim));
+  w.add_uint32("llama.rope.dimension_count", uint32_t(s.head_dim()));
+  w.add_uint32("llama.attention.head_count", uint32_t(s.n_heads));
+  w.add_uint32("llama.attention.head_count_kv", uint32_t(s.n_kv_heads));
+  w.add_float32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  w.add_float32("llama.rope.freq_base", 10000.0f);
+
+  const SyntheticVocab vocab = make_synthetic_vocab(s.vocab_size);
+  w.add_string("tokenizer.ggml.model", "llama");
+  w.add_string_array("tokenizer.ggml.tokens", vocab.tokens);
+  w.add_array("tokenizer.ggml.scores", vocab.scores);
+  w.add_array("tokenizer.ggml.token_type", vocab.types);
+  w.add_uint32("tokenizer.ggml.unknown_token_id", 0);
+  w.add_uint32("tokenizer.ggml.bos_token_id", 1);
+  w.add_uint32("tokenizer.ggml.eos_token_id", 2);
+  w.add_bool("tokenizer.ggml.add_bos_token", true);
+  w.add_bool("tokenizer.ggml.add_eos_token", false);
+
+  for (const TensorShape& t : model_tensors(s)) {
+    const DType type = t.is_norm ? DType::kF32 : s.type;
+    std::vector<int64_t> dims = {t.cols};
+    if (!t.is_norm) dims.push_back(t.rows);
+    const uint64_t seed = tensor_seed(s.seed, t.name);
+    w.add_tensor(t.name, type, std::move(dims),
+                 t.is_norm ? random_rows(type, t.cols, 1, seed, 1.0f, kNormStd)
+                           : random_rows(type, t.cols, t.rows, seed, 0.0f, kWeightStd));
+  }
+  return w.write(path);
+}
+
+}  // namespace llmos::modelgen
