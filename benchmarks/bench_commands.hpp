@@ -1,0 +1,7 @@
+// Subcommands of `llmos-bench`. Each takes the arguments after its own name
+// (argv[0] = the subcommand) and returns the exit code.
+#pragma once
+
+namespace llmos::bench {
+int run_engine_bench(int argc, char** argv);  // engine_bench.cpp
+}  // namespace llmos::bench

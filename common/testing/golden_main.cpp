@@ -1,0 +1,18 @@
+// main() for tests that read ../shared: reports the test as skipped (exit 77,
+// which ctest shows as "Skipped") when the folder is absent, else runs doctest.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cstdio>
+
+#include "shared_dir.hpp"
+
+int main(int argc, char** argv) {
+  if (llmos::testing::shared_dir().empty()) {
+    std::printf("SKIPPED: ../shared (models and llama.cpp reference outputs) not found; "
+                "set LLMOS_SHARED_DIR to run this test\n");
+    return 77;
+  }
+  doctest::Context context(argc, argv);
+  return context.run();
+}

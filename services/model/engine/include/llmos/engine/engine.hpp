@@ -1,0 +1,110 @@
+// The continuous-batching engine: sequences join and leave between steps; each
+// step is schedule -> forward -> sample -> emit. Decoding sequences take one
+// token each, the rest of the step's token budget goes to prompt chunks.
+// When KV blocks run out, the most recently admitted sequence is preempted and
+// later recomputed from its tokens. Owned and driven by one thread.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "llmos/common/status.hpp"
+#include "llmos/engine/kv_cache.hpp"
+#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/sampler.hpp"
+
+namespace llmos::engine {
+
+struct EngineOptions {
+  int max_seqs = 16;        // sequences decoding at once
+  int ctx_len = 0;          // per-sequence context limit; 0 = the model's
+  int kv_tokens = 0;        // KV capacity in tokens over all sequences; 0 = ctx_len
+  DType kv_type = DType::kF16;
+  int block_size = kDefaultBlockSize;
+};
+
+struct GenerationRequest {
+  uint64_t id = 0;
+  std::vector<int32_t> prompt;  // token ids, BOS included when wanted
+  SamplingParams sampling;
+  int max_tokens = 128;
+  std::vector<int32_t> stop_ids;  // generation ends (not emitting it) at any of these
+};
+
+enum class FinishReason { kNone, kStop, kLength, kContext, kCancelled };
+const char* finish_reason_name(FinishReason r);  // "stop", "length", ...
+
+// One new token of a request, or its end. token is -1 on an event that only
+// reports the end (a stop token, cancellation).
+struct TokenEvent {
+  uint64_t request_id = 0;
+  int32_t token = -1;
+  bool done = false;
+  FinishReason reason = FinishReason::kNone;
+};
+
+struct EngineStats {
+  int running = 0;        // sequences holding KV blocks
+  int waiting = 0;        // admitted, not yet started (or preempted)
+  int kv_blocks_used = 0;
+  int kv_blocks_total = 0;
+  uint64_t preemptions = 0;
+};
+
+class Engine {
+ public:
+  // REQUIRES: `model` outlives the engine.
+  static Result<std::unique_ptr<Engine>> create(LlamaModel& model, const EngineOptions& options);
+  // Uses `kv` (e.g. borrowed from a shared arena) instead of allocating one.
+  static Result<std::unique_ptr<Engine>> create(LlamaModel& model, const EngineOptions& options,
+                                                std::unique_ptr<KvCache> kv);
+
+  // Queues a request; invalid_argument when the prompt is empty, holds an id
+  // outside the vocabulary, or does not fit the context; or bad sampling values.
+  Status submit(GenerationRequest request);
+  // Ends a request at the next step boundary with FinishReason::kCancelled.
+  void cancel(uint64_t request_id);
+  // Runs one step and appends what happened to `events`.
+  void step(std::vector<TokenEvent>& events);
+  bool has_work() const { return !running_.empty() || !waiting_.empty() || !cancelled_.empty(); }
+
+  EngineStats stats() const;
+  const EngineOptions& options() const { return options_; }
+  LlamaModel& model() { return model_; }
+
+ private:
+  struct Sequence {
+    GenerationRequest req;
+    std::vector<int32_t> tokens;  // prompt + generated
+    int n_cached = 0;             // tokens whose K/V are in the cache
+    int n_generated = 0;
+    bool finished = false;
+    BlockTable blocks;
+    Sampler sampler;
+  };
+  Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
+  bool preempt_one(const Sequence* keep);
+  void finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events);
+
+  LlamaModel& model_;
+  EngineOptions options_;
+  std::unique_ptr<KvCache> kv_;
+  KvBlockPool pool_;
+  std::vector<std::unique_ptr<Sequence>> running_;  // in admission order
+  std::deque<std::unique_ptr<Sequence>> waiting_;
+  std::vector<uint64_t> cancelled_;
+  uint64_t preemptions_ = 0;
+
+  // Step scratch, sized at creation (the hot path allocates nothing):
+  int max_blocks_ = 0;
+  std::vector<int32_t> token_ids_, positions_, seq_index_, kv_slots_;  // [max_batch_tokens]
+  std::vector<int32_t> block_tables_;                                  // [max_seqs][max_blocks_]
+  std::vector<int32_t> output_rows_;                                   // [max_seqs]
+  std::vector<Sequence*> output_seqs_;                                 // [max_seqs]
+  std::vector<Sequence*> step_seqs_;                                   // [max_seqs]
+  std::vector<int> step_chunks_;                                       // [max_seqs] tokens per step_seqs_ entry
+  std::vector<float> logits_;                                          // [max_seqs][n_vocab]
+};
+
+}  // namespace llmos::engine

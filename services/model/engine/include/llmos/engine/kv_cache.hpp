@@ -1,0 +1,79 @@
+// The paged KV cache: a pool of fixed-size blocks and one block table per
+// sequence. KvBlockPool and BlockTable are bookkeeping only (no KV data); the
+// data lives in a KvCache buffer laid out as driver::KvLayout describes.
+// Not thread-safe: owned and used by the engine thread.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "llmos/common/status.hpp"
+#include "llmos/driver/driver.hpp"
+
+namespace llmos::engine {
+
+inline constexpr int kDefaultBlockSize = 16;  // tokens per KV block
+
+// Hands out physical block ids [0, n_blocks). Freed blocks are reused LIFO so
+// recently touched memory is reused first.
+class KvBlockPool {
+ public:
+  explicit KvBlockPool(int n_blocks);
+
+  int n_total() const { return int(in_use_.size()); }
+  int n_free() const { return int(free_.size()); }
+  int n_used() const { return n_total() - n_free(); }
+
+  std::optional<int32_t> allocate();
+  // REQUIRES: `block` was allocated and not yet released.
+  void release(int32_t block);
+
+ private:
+  std::vector<int32_t> free_;    // stack of free ids
+  std::vector<uint8_t> in_use_;  // [n_blocks]
+};
+
+// A sequence's map from logical block (position / block_size) to physical block.
+class BlockTable {
+ public:
+  explicit BlockTable(int block_size = kDefaultBlockSize) : block_size_(block_size) {}
+
+  // Makes room for positions [0, n_tokens). Returns false, keeping what it
+  // already had, when the pool runs out.
+  bool reserve(KvBlockPool& pool, int n_tokens);
+  // Gives every block back; the table is empty afterwards.
+  void release_all(KvBlockPool& pool);
+
+  int capacity() const { return int(blocks_.size()) * block_size_; }
+  int block_size() const { return block_size_; }
+  std::span<const int32_t> blocks() const { return blocks_; }
+  // REQUIRES: pos < capacity().
+  int32_t slot(int pos) const { return blocks_[pos / block_size_] * block_size_ + pos % block_size_; }
+
+ private:
+  int block_size_;
+  std::vector<int32_t> blocks_;
+};
+
+// The KV storage of one model: a layout and the memory it describes, either
+// allocated from the driver or borrowed (a shared-memory arena owned elsewhere).
+class KvCache {
+ public:
+  static Result<std::unique_ptr<KvCache>> allocate(driver::Driver& driver, const driver::KvLayout& layout);
+  // REQUIRES: `memory` holds layout.bytes() and outlives the KvCache.
+  static std::unique_ptr<KvCache> borrow(const driver::KvLayout& layout, void* memory);
+
+  const driver::KvLayout& layout() const { return layout_; }
+  void* data() { return data_; }
+
+ private:
+  KvCache(const driver::KvLayout& layout, void* data, std::unique_ptr<driver::DeviceBuffer> owned)
+      : layout_(layout), data_(data), owned_(std::move(owned)) {}
+  driver::KvLayout layout_;
+  void* data_;
+  std::unique_ptr<driver::DeviceBuffer> owned_;  // null when borrowed
+};
+
+}  // namespace llmos::engine
