@@ -14,6 +14,7 @@
 
 #include "bench_commands.hpp"
 #include "llmos/driver/cpu_bench.hpp"
+#include "llmos/driver/device.hpp"
 #include "llmos/driver/driver.hpp"
 #include "llmos/engine/engine.hpp"
 #include "llmos/engine/llama_model.hpp"
@@ -91,7 +92,7 @@ DecodeResult run(engine::LlamaModel& model, int batch, int prompt, int gen, DTyp
 }  // namespace
 
 int run_engine_bench(int argc, char** argv) {
-  std::string model_path, kv = "f16";
+  std::string model_path, kv = "f16", device = "cpu";
   int threads = 0, prompt = 128, gen = 64, batch = 8;
   bool json = false;
   po::options_description opts("llmos-bench engine options");
@@ -101,6 +102,7 @@ int run_engine_bench(int argc, char** argv) {
       "gen-tokens,g", po::value(&gen)->default_value(64), "decode steps to time")(
       "batch,b", po::value(&batch)->default_value(8), "sequences decoding together for the batched figure")(
       "kv", po::value(&kv)->default_value("f16"), "KV cache type: f16 or f32")(
+      "device", po::value(&device)->default_value("cpu"), "cpu, cuda or auto")(
       "json", po::bool_switch(&json), "print one JSON object");
   po::variables_map vm;
   try {
@@ -123,10 +125,19 @@ int run_engine_bench(int argc, char** argv) {
     std::fprintf(stderr, "llmos-bench engine: %s\n", file.status().message().c_str());
     return 1;
   }
+  auto kind = driver::parse_device(device);
+  if (!kind.ok()) {
+    std::fprintf(stderr, "llmos-bench engine: %s\n", kind.status().message().c_str());
+    return 2;
+  }
   driver::DriverOptions dopts;
   dopts.threads = threads;
-  auto drv = driver::make_cpu_driver(dopts);
-  if (!drv.ok()) return 1;
+  auto drv = driver::make_driver(*kind, dopts);
+  if (!drv.ok()) {
+    std::fprintf(stderr, "llmos-bench engine: %s\n", drv.status().message().c_str());
+    return 1;
+  }
+  const std::string driver_name = (*drv)->info().name;
   const std::string driver_details = (*drv)->info().details;
   engine::ModelOptions mo;
   mo.max_batch_tokens = std::max(512, prompt);
@@ -140,7 +151,9 @@ int run_engine_bench(int argc, char** argv) {
   const DType kv_type = kv == "f16" ? DType::kF16 : DType::kF32;
   const int n_threads = threads > 0 ? threads : int(std::thread::hardware_concurrency());
 
-  const double bw_gbs = cpu::measure_read_bandwidth_gbs(n_threads);
+  // The roofline uses host memory bandwidth; on a GPU, llmos-cuda-bench
+  // reports the device's.
+  const double bw_gbs = driver_name == "cpu" ? cpu::measure_read_bandwidth_gbs(n_threads) : 0.0;
   run(m, 1, std::min(prompt, 16), 4, kv_type);  // warm-up: page in the weights
   const DecodeResult single = run(m, 1, prompt, gen, kv_type);
   const DecodeResult batched = batch > 1 ? run(m, batch, prompt, gen, kv_type) : single;
@@ -149,7 +162,7 @@ int run_engine_bench(int argc, char** argv) {
 
   if (json) {
     nlohmann::json out{{"model", model_path},
-                       {"driver", driver_details},
+                       {"driver", driver_name + ", " + driver_details},
                        {"threads", n_threads},
                        {"weight_bytes", m.weight_bytes()},
                        {"prompt_tokens", prompt},
@@ -165,12 +178,14 @@ int run_engine_bench(int argc, char** argv) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::printf("model            %s (%.1f MB of weights)\n", model_path.c_str(), weight_gb * 1e3);
-    std::printf("driver           cpu, %s\n", driver_details.c_str());
+    std::printf("driver           %s, %s\n", driver_name.c_str(), driver_details.c_str());
     std::printf("prefill          %.1f tokens/s (%d-token prompt)\n", single.prefill_tps, prompt);
     std::printf("decode batch 1   %.1f tokens/s\n", single.decode_tps);
     std::printf("decode batch %-3d %.1f tokens/s (all sequences together)\n", batch, batched.decode_tps);
-    std::printf("read bandwidth   %.1f GB/s -> roofline %.1f tokens/s; batch-1 decode reaches %.0f%%\n", bw_gbs,
-                roofline_tps, 100.0 * single.decode_tps / roofline_tps);
+    if (bw_gbs > 0) {
+      std::printf("read bandwidth   %.1f GB/s -> roofline %.1f tokens/s; batch-1 decode reaches %.0f%%\n", bw_gbs,
+                  roofline_tps, 100.0 * single.decode_tps / roofline_tps);
+    }
   }
   return 0;
 }
