@@ -1,0 +1,216 @@
+#include "api_routes.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "admin_call.hpp"
+#include "api_error.hpp"
+#include "completion_call.hpp"
+#include "completion_request.hpp"
+#include "completion_response.hpp"
+#include "model_json.hpp"
+
+namespace llmos::http {
+namespace {
+
+using nlohmann::json;
+using verb = boost::beast::http::verb;
+
+constexpr std::string_view kAdminModels = "/admin/models";
+constexpr std::string_view kV1Models = "/v1/models";
+
+ApiReply json_reply(int status, const json& body) { return ApiReply{status, "application/json", json_text(body), {}}; }
+
+// A ready model by name; the first ready one when `name` is empty.
+Result<ModelInfo> resolve_model(GenerationBackend& backend, const std::string& name) {
+  LLMOS_ASSIGN_OR_RETURN(auto models, backend.list_models());
+  for (const auto& m : models) {
+    if (name.empty() ? m.state == ModelState::kReady : m.name == name) {
+      if (m.state == ModelState::kReady) return m;
+      return disconnected("model '" + m.name + "' is " + model_state_name(m.state) + ", not ready");
+    }
+  }
+  if (name.empty()) return disconnected("no model is ready");
+  return not_found("model '" + name + "' not found; GET /v1/models lists the loaded models");
+}
+
+ApiReply model_error(const Status& st) {
+  ApiError e = api_error_from_status(st);
+  if (st.code() == ErrorCode::kNotFound) e.code = "model_not_found";
+  if (st.code() == ErrorCode::kDisconnected) e.code = "model_not_ready";
+  return error_reply(e);
+}
+
+ApiReply health_ready(GenerationBackend& backend) {
+  auto models = backend.list_models();
+  if (!models.ok()) return error_reply(api_error_from_status(models.status()));
+  json ready = json::array();
+  for (const auto& m : *models) {
+    if (m.state == ModelState::kReady) ready.push_back(m.name);
+  }
+  if (ready.empty()) return error_reply(no_model_ready("no model is ready"));
+  return json_reply(200, {{"status", "ready"}, {"models", ready}});
+}
+
+ApiReply list_models(GenerationBackend& backend, bool admin) {
+  auto models = backend.list_models();
+  if (!models.ok()) return error_reply(api_error_from_status(models.status()));
+  json data = json::array();
+  for (const auto& m : *models) {
+    if (admin) data.push_back(model_admin_json(m));
+    else if (m.state == ModelState::kReady) data.push_back(model_openai_json(m));
+  }
+  if (admin) return json_reply(200, {{"models", data}});
+  return json_reply(200, {{"object", "list"}, {"data", data}});
+}
+
+ApiReply get_model(GenerationBackend& backend, const std::string& name) {
+  auto m = resolve_model(backend, name);
+  if (!m.ok()) return model_error(m.status());
+  return json_reply(200, model_openai_json(*m));
+}
+
+bool valid_model_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<LoadParams> parse_load(std::string_view body) {
+  json obj = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (obj.is_discarded()) return invalid_argument("the request body is not valid JSON");
+  if (!obj.is_object()) return invalid_argument("the request body must be a JSON object");
+  LoadParams p;
+  if (!obj.contains("path") || !obj["path"].is_string() || obj["path"].get<std::string>().empty()) {
+    return invalid_argument("'path' must be the model file's path (a non-empty string)");
+  }
+  p.path = obj["path"].get<std::string>();
+  if (obj.contains("name") && !obj["name"].is_null()) {
+    if (!obj["name"].is_string()) return invalid_argument("'name' must be a string");
+    p.name = obj["name"].get<std::string>();
+  } else {
+    p.name = std::filesystem::path(p.path).stem().string();
+  }
+  if (!valid_model_name(p.name)) {
+    return invalid_argument("'name' must be 1-128 characters of letters, digits, '.', '_', '-', ':' (got '" + p.name +
+                            "')");
+  }
+  if (obj.contains("ctx") && !obj["ctx"].is_null()) {
+    if (!obj["ctx"].is_number_integer() || obj["ctx"].get<int64_t>() < 0 || obj["ctx"].get<int64_t>() > (1 << 24)) {
+      return invalid_argument("'ctx' must be an integer between 0 and 16777216 (0 = the model's)");
+    }
+    p.ctx = obj["ctx"].get<int>();
+  }
+  return p;
+}
+
+struct Route {
+  std::string_view endpoint;
+  std::vector<verb> methods;
+  enum class Auth { kNone, kUser, kAdmin } auth;
+};
+
+// The route of a path, or nullopt for an unknown path.
+std::optional<Route> find_route(std::string_view path) {
+  using A = Route::Auth;
+  if (path == "/health/live" || path == "/health/ready") return Route{"health", {verb::get}, A::kNone};
+  if (path == "/metrics") return Route{"metrics", {verb::get}, A::kNone};
+  if (path == "/v1/completions") return Route{"completions", {verb::post}, A::kUser};
+  if (path == "/v1/chat/completions") return Route{"chat_completions", {verb::post}, A::kUser};
+  if (path == kV1Models) return Route{"models", {verb::get}, A::kUser};
+  if (path.starts_with("/v1/models/") && path.size() > kV1Models.size() + 1) {
+    return Route{"models", {verb::get}, A::kUser};
+  }
+  if (path == kAdminModels) return Route{"admin", {verb::get, verb::post}, A::kAdmin};
+  if (path.starts_with("/admin/models/") && path.size() > kAdminModels.size() + 1) {
+    return Route{"admin", {verb::delete_}, A::kAdmin};
+  }
+  return std::nullopt;
+}
+
+std::string allow_header(const std::vector<verb>& methods) {
+  std::string out;
+  for (verb v : methods) {
+    if (!out.empty()) out += ", ";
+    out += std::string(boost::beast::http::to_string(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+ApiReply error_reply(const ApiError& error) {
+  ApiReply r{error.status, "application/json", api_error_body(error), {}};
+  if (error.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+std::string_view endpoint_of(std::string_view path) {
+  if (auto r = find_route(path.substr(0, path.find('?')))) return r->endpoint;
+  return "other";
+}
+
+Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, std::weak_ptr<Exchange> exchange,
+                     boost::asio::any_io_executor executor) {
+  const std::string path = req.target.substr(0, req.target.find('?'));
+  const auto route = find_route(path);
+  auto now = [&](ApiReply reply) {
+    ctx->metrics.count_request(route ? route->endpoint : "other", outcome_of_status(reply.status));
+    return Routed{std::move(reply), nullptr};
+  };
+  if (!route) return now(error_reply(path_not_found("no such endpoint: " + path)));
+  if (std::find(route->methods.begin(), route->methods.end(), req.method) == route->methods.end()) {
+    ApiReply r = error_reply(method_not_allowed(std::string(boost::beast::http::to_string(req.method)) + " " + path +
+                                                " is not allowed; use " + allow_header(route->methods)));
+    r.headers.emplace_back("Allow", allow_header(route->methods));
+    return now(std::move(r));
+  }
+  const ApiKeys& keys = ctx->options.api_keys;
+  if (route->auth != Route::Auth::kNone && keys.enabled()) {
+    const KeyRole role = keys.role_of(req.authorization);
+    if (role == KeyRole::kNone) {
+      return now(error_reply(unauthorized(req.authorization.empty()
+                                              ? "missing API key: send the header 'Authorization: Bearer KEY'"
+                                              : "invalid API key")));
+    }
+    if (route->auth == Route::Auth::kAdmin && role != KeyRole::kAdmin) {
+      return now(error_reply(forbidden(path + " needs an admin key")));
+    }
+  }
+
+  GenerationBackend& backend = ctx->backend;
+  if (path == "/health/live") return now(json_reply(200, {{"status", "ok"}}));
+  if (path == "/health/ready") return now(health_ready(backend));
+  if (path == "/metrics") {
+    auto stats = backend.stats();
+    ApiReply r{200, "text/plain; version=0.0.4; charset=utf-8", ctx->metrics.render(stats.ok() ? &*stats : nullptr), {}};
+    return now(std::move(r));
+  }
+  if (path == kV1Models) return now(list_models(backend, false));
+  if (path.starts_with("/v1/models/")) return now(get_model(backend, path.substr(kV1Models.size() + 1)));
+  if (path == kAdminModels && req.method == verb::get) return now(list_models(backend, true));
+  if (path == kAdminModels) {
+    auto load = parse_load(req.body);
+    if (!load.ok()) return now(error_reply(bad_request(load.status().message())));
+    return Routed{std::nullopt, std::make_shared<AdminCall>(ctx, std::move(*load), "", exchange, executor)};
+  }
+  if (path.starts_with("/admin/models/")) {
+    std::string name = path.substr(kAdminModels.size() + 1);
+    return Routed{std::nullopt, std::make_shared<AdminCall>(ctx, LoadParams{}, std::move(name), exchange, executor)};
+  }
+
+  // /v1/completions and /v1/chat/completions
+  const ApiKind kind = path == "/v1/chat/completions" ? ApiKind::kChat : ApiKind::kCompletion;
+  auto request = parse_completion_request(req.body, kind);
+  if (!request.ok()) return now(error_reply(bad_request(request.status().message())));
+  auto model = resolve_model(backend, request->model);
+  if (!model.ok()) return now(model_error(model.status()));
+  return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(*request), std::move(*model), exchange,
+                                                               executor, req.received)};
+}
+
+}  // namespace llmos::http

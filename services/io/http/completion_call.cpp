@@ -1,0 +1,147 @@
+#include "completion_call.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <random>
+
+#include "api_error.hpp"
+#include "chat_template.hpp"
+
+namespace llmos::http {
+
+CompletionCall::CompletionCall(std::shared_ptr<ServerContext> ctx, CompletionRequest request, ModelInfo model,
+                               std::weak_ptr<Exchange> exchange, boost::asio::any_io_executor executor,
+                               Clock::time_point received)
+    : ctx_(std::move(ctx)),
+      request_(std::move(request)),
+      model_(std::move(model)),
+      exchange_(std::move(exchange)),
+      executor_(std::move(executor)),
+      received_(received) {
+  meta_.kind = request_.kind;
+  meta_.id = completion_id(request_.kind, ctx_->id_salt, ctx_->next_id.fetch_add(1));
+  meta_.created = int64_t(std::time(nullptr));
+  meta_.model = model_.name;
+}
+
+const char* CompletionCall::endpoint() const {
+  return request_.kind == ApiKind::kChat ? "chat_completions" : "completions";
+}
+
+Result<GenerationParams> CompletionCall::build_params() {
+  GenerationBackend& backend = ctx_->backend;
+  GenerationParams p;
+  p.model = model_.name;
+  if (request_.kind == ApiKind::kChat) {
+    LLMOS_ASSIGN_OR_RETURN(PromptInfo info, backend.prompt_info(model_.name));
+    const auto pieces = render_chat(detect_chat_template(info.chat_template), request_.messages, info);
+    LLMOS_ASSIGN_OR_RETURN(p.prompt, backend.tokenize(model_.name, pieces, /*add_bos=*/true));
+  } else if (request_.prompt_is_ids) {
+    p.prompt = request_.prompt_ids;
+  } else {
+    const PromptPiece piece{request_.prompt, false};
+    LLMOS_ASSIGN_OR_RETURN(p.prompt, backend.tokenize(model_.name, std::span(&piece, 1), /*add_bos=*/true));
+  }
+  p.sampling = request_.sampling;
+  if (!request_.seed_given) p.sampling.seed = std::random_device{}();
+  // OpenAI's defaults: 16 tokens for completions, up to the context for chat.
+  p.max_tokens = request_.max_tokens.value_or(request_.kind == ApiKind::kChat ? std::max(1, model_.context_length) : 16);
+  p.stop = request_.stop;
+  p.priority = request_.priority;
+  return p;
+}
+
+void CompletionCall::start() {
+  auto params = build_params();
+  if (!params.ok()) {
+    finish_error(params.status());
+    return;
+  }
+  auto handle = ctx_->backend.submit(
+      std::move(*params),
+      strand_callback<CompletionCall, GenerationEvent&&>(
+          ctx_->gate, weak_from_this(), [](CompletionCall& c, GenerationEvent&& ev) { c.on_event(std::move(ev)); }));
+  if (!handle.ok()) {
+    finish_error(handle.status());
+    return;
+  }
+  handle_ = *handle;
+  if (request_.stream) {
+    auto ex = exchange_.lock();
+    if (!ex) return;
+    streaming_ = true;
+    ex->stream_begin();
+    if (request_.kind == ApiKind::kChat) ex->stream_write(sse_event(stream_chunk(meta_, "", nullptr, true)));
+  }
+}
+
+void CompletionCall::cancel() {
+  if (finished_) return;
+  finished_ = true;
+  if (handle_) ctx_->backend.cancel(*handle_);
+  ctx_->metrics.count_request(endpoint(), "cancelled");
+}
+
+void CompletionCall::on_event(GenerationEvent&& ev) {
+  if (finished_) return;
+  const auto now = Clock::now();
+  if (ev.token >= 0) {
+    if (tokens_seen_ == 0) {
+      ctx_->metrics.observe_time_to_first_token(std::chrono::duration<double>(now - received_).count());
+    } else {
+      ctx_->metrics.observe_time_per_output_token(std::chrono::duration<double>(now - last_token_).count());
+    }
+    ++tokens_seen_;
+    last_token_ = now;
+  }
+  if (!ev.text.empty()) {
+    if (streaming_) {
+      if (auto ex = exchange_.lock()) {
+        ex->stream_write(sse_event(stream_chunk(meta_, ev.text, nullptr, false)));
+      }
+    } else {
+      text_ += ev.text;
+    }
+  }
+  if (!ev.done) return;
+  if (ev.finish == FinishReason::kError) {
+    finish_error(ev.error.ok() ? internal_error("generation failed") : ev.error);
+  } else {
+    finish_ok(ev.finish, ev.usage);
+  }
+}
+
+void CompletionCall::finish_ok(FinishReason finish, const Usage& usage) {
+  finished_ = true;
+  ctx_->metrics.count_request(endpoint(), "ok");
+  ctx_->metrics.add_tokens(uint64_t(usage.prompt_tokens), uint64_t(usage.completion_tokens));
+  auto ex = exchange_.lock();
+  if (!ex) return;
+  if (streaming_) {
+    std::string tail = sse_event(stream_chunk(meta_, "", &finish, false));
+    if (request_.include_usage) tail += sse_event(usage_chunk(meta_, usage));
+    tail += kSseDone;
+    ex->stream_write(std::move(tail));
+    ex->stream_end();
+  } else {
+    ex->reply(ApiReply{200, "application/json", json_text(completion_body(meta_, text_, finish, usage)), {}});
+  }
+}
+
+void CompletionCall::finish_error(const Status& status) {
+  finished_ = true;
+  ApiError err = api_error_from_status(status);
+  if (status.code() == ErrorCode::kNotFound) err.code = "model_not_found";
+  ctx_->metrics.count_request(endpoint(), outcome_of_status(err.status));
+  auto ex = exchange_.lock();
+  if (!ex) return;
+  if (streaming_) {
+    // The status line is gone already: the error travels as an event.
+    ex->stream_write("data: " + api_error_body(err) + "\n\n" + std::string(kSseDone));
+    ex->stream_end();
+  } else {
+    ex->reply(ApiReply{err.status, "application/json", api_error_body(err), {}});
+  }
+}
+
+}  // namespace llmos::http

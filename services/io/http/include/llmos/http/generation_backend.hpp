@@ -1,0 +1,147 @@
+// GenerationBackend: what the HTTP API needs from the rest of the system (model
+// list, tokenization, generation, administration, statistics). LocalBackend
+// implements it in-process; the I/O service will implement it over IPC.
+// Implementations are thread-safe. Synchronous calls answer from local state
+// and never block on another process; callbacks run on a backend thread.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmos/common/status.hpp"
+
+namespace llmos::http {
+
+enum class ModelState { kLoading, kReady, kDraining, kFailed };
+const char* model_state_name(ModelState s);  // "loading", "ready", ...
+
+struct ModelInfo {
+  std::string name;
+  std::string path;
+  ModelState state = ModelState::kLoading;
+  std::string device;          // "cpu", "cuda"
+  uint64_t memory_bytes = 0;   // weights + activations + KV cache
+  int context_length = 0;      // per-sequence context in tokens
+  int64_t created = 0;         // unix seconds when the load began
+  std::string error;           // why, when state == kFailed
+};
+
+// What a prompt needs besides the tokenizer: the chat template text of the
+// GGUF key tokenizer.chat_template ("" when absent) and the BOS/EOS texts.
+struct PromptInfo {
+  std::string chat_template;
+  std::string bos_text;
+  std::string eos_text;
+};
+
+// A run of prompt text. parse_special: control-token texts in it
+// ("<|im_start|>", "<s>") become those tokens (template text); otherwise they
+// stay ordinary text (what a user wrote). Adjacent pieces are tokenized as one
+// text, so splitting a prompt into pieces never changes its ordinary tokens.
+struct PromptPiece {
+  std::string text;
+  bool parse_special = false;
+};
+
+enum class Priority { kInteractive, kBatch };
+
+// Sampling defaults are llama.cpp's (and `llmos generate`'s).
+struct Sampling {
+  float temperature = 0.8f;  // <= 0: greedy
+  float top_p = 0.95f;       // 1 = off
+  int top_k = 40;            // 0 = off
+  float min_p = 0.05f;       // 0 = off
+  float repeat_penalty = 1.0f;
+  uint64_t seed = 0;
+};
+
+struct GenerationParams {
+  std::string model;
+  std::vector<int32_t> prompt;     // token ids, BOS included when wanted
+  Sampling sampling;
+  int max_tokens = 16;             // > 0
+  std::vector<std::string> stop;   // text ends before the first of these
+  Priority priority = Priority::kInteractive;
+};
+
+enum class FinishReason { kStop, kLength, kCancelled, kError };
+const char* finish_reason_name(FinishReason r);  // OpenAI's: "stop", "length", ...
+
+struct Usage {
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+};
+
+// One streamed piece of a generation. Text never contains (a prefix of) a
+// stop string that may still complete; the last event has done = true.
+struct GenerationEvent {
+  std::string text;             // new text, may be empty
+  int32_t token = -1;           // the token that produced it; -1 on a done-only event
+  bool done = false;
+  FinishReason finish = FinishReason::kStop;  // when done
+  Usage usage;                  // when done
+  Status error;                 // when done and finish == kError
+};
+
+// Called once per event on a backend thread; must not block. After the done
+// event it is never called again (and is destroyed).
+using GenerationCallback = std::function<void(GenerationEvent&&)>;
+using GenerationHandle = uint64_t;
+
+struct LoadParams {
+  std::string path;
+  std::string name;  // "" = the file's stem
+  int ctx = 0;       // 0 = the model's
+};
+
+struct ModelStats {
+  std::string name;
+  int queued = 0;              // waiting for a sequence slot
+  int running = 0;             // sequences holding KV blocks
+  int kv_blocks_used = 0;
+  int kv_blocks_free = 0;
+  uint64_t memory_bytes = 0;
+};
+
+struct BackendStats {
+  std::vector<ModelStats> models;
+  uint64_t service_restarts = 0;
+};
+
+class GenerationBackend {
+ public:
+  virtual ~GenerationBackend() = default;
+
+  // disconnected when the system does not answer.
+  virtual Result<std::vector<ModelInfo>> list_models() = 0;
+  // not_found for an unknown model; the model need not be ready.
+  virtual Result<PromptInfo> prompt_info(std::string_view model) = 0;
+  // Prompt text to token ids, SentencePiece-style (see PromptPiece). With
+  // add_bos, BOS comes first when the model's vocabulary wants one
+  // (tokenizer.ggml.add_bos_token) and the pieces do not already start with it.
+  // not_found for an unknown model, disconnected when it is not loaded yet.
+  virtual Result<std::vector<int32_t>> tokenize(std::string_view model, std::span<const PromptPiece> pieces,
+                                                bool add_bos) = 0;
+
+  // Queues a generation. Errors now: not_found (model), disconnected (model
+  // not ready, or the system is gone), invalid_argument (prompt too long, bad
+  // sampling values), overloaded (queue full). Later failures arrive as a done
+  // event with finish == kError.
+  virtual Result<GenerationHandle> submit(GenerationParams params, GenerationCallback on_event) = 0;
+  // Ends a generation soon; its done event (finish == kCancelled) still comes.
+  // Unknown or finished handles are ignored.
+  virtual void cancel(GenerationHandle handle) = 0;
+
+  // Asynchronous administration: `done` runs on a backend thread when the
+  // model is ready (or failed) / unloaded (after draining its requests).
+  virtual void load_model(LoadParams params, std::function<void(Status)> done) = 0;
+  virtual void unload_model(std::string name, std::function<void(Status)> done) = 0;
+
+  // disconnected when the system does not answer.
+  virtual Result<BackendStats> stats() = 0;
+};
+
+}  // namespace llmos::http
