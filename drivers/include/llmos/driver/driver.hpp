@@ -101,12 +101,13 @@ class Driver {
   // n is explicit because the output projection runs on the n_outputs rows only.
   virtual void matmul(const Weight& w, const float* x, float* y, int n) = 0;
   // y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * gain.   x, y: [n][dim]; gain: F32 [dim].
+  // x and y may be the same buffer.
   virtual void rms_norm(const float* x, const Weight& gain, float* y, int n, int dim, float eps) = 0;
   // Rotates the first rope_dim elements of each head of x in place, pairs
   // (2i, 2i+1) by angle positions[t] * freq_base^(-2i/rope_dim) (GGML "normal" mode).
   // x: [n_tokens][n_heads][head_dim]
   virtual void rope(float* x, int n_heads, int head_dim, int rope_dim, float freq_base) = 0;
-  // out[i] = silu(gate[i]) * up[i].   all [n_elems]
+  // out[i] = silu(gate[i]) * up[i].   all [n_elems]; out may be gate or up.
   virtual void swiglu(const float* gate, const float* up, float* out, int64_t n_elems) = 0;
   // x[i] += y[i].
   virtual void add(float* x, const float* y, int64_t n_elems) = 0;
