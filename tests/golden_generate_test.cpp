@@ -1,7 +1,8 @@
 // Greedy generation on stories260K against llama.cpp's reference output
 // (../shared/golden/generate-stories260K.json; see its README for the rules:
 // ids must match exactly up to the first step whose top-2 margin is < 0.005,
-// probabilities within about 1e-3).
+// probabilities within about 1e-3). Built twice: for the CPU driver, and with
+// LLMOS_GOLDEN_CUDA for the CUDA driver (that binary skips without a GPU).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "llmos/driver/driver.hpp"
+#include "llmos/driver/device.hpp"
 #include "llmos/engine/engine.hpp"
 #include "llmos/engine/llama_model.hpp"
 #include "llmos/gguf/gguf_file.hpp"
@@ -19,6 +20,14 @@
 
 namespace llmos {
 namespace {
+
+#ifdef LLMOS_GOLDEN_CUDA
+constexpr driver::DeviceKind kDevice = driver::DeviceKind::kCuda;
+#define DEVICE_TEST_NAME(name) "cuda: " name
+#else
+constexpr driver::DeviceKind kDevice = driver::DeviceKind::kCpu;
+#define DEVICE_TEST_NAME(name) "cpu: " name
+#endif
 
 constexpr double kNearTie = 0.005;
 // The golden README asks for probabilities "within about 1e-3". Measured here
@@ -46,8 +55,8 @@ struct Fixture {
     tok = std::make_unique<tokenizer::Tokenizer>(std::move(*t));
     driver::DriverOptions dopts;
     dopts.threads = 2;
-    auto drv = driver::make_cpu_driver(dopts);
-    REQUIRE(drv.ok());
+    auto drv = driver::make_driver(kDevice, dopts);
+    REQUIRE_MESSAGE(drv.ok(), drv.status().to_string());
     engine::ModelOptions mopts;
     mopts.max_outputs = max_outputs;
     auto m = engine::LlamaModel::load(std::move(*file), std::move(*drv), mopts);
@@ -141,11 +150,11 @@ void check_single_sequence(DType kv_type) {
   CHECK(sum_dev / n_dev < kMeanProbTolerance);
 }
 
-TEST_CASE("greedy tokens and probabilities match llama.cpp (F16 KV cache)") { check_single_sequence(DType::kF16); }
+TEST_CASE(DEVICE_TEST_NAME("greedy tokens and probabilities match llama.cpp (F16 KV cache)")) { check_single_sequence(DType::kF16); }
 
-TEST_CASE("greedy tokens and probabilities match llama.cpp (F32 KV cache)") { check_single_sequence(DType::kF32); }
+TEST_CASE(DEVICE_TEST_NAME("greedy tokens and probabilities match llama.cpp (F32 KV cache)")) { check_single_sequence(DType::kF32); }
 
-TEST_CASE("all prompts at once through the continuous-batching engine give the same tokens") {
+TEST_CASE(DEVICE_TEST_NAME("all prompts at once through the continuous-batching engine give the same tokens")) {
   Fixture fx(8);
   engine::EngineOptions eo;
   eo.max_seqs = 8;

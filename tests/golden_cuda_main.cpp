@@ -1,4 +1,4 @@
-// main() of llmos_driver_cuda_golden_test: exit 77 (skipped) without a CUDA
+// main() of llmos_golden_generate_cuda_test: exit 77 (skipped) without a CUDA
 // device or without ../shared; otherwise doctest.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
