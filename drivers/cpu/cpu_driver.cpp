@@ -18,6 +18,7 @@
 #include "aligned_buffer.hpp"
 #include "kernels.hpp"
 #include "llmos/common/quant.hpp"
+#include "llmos/driver/step_bounds.hpp"
 #include "thread_pool.hpp"
 
 namespace llmos::cpu {
@@ -117,13 +118,12 @@ class CpuDriver final : public driver::Driver {
   AlignedBuffer acts_;                  // quantized activations: qs [n][cols], d [n][nb], corr [n][nb]
 
   StepBatch batch_;
-  std::vector<int32_t> seq_max_pos_;  // [n_seqs] highest position of the step, -1 if none
+  driver::StepBounds bounds_;  // the step's checks (shared with the CUDA driver)
   // Attention tiles: the step's tokens grouped by sequence (batch order within
   // one), cut into runs of at most kAttentionTileQueries.
   std::vector<int32_t> tile_tokens_;  // [n_tokens] token indices, grouped
   std::vector<int32_t> tile_start_;   // [n_tiles + 1] offsets into tile_tokens_
   std::vector<int32_t> seq_fill_;     // [n_seqs + 1] counting-sort cursor
-  int32_t max_slot_ = -1;
 
   AlignedBuffer rope_cache_;  // [n_tokens][rope_dim / 2][2] cos, sin
   bool rope_valid_ = false;
@@ -152,21 +152,9 @@ void CpuDriver::for_rows(int64_t n, int64_t row_elems, Fn&& fn) {
 }
 
 void CpuDriver::begin_step(const StepBatch& b) {
-  LLMOS_REQUIRE(b.n_tokens >= 0 && b.n_seqs >= 0 && b.n_outputs >= 0, "negative batch size");
+  bounds_.begin_step(b);
   batch_ = b;
   rope_valid_ = false;
-  seq_max_pos_.assign(size_t(b.n_seqs), -1);
-  max_slot_ = -1;
-  for (int t = 0; t < b.n_tokens; ++t) {
-    const int32_t s = b.seq_index[t];
-    LLMOS_REQUIRE(s >= 0 && s < b.n_seqs, "seq_index out of range");
-    LLMOS_REQUIRE(b.positions[t] >= 0, "negative position");
-    LLMOS_REQUIRE(b.kv_slots[t] >= 0, "negative kv slot");
-    seq_max_pos_[size_t(s)] = std::max(seq_max_pos_[size_t(s)], b.positions[t]);
-    max_slot_ = std::max(max_slot_, b.kv_slots[t]);
-  }
-  for (int i = 0; i < b.n_outputs; ++i)
-    LLMOS_REQUIRE(b.output_rows[i] >= 0 && b.output_rows[i] < b.n_tokens, "output row out of range");
   build_attention_tiles();
 }
 
@@ -187,10 +175,8 @@ void CpuDriver::build_attention_tiles() {
 }
 
 void CpuDriver::embed(const Weight& table, float* out) {
+  bounds_.check_embed(table);
   const int n = batch_.n_tokens;
-  LLMOS_REQUIRE(table.cols % dtype_block_elems(table.type) == 0, "embedding row not whole blocks");
-  for (int t = 0; t < n; ++t)
-    LLMOS_REQUIRE(batch_.token_ids[t] >= 0 && batch_.token_ids[t] < table.rows, "token id out of range");
   const size_t row_bytes = size_t(dtype_row_bytes(table.type, table.cols));
   auto one = [&](int64_t t) {
     const auto* row = static_cast<const uint8_t*>(table.data) + size_t(batch_.token_ids[t]) * row_bytes;
@@ -306,9 +292,7 @@ void CpuDriver::add(float* x, const float* y, int64_t n_elems) {
 }
 
 void CpuDriver::kv_store(const KvLayout& L, void* kv, int layer, const float* k, const float* v) {
-  LLMOS_REQUIRE(L.type == DType::kF16 || L.type == DType::kF32, "KV cache must be f16 or f32");
-  LLMOS_REQUIRE(layer >= 0 && layer < L.n_layers, "layer out of range");
-  LLMOS_REQUIRE(int64_t(max_slot_) < int64_t(L.n_blocks) * L.block_size, "kv slot past the cache");
+  bounds_.check_kv_store(L, layer);
   const int kv_dim = L.kv_dim();
   const size_t elem = L.elem_bytes();
   auto* base = static_cast<uint8_t*>(kv);
@@ -330,19 +314,8 @@ void CpuDriver::kv_store(const KvLayout& L, void* kv, int layer, const float* k,
 
 void CpuDriver::attention(const KvLayout& L, const void* kv, int layer, const float* q, float* out,
                           int n_heads, float scale) {
-  LLMOS_REQUIRE(L.type == DType::kF16 || L.type == DType::kF32, "KV cache must be f16 or f32");
-  LLMOS_REQUIRE(layer >= 0 && layer < L.n_layers, "layer out of range");
-  LLMOS_REQUIRE(L.n_kv_heads > 0 && n_heads % L.n_kv_heads == 0, "n_heads not a multiple of n_kv_heads");
+  bounds_.check_attention(L, layer, n_heads);
   const StepBatch& b = batch_;
-  // Every block a token reads must be mapped and inside the cache.
-  for (int s = 0; s < b.n_seqs; ++s) {
-    const int32_t max_pos = seq_max_pos_[size_t(s)];
-    if (max_pos < 0) continue;
-    LLMOS_REQUIRE(max_pos / L.block_size < b.max_blocks, "position past the block table");
-    const int32_t* table = b.block_tables + int64_t(s) * b.max_blocks;
-    for (int i = 0; i <= max_pos / L.block_size; ++i)
-      LLMOS_REQUIRE(table[i] >= 0 && table[i] < L.n_blocks, "block table entry unmapped or past the cache");
-  }
   AttentionArgs a;
   const auto* base = static_cast<const uint8_t*>(kv);
   a.k_cache = base + L.plane_offset(layer, 0) * L.elem_bytes();

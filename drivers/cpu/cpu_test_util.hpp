@@ -1,16 +1,16 @@
 // Helpers shared by the CPU driver tests: drivers at every ISA level this
-// machine runs, seeded random data, and a context string for failures.
+// machine runs, and seeded random data (drivers/testing, shared with CUDA).
 // Test-only; not thread-safe.
 #pragma once
 #include <doctest/doctest.h>
 
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "cpu_driver.hpp"
 #include "llmos/driver/driver.hpp"
+#include "llmos/driver/testing/random_data.hpp"
 
 namespace llmos::cpu::testing {
 
@@ -29,12 +29,6 @@ inline std::unique_ptr<driver::Driver> driver_at(IsaLevel level, int threads = 2
   return std::move(d).value();
 }
 
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using driver::testing::random_floats;
 
 }  // namespace llmos::cpu::testing

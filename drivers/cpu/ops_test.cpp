@@ -8,42 +8,17 @@
 
 #include "cpu_test_util.hpp"
 #include "llmos/common/quant.hpp"
+#include "llmos/driver/testing/paged_batch.hpp"
 
 namespace llmos::cpu {
 namespace {
 
-using driver::StepBatch;
 using driver::Weight;
+using driver::testing::HostBatch;
+using driver::testing::simple_batch;
 using testing::available_levels;
 using testing::driver_at;
 using testing::random_floats;
-
-struct SimpleBatch {
-  std::vector<int32_t> ids, pos, seq, slots, table{0}, out_rows;
-  StepBatch view() const {
-    StepBatch b;
-    b.n_tokens = int(pos.size());
-    b.token_ids = ids.data();
-    b.positions = pos.data();
-    b.seq_index = seq.data();
-    b.kv_slots = slots.data();
-    b.n_seqs = 1;
-    b.max_blocks = 1;
-    b.block_tables = table.data();
-    b.n_outputs = int(out_rows.size());
-    b.output_rows = out_rows.data();
-    return b;
-  }
-};
-
-SimpleBatch batch_at(const std::vector<int32_t>& positions) {
-  SimpleBatch b;
-  b.pos = positions;
-  b.ids.assign(positions.size(), 0);
-  b.seq.assign(positions.size(), 0);
-  b.slots.assign(positions.size(), 0);
-  return b;
-}
 
 TEST_CASE("rope rotates pairs (2i, 2i+1) of the first rope_dim dims by pos * base^(-2i/rope_dim)") {
   const std::vector<int32_t> positions = {0, 1, 7, 300, 1000, 4095};
@@ -51,7 +26,7 @@ TEST_CASE("rope rotates pairs (2i, 2i+1) of the first rope_dim dims by pos * bas
   for (IsaLevel level : available_levels()) {
     auto drv = driver_at(level);
     for (Case c : {Case{4, 64, 64, 10000.0f}, Case{2, 8, 8, 10000.0f}, Case{3, 64, 32, 500000.0f}}) {
-      SimpleBatch b = batch_at(positions);
+      HostBatch b = simple_batch(positions);
       drv->begin_step(b.view());
       const int n = int(positions.size());
       const auto x0 = random_floats(size_t(n * c.n_heads * c.head_dim), 3);
@@ -166,7 +141,7 @@ TEST_CASE("embed dequantizes the rows of any weight type; gather_outputs picks r
       const size_t row_bytes = size_t(dtype_row_bytes(type, dim));
       std::vector<uint8_t> table(row_bytes * vocab);
       for (int64_t r = 0; r < vocab; ++r) quantize_row(type, f.data() + r * dim, table.data() + r * row_bytes, dim);
-      SimpleBatch b = batch_at({0, 1, 2, 3, 4});
+      HostBatch b = simple_batch({0, 1, 2, 3, 4});
       b.ids = {49, 0, 7, 7, 13};
       b.out_rows = {4, 0, 2};
       drv->begin_step(b.view());

@@ -8,20 +8,17 @@
 // against the CPU driver, twice that.
 #include <doctest/doctest.h>
 
-#include <numeric>
-
 #include "cuda_test_util.hpp"
-#include "llmos/common/fp16.hpp"
+#include "llmos/driver/testing/paged_batch.hpp"
+#include "llmos/driver/testing/reference_ops.hpp"
 
 namespace llmos::cuda::testing {
 namespace {
 
 using driver::KvLayout;
-
-struct Seq {
-  int cached;  // positions already in the cache before the tested step
-  int fresh;   // tokens of this sequence in the tested step
-};
+using driver::testing::reference_attention;
+using driver::testing::shuffled_tables;
+using Seq = driver::testing::SeqSpan;
 
 struct Scenario {
   KvLayout L;
@@ -31,58 +28,15 @@ struct Scenario {
   bool misalign = false;  // hand attention a cache pointer one element past a 16-byte boundary
 };
 
-float cache_value(const KvLayout& L, const std::vector<uint8_t>& kv, size_t base, int layer, int which,
-                  int64_t slot, int idx) {
-  const size_t e = L.plane_offset(layer, which) + size_t(slot) * L.kv_dim() + size_t(idx);
-  if (L.type == DType::kF32) {
-    float f;
-    std::memcpy(&f, kv.data() + base + e * 4, 4);
-    return f;
-  }
-  uint16_t h;
-  std::memcpy(&h, kv.data() + base + e * 2, 2);
-  return f16_to_f32(h);
-}
-
 void run_scenario(const Scenario& sc, uint32_t seed) {
   const KvLayout& L = sc.L;
-  const int hd = L.head_dim, kv_dim = L.kv_dim(), bs = L.block_size;
-  const int n_seqs = int(sc.seqs.size());
-  int max_len = 0, total_fresh = 0, total_cached = 0;
+  const int hd = L.head_dim, kv_dim = L.kv_dim();
+  int total_fresh = 0, total_cached = 0;
   for (const Seq& s : sc.seqs) {
-    max_len = std::max(max_len, s.cached + s.fresh);
     total_fresh += s.fresh;
     total_cached += s.cached;
   }
-  const int max_blocks = (max_len + bs - 1) / bs + 1;  // a spare column stays -1
-  std::vector<int32_t> phys(size_t(L.n_blocks));
-  std::iota(phys.begin(), phys.end(), 0);
-  std::shuffle(phys.begin(), phys.end(), std::mt19937(seed));
-  std::vector<int32_t> tables(size_t(n_seqs * max_blocks), -1);
-  size_t next = 0;
-  for (int s = 0; s < n_seqs; ++s) {
-    const int len = sc.seqs[size_t(s)].cached + sc.seqs[size_t(s)].fresh;
-    for (int i = 0; i < (len + bs - 1) / bs; ++i) tables[size_t(s * max_blocks + i)] = phys.at(next++);
-  }
-  auto slot_of = [&](int s, int pos) { return tables[size_t(s * max_blocks + pos / bs)] * bs + pos % bs; };
-  // Batch of the given positions of every sequence: prefix (cached) or the fresh tokens.
-  auto make_batch = [&](bool fresh_part) {
-    HostBatch b;
-    b.n_seqs = n_seqs;
-    b.max_blocks = max_blocks;
-    b.tables = tables;
-    for (int s = 0; s < n_seqs; ++s) {
-      const Seq& q = sc.seqs[size_t(s)];
-      const int p0 = fresh_part ? q.cached : 0, p1 = fresh_part ? q.cached + q.fresh : q.cached;
-      for (int p = p0; p < p1; ++p) {
-        b.ids.push_back(0);
-        b.pos.push_back(p);
-        b.seq.push_back(s);
-        b.slots.push_back(slot_of(s, p));
-      }
-    }
-    return b;
-  };
+  const auto tables = shuffled_tables(sc.seqs, L.n_blocks, L.block_size, seed);
 
   auto gpu = make_gpu(sc.opts);
   auto cpu = make_cpu();
@@ -94,7 +48,7 @@ void run_scenario(const Scenario& sc, uint32_t seed) {
 
   // Step 1: the cached prefixes (kv_store only).
   if (total_cached > 0) {
-    HostBatch pre = make_batch(false);
+    HostBatch pre = tables.prefix_batch(sc.seqs);
     const auto k = random_floats(size_t(total_cached) * kv_dim, seed + 1);
     const auto v = random_floats(size_t(total_cached) * kv_dim, seed + 2);
     cpu->begin_step(pre.view());
@@ -105,7 +59,7 @@ void run_scenario(const Scenario& sc, uint32_t seed) {
     gpu->synchronize();
   }
   // Step 2, the one under test: store the fresh tokens' K/V, then attend.
-  HostBatch b = make_batch(true);
+  HostBatch b = tables.fresh_batch(sc.seqs, /*interleave=*/false);
   const int n = total_fresh;
   const auto k = random_floats(size_t(n) * kv_dim, seed + 3);
   const auto v = random_floats(size_t(n) * kv_dim, seed + 4);
@@ -126,36 +80,9 @@ void run_scenario(const Scenario& sc, uint32_t seed) {
   REQUIRE(gpu_cache == cpu_kv);
 
   // Double-precision reference from the cache contents.
-  std::vector<float> want(q.size());
-  const int group = sc.n_heads / L.n_kv_heads;
-  float vmax = 0.0f;
-  for (int t = 0; t < n; ++t) {
-    const int s = b.seq[size_t(t)], pos = b.pos[size_t(t)];
-    for (int h = 0; h < sc.n_heads; ++h) {
-      const int kvh = h / group;
-      std::vector<double> sc_(size_t(pos + 1));
-      double mx = -1e300;
-      for (int p = 0; p <= pos; ++p) {
-        double dot = 0;
-        for (int i = 0; i < hd; ++i)
-          dot += double(q[(size_t(t) * sc.n_heads + h) * hd + i]) *
-                 cache_value(L, cpu_kv, pad, layer, 0, slot_of(s, p), kvh * hd + i);
-        sc_[size_t(p)] = dot * scale;
-        mx = std::max(mx, sc_[size_t(p)]);
-      }
-      double sum = 0;
-      for (auto& x : sc_) sum += (x = std::exp(x - mx));
-      for (int i = 0; i < hd; ++i) {
-        double o = 0;
-        for (int p = 0; p <= pos; ++p) {
-          const float vv = cache_value(L, cpu_kv, pad, layer, 1, slot_of(s, p), kvh * hd + i);
-          vmax = std::max(vmax, std::fabs(vv));
-          o += sc_[size_t(p)] * vv;
-        }
-        want[(size_t(t) * sc.n_heads + h) * hd + i] = float(o / sum);
-      }
-    }
-  }
+  const auto ref = reference_attention(L, cpu_kv.data() + pad, layer, b.view(), q.data(), sc.n_heads, scale);
+  const std::vector<float> want(ref.out.begin(), ref.out.end());
+  const double vmax = ref.vmax.empty() ? 0.0 : *std::max_element(ref.vmax.begin(), ref.vmax.end());
   const double tol = 3e-5 * vmax + 1e-6;
   check_close(got, want, tol, "gpu attention vs double reference");
   check_close(got, cpu_out, 2 * tol, "gpu attention vs cpu driver");

@@ -11,9 +11,7 @@ namespace llmos::cuda {
 static_assert(kMaxSampleTopK == driver::kMaxDeviceTopK);
 
 void CudaDriverImpl::kv_store(const KvLayout& L, void* kv, int layer, const float* k, const float* v) {
-  LLMOS_REQUIRE(L.type == DType::kF16 || L.type == DType::kF32, "KV cache must be f16 or f32");
-  LLMOS_REQUIRE(layer >= 0 && layer < L.n_layers, "layer out of range");
-  LLMOS_REQUIRE(int64_t(max_slot_) < int64_t(L.n_blocks) * L.block_size, "kv slot past the cache");
+  bounds_.check_kv_store(L, layer);
   if (!err_.ok()) return;
   auto* base = static_cast<uint8_t*>(kv);
   launched(launch_kv_store(base + L.plane_offset(layer, 0) * L.elem_bytes(), base + L.plane_offset(layer, 1) * L.elem_bytes(),
@@ -21,25 +19,9 @@ void CudaDriverImpl::kv_store(const KvLayout& L, void* kv, int layer, const floa
            "kv_store kernel");
 }
 
-void CudaDriverImpl::check_attention_args(const KvLayout& L, int layer, int n_heads) const {
-  LLMOS_REQUIRE(L.type == DType::kF16 || L.type == DType::kF32, "KV cache must be f16 or f32");
-  LLMOS_REQUIRE(layer >= 0 && layer < L.n_layers, "layer out of range");
-  LLMOS_REQUIRE(L.n_kv_heads > 0 && n_heads % L.n_kv_heads == 0, "n_heads not a multiple of n_kv_heads");
-  const StepBatch& b = batch_;
-  // Every block a token reads must be mapped and inside the cache.
-  for (int s = 0; s < b.n_seqs; ++s) {
-    const int32_t max_pos = seq_max_pos_[size_t(s)];
-    if (max_pos < 0) continue;
-    LLMOS_REQUIRE(max_pos / L.block_size < b.max_blocks, "position past the block table");
-    const int32_t* table = b.block_tables + int64_t(s) * b.max_blocks;
-    for (int i = 0; i <= max_pos / L.block_size; ++i)
-      LLMOS_REQUIRE(table[i] >= 0 && table[i] < L.n_blocks, "block table entry unmapped or past the cache");
-  }
-}
-
 void CudaDriverImpl::attention(const KvLayout& L, const void* kv, int layer, const float* q, float* out,
                                int n_heads, float scale) {
-  check_attention_args(L, layer, n_heads);
+  bounds_.check_attention(L, layer, n_heads);
   if (!err_.ok() || batch_.n_tokens == 0) return;
   if (L.head_dim > kMaxHeadDim) {
     err_.record(unimplemented("cuda attention: head_dim " + std::to_string(L.head_dim) + " is above " +

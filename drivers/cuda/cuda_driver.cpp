@@ -145,21 +145,9 @@ void CudaDriverImpl::synchronize() {
 // ---- the step -----------------------------------------------------------------
 
 void CudaDriverImpl::begin_step(const StepBatch& b) {
-  LLMOS_REQUIRE(b.n_tokens >= 0 && b.n_seqs >= 0 && b.n_outputs >= 0, "negative batch size");
+  bounds_.begin_step(b);
   batch_ = b;
   rope_valid_ = false;
-  seq_max_pos_.assign(size_t(b.n_seqs), -1);
-  max_slot_ = -1;
-  for (int t = 0; t < b.n_tokens; ++t) {
-    const int32_t s = b.seq_index[t];
-    LLMOS_REQUIRE(s >= 0 && s < b.n_seqs, "seq_index out of range");
-    LLMOS_REQUIRE(b.positions[t] >= 0, "negative position");
-    LLMOS_REQUIRE(b.kv_slots[t] >= 0, "negative kv slot");
-    seq_max_pos_[size_t(s)] = std::max(seq_max_pos_[size_t(s)], b.positions[t]);
-    max_slot_ = std::max(max_slot_, b.kv_slots[t]);
-  }
-  for (int i = 0; i < b.n_outputs; ++i)
-    LLMOS_REQUIRE(b.output_rows[i] >= 0 && b.output_rows[i] < b.n_tokens, "output row out of range");
   if (!err_.ok() || !use_device()) return;
   upload_.release();  // the weights are in; their staging is not needed any more
 
@@ -189,10 +177,8 @@ void CudaDriverImpl::begin_step(const StepBatch& b) {
 }
 
 void CudaDriverImpl::embed(const Weight& table, float* out) {
+  bounds_.check_embed(table);
   const int n = batch_.n_tokens;
-  LLMOS_REQUIRE(table.cols % dtype_block_elems(table.type) == 0, "embedding row not whole blocks");
-  for (int t = 0; t < n; ++t)
-    LLMOS_REQUIRE(batch_.token_ids[t] >= 0 && batch_.token_ids[t] < table.rows, "token id out of range");
   if (!err_.ok()) return;
   launched(launch_embed(table, d_token_ids_, n, out, stream_.s), "embed kernel");
 }

@@ -13,6 +13,7 @@
 #include "cuda_resources.hpp"
 #include "kernels.hpp"
 #include "llmos/driver/cuda_driver.hpp"
+#include "llmos/driver/step_bounds.hpp"
 #include "step_plan.hpp"
 
 namespace llmos::cuda {
@@ -70,7 +71,6 @@ class CudaDriverImpl final : public driver::CudaDriver {
   // y [n][rows] = op(A)^T x for a row-major A [rows][cols] of `a_type`; x of `x_type`.
   void gemm(const void* a, cudaDataType a_type, const void* x, cudaDataType x_type, int64_t rows, int64_t cols,
             int n, float* y, int64_t ldy);
-  void check_attention_args(const KvLayout& L, int layer, int n_heads) const;
 
   CudaDriverOptions opts_;
   int device_ = 0;
@@ -95,8 +95,7 @@ class CudaDriverImpl final : public driver::CudaDriver {
   PlanOptions plan_opts_;
   PinnedBuffer staging_;  // [layout.total] int32
   GrowingBuffer meta_;    // same, on the device
-  std::vector<int32_t> seq_max_pos_;  // [n_seqs], -1 when the step has no token of it
-  int32_t max_slot_ = -1;
+  driver::StepBounds bounds_;  // the step's checks (shared with the CPU driver)
   const int32_t* d_token_ids_ = nullptr;
   const int32_t* d_positions_ = nullptr;
   const int32_t* d_seq_index_ = nullptr;

@@ -9,13 +9,14 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "llmos/common/quant.hpp"
 #include "llmos/driver/cuda_driver.hpp"
 #include "llmos/driver/driver.hpp"
+#include "llmos/driver/testing/paged_batch.hpp"
+#include "llmos/driver/testing/random_data.hpp"
 
 namespace llmos::cuda::testing {
 
@@ -37,13 +38,10 @@ inline std::unique_ptr<Driver> make_cpu() {
   return std::move(d).value();
 }
 
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+// Seeded data and batches: drivers/testing, shared with the CPU driver's tests.
+using driver::testing::HostBatch;
+using driver::testing::random_floats;
+using driver::testing::simple_batch;
 
 // Device memory of the driver under test, filled from / read back to host vectors.
 template <class T>
@@ -91,36 +89,6 @@ inline HostWeight random_weight(DType type, int64_t rows, int64_t cols, uint32_t
   }
   h.w = Weight{type, h.bytes.data(), rows, cols};
   return h;
-}
-
-// Host arrays behind a StepBatch.
-struct HostBatch {
-  std::vector<int32_t> ids, pos, seq, slots, tables, out_rows;
-  int n_seqs = 1, max_blocks = 1;
-  StepBatch view() const {
-    StepBatch b;
-    b.n_tokens = int(pos.size());
-    b.token_ids = ids.data();
-    b.positions = pos.data();
-    b.seq_index = seq.data();
-    b.kv_slots = slots.data();
-    b.n_seqs = n_seqs;
-    b.max_blocks = max_blocks;
-    b.block_tables = tables.data();
-    b.n_outputs = int(out_rows.size());
-    b.output_rows = out_rows.data();
-    return b;
-  }
-};
-// n tokens of one sequence at the given positions, slot = position, one block table entry.
-inline HostBatch simple_batch(const std::vector<int32_t>& positions, const std::vector<int32_t>& ids = {}) {
-  HostBatch b;
-  b.pos = positions;
-  b.ids = ids.empty() ? std::vector<int32_t>(positions.size(), 0) : ids;
-  b.seq.assign(positions.size(), 0);
-  b.slots.assign(positions.size(), 0);
-  b.tables = {0};
-  return b;
 }
 
 // CHECKs |got[i] - want[i]| <= tol[i] for all i; reports the worst element once.

@@ -2,48 +2,36 @@
 // how long contexts are split, and the packed metadata image.
 #include <doctest/doctest.h>
 
+#include <utility>
 #include <vector>
 
+#include "llmos/driver/testing/paged_batch.hpp"
 #include "step_plan.hpp"
 
 namespace llmos::cuda {
 namespace {
 
-struct HostBatch {
-  std::vector<int32_t> ids, pos, seq, slots, tables, out_rows;
-  int n_seqs = 0, max_blocks = 0;
-  driver::StepBatch view() const {
-    driver::StepBatch b;
-    b.n_tokens = int(pos.size());
-    b.token_ids = ids.data();
-    b.positions = pos.data();
-    b.seq_index = seq.data();
-    b.kv_slots = slots.data();
-    b.n_seqs = n_seqs;
-    b.max_blocks = max_blocks;
-    b.block_tables = tables.data();
-    b.n_outputs = int(out_rows.size());
-    b.output_rows = out_rows.data();
-    return b;
-  }
-  void add_run(int s, int first_pos, int count) {
-    for (int i = 0; i < count; ++i) {
-      ids.push_back(7);
-      pos.push_back(first_pos + i);
-      seq.push_back(s);
-      slots.push_back(first_pos + i);
-    }
-  }
-};
+using driver::testing::HostBatch;
+
+// A batch of no tokens yet over `tables` ([n_seqs][max_blocks]).
+HostBatch batch_over(int max_blocks, std::vector<int32_t> tables) {
+  HostBatch hb;
+  hb.n_seqs = int(tables.size()) / max_blocks;
+  hb.max_blocks = max_blocks;
+  hb.tables = std::move(tables);
+  return hb;
+}
+
+// `count` tokens (id 7) of sequence s at consecutive positions from first_pos, slot = position.
+void add_run(HostBatch& hb, int s, int first_pos, int count) {
+  for (int i = 0; i < count; ++i) hb.add_token(7, first_pos + i, s, first_pos + i);
+}
 
 TEST_CASE("runs of consecutive positions become prefill tiles, short runs decode work") {
-  HostBatch hb;
-  hb.n_seqs = 3;
-  hb.max_blocks = 4;
-  hb.tables.assign(12, 0);
-  hb.add_run(0, 100, 1);  // decode token
-  hb.add_run(1, 0, 70);   // a prompt chunk: tiles of 32, 32, 6
-  hb.add_run(2, 5, 3);    // a short run: 3 decode tokens
+  HostBatch hb = batch_over(4, std::vector<int32_t>(12, 0));
+  add_run(hb, 0, 100, 1);  // decode token
+  add_run(hb, 1, 0, 70);   // a prompt chunk: tiles of 32, 32, 6
+  add_run(hb, 2, 5, 3);    // a short run: 3 decode tokens
   hb.out_rows = {0, 70, 73};
   PlanOptions o;
   o.split_len = 0;
@@ -63,13 +51,10 @@ TEST_CASE("runs of consecutive positions become prefill tiles, short runs decode
 }
 
 TEST_CASE("a run that breaks its positions or changes sequence starts a new run") {
-  HostBatch hb;
-  hb.n_seqs = 2;
-  hb.max_blocks = 1;
-  hb.tables = {0, 1};
-  hb.add_run(0, 0, 10);
-  hb.add_run(1, 0, 10);  // same positions, other sequence
-  hb.add_run(1, 20, 8);  // same sequence, a gap
+  HostBatch hb = batch_over(1, {0, 1});
+  add_run(hb, 0, 0, 10);
+  add_run(hb, 1, 0, 10);  // same positions, other sequence
+  add_run(hb, 1, 20, 8);  // same sequence, a gap
   PlanOptions o;
   StepPlan plan;
   plan.build(hb.view(), o);
@@ -81,12 +66,9 @@ TEST_CASE("a run that breaks its positions or changes sequence starts a new run"
 }
 
 TEST_CASE("long decode contexts split into parts that cover every position once") {
-  HostBatch hb;
-  hb.n_seqs = 2;
-  hb.max_blocks = 1;
-  hb.tables = {0, 1};
-  hb.add_run(0, 1000, 1);     // 1001 positions
-  hb.add_run(1, 200000, 1);   // capped at max_splits parts
+  HostBatch hb = batch_over(1, {0, 1});
+  add_run(hb, 0, 1000, 1);     // 1001 positions
+  add_run(hb, 1, 200000, 1);   // capped at max_splits parts
   PlanOptions o;
   o.split_len = 250;  // rounded up to 256
   o.max_splits = 64;
@@ -109,12 +91,9 @@ TEST_CASE("long decode contexts split into parts that cover every position once"
 }
 
 TEST_CASE("a small decode batch is split further until the GPU has enough blocks, not below min_part") {
-  HostBatch hb;
-  hb.n_seqs = 2;
-  hb.max_blocks = 1;
-  hb.tables = {0, 1};
-  hb.add_run(0, 4095, 1);  // 4096 positions
-  hb.add_run(1, 99, 1);    // 100 positions: shorter than min_part, never split
+  HostBatch hb = batch_over(1, {0, 1});
+  add_run(hb, 0, 4095, 1);  // 4096 positions
+  add_run(hb, 1, 99, 1);    // 100 positions: shorter than min_part, never split
   PlanOptions o;
   o.split_len = 512;
   o.target_blocks = 528;  // 4 x 132 SMs
@@ -132,12 +111,9 @@ TEST_CASE("a small decode batch is split further until the GPU has enough blocks
 }
 
 TEST_CASE("the packed image holds every array at 16-byte aligned offsets") {
-  HostBatch hb;
-  hb.n_seqs = 2;
-  hb.max_blocks = 3;
-  hb.tables = {4, 2, -1, 9, -1, -1};
-  hb.add_run(0, 30, 1);
-  hb.add_run(1, 0, 9);
+  HostBatch hb = batch_over(3, {4, 2, -1, 9, -1, -1});
+  add_run(hb, 0, 30, 1);
+  add_run(hb, 1, 0, 9);
   hb.out_rows = {0, 9};
   PlanOptions o;
   StepPlan plan;

@@ -1,0 +1,36 @@
+// StepBounds: the checks every driver runs on a StepBatch, written once for the
+// CPU and CUDA drivers so both reject the same batches with the same messages.
+// begin_step validates the batch and records its bounds; the ops check their
+// arguments against them. A failed check is a caller's bug (LLMOS_REQUIRE: abort).
+// Owned by one driver and used from its engine thread; not thread-safe.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "llmos/driver/driver.hpp"
+
+namespace llmos::driver {
+
+class StepBounds {
+ public:
+  // REQUIRES: sizes non-negative; every seq_index in [0, n_seqs); positions and
+  // kv_slots non-negative; every output row in [0, n_tokens). Keeps a copy of
+  // the batch (its arrays are the caller's, valid until the next begin_step).
+  void begin_step(const StepBatch& batch);
+
+  // REQUIRES of kv_store: an f16 or f32 cache, layer in range, every kv slot of
+  // the step inside the cache.
+  void check_kv_store(const KvLayout& layout, int layer) const;
+  // REQUIRES of attention: as kv_store's first two, n_heads a multiple of
+  // n_kv_heads, and every block a token reads mapped and inside the cache.
+  void check_attention(const KvLayout& layout, int layer, int n_heads) const;
+  // REQUIRES of embed: whole blocks per row, every token id a row of `table`.
+  void check_embed(const Weight& table) const;
+
+ private:
+  StepBatch batch_;
+  std::vector<int32_t> seq_max_pos_;  // [n_seqs] highest position of the step, -1 if none
+  int32_t max_slot_ = -1;             // highest kv slot of the step, -1 if none
+};
+
+}  // namespace llmos::driver
