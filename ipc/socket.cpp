@@ -90,7 +90,10 @@ Result<Socket> Socket::open(Context& context, SocketType type, const std::string
                                         ? int64_t{-1}
                                         : options.limits.max_message_bytes);
     if (type == SocketType::kRouter) s.set(zmq::sockopt::router_mandatory, true);
-    if (!bind) s.set(zmq::sockopt::immediate, true);
+    if (type == SocketType::kRouter && options.router_handover) {
+      s.set(zmq::sockopt::router_handover, true);
+    }
+    if (!bind && options.immediate) s.set(zmq::sockopt::immediate, true);
     if (!id.empty()) s.set(zmq::sockopt::routing_id, id);
     if (bind) {
       s.bind(endpoint);

@@ -59,6 +59,7 @@ enum ServiceKind {
 enum Device {
   cpu @0;
   cuda @1;
+  auto @2;     # loadModel: CUDA where this build has the driver and a GPU answers, else the CPU
 }
 
 enum Priority {
@@ -88,6 +89,7 @@ enum FinishReason {
   stop @2;       # produced an end-of-sequence token or one of `stopIds`
   cancelled @3;  # cancelled by the client, or it disconnected
   error @4;      # failed; `TokenEvent.error` says why
+  context @5;    # the sequence filled the model's context before maxTokens
 }
 
 struct SamplingParams {
@@ -183,6 +185,7 @@ struct Hello {
   endpoint @3 :Text;   # where others reach this service (io: its token PULL socket;
                        # memory: its ROUTER socket); empty if none
   model @4 :Text;      # model services: the model they serve
+  device @5 :Device;   # model services: the device they run on (cpu or cuda)
 }
 
 struct Welcome {

@@ -57,6 +57,13 @@ Status Scheduler::close_model(std::string_view name) {
   return ok_status();
 }
 
+Status Scheduler::set_paused(std::string_view name, bool paused) {
+  auto it = models_.find(name);
+  if (it == models_.end()) return not_found("no model named '" + std::string(name) + "'");
+  it->second.paused = paused;
+  return ok_status();
+}
+
 std::vector<TrackedRequest> Scheduler::remove_model(std::string_view name) {
   std::vector<TrackedRequest> out;
   auto it = models_.find(name);
@@ -92,14 +99,15 @@ Status Scheduler::submit(GenerationRequest request, TimePoint now) {
     return reject(not_found("model '" + model + "' is being unloaded and admits no new requests"));
   }
   if (requests_.count(request.id)) return reject(invalid_argument(who + " is already admitted"));
-  if (request.prompt.empty()) return reject(invalid_argument(who + ": the prompt is empty"));
+  // The errors below go back to the client, who knows the request by its own id.
+  if (request.prompt.empty()) return reject(invalid_argument("the prompt is empty"));
   if (request.prompt.size() >= q.limits.ctx) {
-    return reject(invalid_argument(who + ": a prompt of " + std::to_string(request.prompt.size()) +
+    return reject(invalid_argument("a prompt of " + std::to_string(request.prompt.size()) +
                                    " tokens does not fit the context of " +
                                    std::to_string(q.limits.ctx) + " tokens of model '" + model + "'"));
   }
   Status sampling = validate_sampling(request.sampling);
-  if (!sampling.ok()) return reject(invalid_argument(who + ": " + sampling.message()));
+  if (!sampling.ok()) return reject(invalid_argument(sampling.message()));
   if (q.interactive.size() + q.batch.size() >= config_.max_queued_per_model) {
     return reject(overloaded("model '" + model + "' has " +
                              std::to_string(q.interactive.size() + q.batch.size()) +
@@ -139,7 +147,7 @@ std::vector<TrackedRequest> Scheduler::schedule(TimePoint now) {
     std::deque<uint64_t>* best_queue = nullptr;
     bool best_urgent = false;
     for (auto& [name, q] : models_) {
-      if (q.running.size() >= running_cap(q)) continue;
+      if (q.paused || q.running.size() >= running_cap(q)) continue;
       auto next = next_of(q, now);
       if (!next) continue;
       bool urgent = next->second;
@@ -274,6 +282,18 @@ std::vector<uint64_t> Scheduler::requeue_after_crash(std::string_view model, Tim
 const TrackedRequest* Scheduler::find(uint64_t id) const {
   auto it = requests_.find(id);
   return it == requests_.end() ? nullptr : &it->second;
+}
+
+std::vector<uint64_t> Scheduler::request_ids(std::string_view model) const {
+  std::vector<std::pair<uint64_t, uint64_t>> order;  // (admission order, id)
+  for (const auto& [id, r] : requests_) {
+    if (model.empty() || r.request.model == model) order.emplace_back(r.admission_order, id);
+  }
+  std::sort(order.begin(), order.end());
+  std::vector<uint64_t> ids;
+  ids.reserve(order.size());
+  for (const auto& [ord, id] : order) ids.push_back(id);
+  return ids;
 }
 
 std::optional<ModelLoad> Scheduler::load(std::string_view model) const {

@@ -40,7 +40,7 @@ TEST_CASE("admission refuses unknown models, full queues, long prompts and bad s
 
   st = s.submit(req(2, "m", Priority::kInteractive, 64), t);
   CHECK(st.code() == ErrorCode::kInvalidArgument);
-  CHECK(st.message() == "request 2: a prompt of 64 tokens does not fit the context of 64 tokens of model 'm'");
+  CHECK(st.message() == "a prompt of 64 tokens does not fit the context of 64 tokens of model 'm'");
   CHECK(s.submit(req(3, "m", Priority::kInteractive, 0), t).code() == ErrorCode::kInvalidArgument);
   CHECK(s.submit(req(0, "m"), t).code() == ErrorCode::kInvalidArgument);
 
@@ -48,10 +48,10 @@ TEST_CASE("admission refuses unknown models, full queues, long prompts and bad s
   bad.sampling.top_p = 1.5f;
   st = s.submit(bad, t);
   CHECK(st.code() == ErrorCode::kInvalidArgument);
-  CHECK(st.message() == "request 4: top_p 1.5 must be in (0, 1]");
+  CHECK(st.message() == "top_p 1.5 must be in (0, 1]");
   bad.sampling = {};
   bad.sampling.temperature = -1;
-  CHECK(s.submit(bad, t).message() == "request 4: temperature -1 must be >= 0");
+  CHECK(s.submit(bad, t).message() == "temperature -1 must be >= 0");
   bad.sampling = {};
   bad.sampling.max_tokens = 0;
   CHECK(s.submit(bad, t).code() == ErrorCode::kInvalidArgument);
@@ -231,6 +231,28 @@ TEST_CASE("removing a model hands back everything it still held") {
   CHECK(s.submit(req(4, "m"), t).code() == ErrorCode::kNotFound);
   CHECK(s.add_model("m", {128}).ok());
   CHECK(s.add_model("m", {128}).code() == ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace llmos::kernel
+
+namespace llmos::kernel {
+namespace {
+
+TEST_CASE("a paused model queues requests and starts them when resumed") {
+  Scheduler s;
+  TimePoint t{};
+  REQUIRE(s.add_model("m", {64, 4}).ok());
+  REQUIRE(s.add_model("n", {64, 4}).ok());
+  REQUIRE(s.set_paused("m", true).ok());
+  CHECK(s.set_paused("zz", true).code() == ErrorCode::kNotFound);
+  REQUIRE(s.submit(req(1, "m"), t).ok());
+  REQUIRE(s.submit(req(2, "n"), t).ok());
+  CHECK(ids_of(s.schedule(t)) == std::vector<uint64_t>{2});
+  CHECK(s.request_ids() == std::vector<uint64_t>{1, 2});
+  CHECK(s.request_ids("m") == std::vector<uint64_t>{1});
+  REQUIRE(s.set_paused("m", false).ok());
+  CHECK(ids_of(s.schedule(t)) == std::vector<uint64_t>{1});
 }
 
 }  // namespace

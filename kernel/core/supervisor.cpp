@@ -224,6 +224,18 @@ void Supervisor::stop_all() {
   for (auto& [name, s] : services_) (void)stop(name);
 }
 
+Status Supervisor::remove(std::string_view name) {
+  auto it = services_.find(name);
+  if (it == services_.end()) return not_found("no service named '" + std::string(name) + "'");
+  ServiceState st = it->second.status.state;
+  if (st != ServiceState::kStopped && st != ServiceState::kFailed) {
+    return invalid_argument("service '" + std::string(name) + "' is " +
+                            std::string(service_state_name(st)) + "; stop it first");
+  }
+  services_.erase(it);
+  return ok_status();
+}
+
 bool Supervisor::all_stopped() const {
   return std::all_of(services_.begin(), services_.end(), [](const auto& kv) {
     return kv.second.status.state == ServiceState::kStopped ||

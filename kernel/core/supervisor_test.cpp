@@ -226,3 +226,25 @@ TEST_CASE("stop sends SIGTERM, then SIGKILL after the grace period, and never re
 
 }  // namespace
 }  // namespace llmos::kernel
+
+namespace llmos::kernel {
+namespace {
+
+TEST_CASE("a stopped service can be removed and added again under its name") {
+  FakeLauncher launcher;
+  ManualClock clock;
+  Supervisor sup(launcher, clock, config());
+  REQUIRE(sup.add({"model:m", {"llmos-model"}}).ok());
+  CHECK(sup.remove("model:m").code() == ErrorCode::kInvalidArgument);
+  CHECK(sup.remove("nope").code() == ErrorCode::kNotFound);
+  REQUIRE(sup.stop("model:m").ok());
+  sup.tick();
+  REQUIRE(sup.status("model:m")->state == ServiceState::kStopped);
+  REQUIRE(sup.remove("model:m").ok());
+  CHECK_FALSE(sup.status("model:m").has_value());
+  REQUIRE(sup.add({"model:m", {"llmos-model"}}).ok());
+  CHECK(sup.status("model:m")->restarts == 0);
+}
+
+}  // namespace
+}  // namespace llmos::kernel

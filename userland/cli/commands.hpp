@@ -7,6 +7,15 @@ namespace llmos::cli {
 
 int cmd_inspect(int argc, char** argv);   // inspect_cmd.cpp
 int cmd_tokenize(int argc, char** argv);  // tokenize_cmd.cpp
-int cmd_generate(int argc, char** argv);  // generate_cmd.cpp
+int cmd_generate(int argc, char** argv);  // generate_cmd.cpp: --local, else the next
+int cmd_generate_remote(int argc, char** argv);  // remote_generate_cmd.cpp: through llmos-io
+int cmd_session(int argc, char** argv);          // remote_generate_cmd.cpp
+// system_cmds.cpp: a running system (llmosd and its services)
+int cmd_up(int argc, char** argv);
+int cmd_down(int argc, char** argv);
+int cmd_load(int argc, char** argv);
+int cmd_unload(int argc, char** argv);
+int cmd_ps(int argc, char** argv);
+int cmd_stats(int argc, char** argv);
 
 }  // namespace llmos::cli

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <boost/program_options.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "commands.hpp"
@@ -32,6 +33,9 @@ int fail(const std::string& message, int code = 1) {
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
+  bool wants_local = false;
+  for (int i = 1; i < argc; ++i) wants_local = wants_local || std::string_view(argv[i]) == "--local";
+  if (!wants_local) return cmd_generate_remote(argc, argv);  // through the running system
   std::string model_path, prompt;
   bool local = false, json = false;
   int max_tokens = 128, threads = 0, ctx = 0;

@@ -1,10 +1,13 @@
 // `llmos`: the command line. Subcommands that run in-process (inspect,
 // tokenize, generate --local) live in their own *_cmd.cpp files.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string_view>
 
 #include "commands.hpp"
+#include "shell.hpp"
 
 namespace {
 
@@ -18,14 +21,38 @@ void usage(std::FILE* out) {
       "  generate --local --model MODEL.gguf --prompt TEXT\n"
       "                                     generate in this process, streaming the text\n"
       "\n"
+      "  up [--budget BYTES]                start the system (llmosd and its services)\n"
+      "  down                               stop it, leaving no process behind\n"
+      "  load PATH [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto]\n"
+      "  unload NAME                        drain and unload a model\n"
+      "  ps [--json]                        models and services\n"
+      "  generate NAME PROMPT [--max-tokens N] [--temperature T] [--seed S]\n"
+      "           [--priority interactive|batch] [--session S] [--json]\n"
+      "                                     generate through the system, streaming\n"
+      "  stats [--json]                     counters of the running system\n"
+      "  session list|save NAME|restore NAME|delete NAME|copy FROM TO\n"
+      "                                     saved conversations\n"
+      "  chat NAME [--continue] [--session S]\n"
+      "                                     a conversation with a model\n"
+      "  shell                              the interactive shell (also `llmos` alone on a terminal)\n"
+      "\n"
       "Run `llmos <command> --help` for a command's options.\n",
       out);
 }
 
 }  // namespace
 
+llmos::shell::CommandTable command_table() {
+  using namespace llmos::cli;
+  return {{"inspect", cmd_inspect}, {"tokenize", cmd_tokenize}, {"generate", cmd_generate},
+          {"up", cmd_up},           {"down", cmd_down},         {"load", cmd_load},
+          {"unload", cmd_unload},   {"ps", cmd_ps},             {"stats", cmd_stats},
+          {"session", cmd_session}};
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
+    if (::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO)) return llmos::shell::run_shell(command_table());
     usage(stderr);
     return 2;
   }
@@ -37,6 +64,15 @@ int main(int argc, char** argv) {
   if (cmd == "inspect") return llmos::cli::cmd_inspect(argc - 1, argv + 1);
   if (cmd == "tokenize") return llmos::cli::cmd_tokenize(argc - 1, argv + 1);
   if (cmd == "generate") return llmos::cli::cmd_generate(argc - 1, argv + 1);
+  if (cmd == "up") return llmos::cli::cmd_up(argc - 1, argv + 1);
+  if (cmd == "down") return llmos::cli::cmd_down(argc - 1, argv + 1);
+  if (cmd == "load") return llmos::cli::cmd_load(argc - 1, argv + 1);
+  if (cmd == "unload") return llmos::cli::cmd_unload(argc - 1, argv + 1);
+  if (cmd == "ps") return llmos::cli::cmd_ps(argc - 1, argv + 1);
+  if (cmd == "stats") return llmos::cli::cmd_stats(argc - 1, argv + 1);
+  if (cmd == "session") return llmos::cli::cmd_session(argc - 1, argv + 1);
+  if (cmd == "chat") return llmos::shell::run_chat(argc - 1, argv + 1);
+  if (cmd == "shell") return llmos::shell::run_shell(command_table());
   std::fprintf(stderr, "llmos: unknown command '%s' (try `llmos --help`)\n", argv[1]);
   return 2;
 }

@@ -80,18 +80,29 @@ Status Engine::submit(GenerationRequest r) {
     return invalid_argument("request " + std::to_string(r.id) + ": prompt of " + std::to_string(r.prompt.size()) +
                             " tokens does not fit the context of " + std::to_string(options_.ctx_len) + " tokens");
   }
-  for (int32_t t : r.prompt) {
-    if (t < 0 || t >= n_vocab) {
-      return invalid_argument("request " + std::to_string(r.id) + ": token id " + std::to_string(t) +
-                              " is outside the vocabulary of " + std::to_string(n_vocab));
+  for (const auto* ids : {&r.prompt, &r.generated}) {
+    for (int32_t t : *ids) {
+      if (t < 0 || t >= n_vocab) {
+        return invalid_argument("request " + std::to_string(r.id) + ": token id " + std::to_string(t) +
+                                " is outside the vocabulary of " + std::to_string(n_vocab));
+      }
     }
   }
   if (r.max_tokens <= 0) return invalid_argument("request " + std::to_string(r.id) + ": max_tokens must be > 0");
+  if (!r.generated.empty() && (int(r.generated.size()) >= r.max_tokens ||
+                               int(r.prompt.size() + r.generated.size()) >= options_.ctx_len)) {
+    return invalid_argument("request " + std::to_string(r.id) + ": resumed with " +
+                            std::to_string(r.generated.size()) +
+                            " generated tokens, which already reach its max_tokens or the context");
+  }
   Sampler sampler(r.sampling, n_vocab);
+  sampler.skip(r.generated.size());
+  const int n_generated = int(r.generated.size());
   auto seq = std::unique_ptr<Sequence>(
-      new Sequence{std::move(r), {}, 0, 0, false, BlockTable(options_.block_size), std::move(sampler)});
-  seq->tokens = seq->req.prompt;
+      new Sequence{std::move(r), {}, 0, n_generated, false, BlockTable(options_.block_size), std::move(sampler)});
   seq->tokens.reserve(size_t(options_.ctx_len));
+  seq->tokens = seq->req.prompt;
+  seq->tokens.insert(seq->tokens.end(), seq->req.generated.begin(), seq->req.generated.end());
   waiting_.push_back(std::move(seq));
   return ok_status();
 }

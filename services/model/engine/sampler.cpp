@@ -29,6 +29,10 @@ Sampler::Sampler(const SamplingParams& params, int n_vocab)
   LLMOS_REQUIRE(n_vocab > 0, "empty vocabulary");
 }
 
+void Sampler::skip(uint64_t n) {
+  if (params_.temperature > 0.0f) rng_.discard(n);
+}
+
 double Sampler::next_uniform() { return double(rng_() >> 11) * (1.0 / 9007199254740992.0); }
 
 int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {

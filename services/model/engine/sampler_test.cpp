@@ -121,3 +121,33 @@ TEST_CASE("validate names the bad field") {
 
 }  // namespace
 }  // namespace llmos::engine
+
+namespace llmos::engine {
+namespace {
+
+TEST_CASE("skip(n) continues exactly where n earlier samples left off") {
+  SamplingParams p;
+  p.temperature = 0.9f;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  p.seed = 1234;
+  std::vector<float> logits = {0.1f, 0.3f, 0.2f, 0.25f, 0.15f, 0.4f};
+  Sampler whole(p, 6);
+  std::vector<int32_t> all;
+  for (int i = 0; i < 40; ++i) {
+    auto l = logits;
+    all.push_back(whole.sample(l, all));
+  }
+  Sampler resumed(p, 6);
+  resumed.skip(25);
+  std::vector<int32_t> hist(all.begin(), all.begin() + 25);
+  for (int i = 25; i < 40; ++i) {
+    auto l = logits;
+    hist.push_back(resumed.sample(l, hist));
+  }
+  CHECK(hist == all);
+}
+
+}  // namespace
+}  // namespace llmos::engine

@@ -36,6 +36,14 @@ struct SocketOptions {
   int send_hwm = 1000;     // messages queued per peer before send blocks/fails
   int recv_hwm = 1000;
   std::chrono::milliseconds send_timeout{2000};  // how long send() may block
+  // ROUTER: a new connection with the routing id of an existing peer takes its
+  // place (a restarted service reconnects under its old name) instead of being
+  // ignored.
+  bool router_handover = false;
+  // Connecting sockets: queue nothing for a peer that is not connected (sends
+  // fail or wait instead). Off for a PUSH whose messages should wait in the
+  // pipe until its peer is there.
+  bool immediate = true;
   // limits.max_message_bytes also becomes ZMQ_MAXMSGSIZE: a peer that sends a
   // bigger frame over ipc:// or tcp:// is disconnected by ZeroMQ and its
   // message never arrives. Outgoing messages are held to the same cap.

@@ -91,6 +91,9 @@ class Scheduler {
   Status add_model(std::string name, ModelLimits limits);
   // Admits nothing more for `name`; what is admitted continues (drain).
   Status close_model(std::string_view name);
+  // A paused model keeps admitting and queueing but starts nothing (its
+  // service is restarting). not_found for an unknown name.
+  Status set_paused(std::string_view name, bool paused);
   // Removes `name` and hands back every request still queued or running, for
   // the caller to fail.
   std::vector<TrackedRequest> remove_model(std::string_view name);
@@ -132,6 +135,9 @@ class Scheduler {
   std::vector<uint64_t> requeue_after_crash(std::string_view model, TimePoint now);
 
   const TrackedRequest* find(uint64_t id) const;  // valid until the next change
+  // Ids of every admitted request (queued or running), of one model or of all
+  // when `model` is empty, earliest admitted first.
+  std::vector<uint64_t> request_ids(std::string_view model = {}) const;
   std::optional<ModelLoad> load(std::string_view model) const;
   uint32_t total_running() const { return total_running_; }
   const SchedulerCounters& counters() const { return counters_; }
@@ -140,6 +146,7 @@ class Scheduler {
   struct ModelQueue {
     ModelLimits limits;
     bool open = true;
+    bool paused = false;
     std::deque<uint64_t> interactive;
     std::deque<uint64_t> batch;
     std::set<uint64_t> running;

@@ -95,6 +95,9 @@ class Supervisor {
   // Stops `name` for good: SIGTERM, SIGKILL after stop_grace (in tick()).
   Status stop(std::string_view name);
   void stop_all();
+  // Forgets a stopped or failed service, so its name can be added again.
+  // not_found for an unknown name; invalid_argument while it still has a process.
+  Status remove(std::string_view name);
   // Every service is stopped or failed (none has a process left).
   bool all_stopped() const;
 

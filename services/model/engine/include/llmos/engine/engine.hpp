@@ -30,6 +30,11 @@ struct GenerationRequest {
   SamplingParams sampling;
   int max_tokens = 128;
   std::vector<int32_t> stop_ids;  // generation ends (not emitting it) at any of these
+  // Tokens this request already generated elsewhere (a request resumed after
+  // its model service died). They follow the prompt, count against max_tokens
+  // and advance the sampler as if drawn here, so a greedy or seeded request
+  // continues with exactly the tokens an undisturbed run gives. Not re-emitted.
+  std::vector<int32_t> generated;
 };
 
 enum class FinishReason { kNone, kStop, kLength, kContext, kCancelled };

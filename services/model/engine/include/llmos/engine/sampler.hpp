@@ -34,6 +34,11 @@ class Sampler {
   // repetition penalty). `history` is the sequence so far (prompt + generated).
   int32_t sample(std::span<float> logits, std::span<const int32_t> history);
 
+  // Advances the random state past `n` earlier samples, as if they had been
+  // drawn here: each sample takes exactly one draw (none when greedy), so the
+  // draw for generated token i depends only on the seed and i.
+  void skip(uint64_t n);
+
   const SamplingParams& params() const { return params_; }
 
  private:

@@ -1,0 +1,96 @@
+// The shared-memory KV arena of one model: created and sized by llmosd
+// (KvArenaOwner, which unlinks it when destroyed), mapped by the model service
+// (KvArenaMapping) whose engine keeps its paged KV cache there, so the memory
+// belongs to the kernel and outlives a model-service crash. Layout in
+// docs/microkernel.md ("KV arena"). Both handles are owned by one thread; the
+// memory itself is shared between processes.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "llmos/common/status.hpp"
+
+namespace llmos::ipc {
+
+// The geometry of the KV storage: [n_layers][2 (K, V)][n_blocks][block_size][kv_dim].
+struct KvArenaLayout {
+  uint32_t n_layers = 0;
+  uint32_t n_blocks = 0;
+  uint32_t block_size = 16;
+  uint32_t n_kv_heads = 0;
+  uint32_t head_dim = 0;
+  uint32_t elem_bytes = 2;  // 2 = f16, 4 = f32
+
+  uint64_t data_bytes() const {
+    return uint64_t{n_layers} * 2 * n_blocks * block_size * n_kv_heads * head_dim * elem_bytes;
+  }
+  bool operator==(const KvArenaLayout&) const = default;
+};
+
+// The header at offset 0 of every arena (kKvArenaHeaderBytes reserved).
+struct KvArenaHeader {
+  char magic[8];             // "LLMOSKV1"
+  uint32_t version;          // 1
+  uint32_t header_bytes;     // kKvArenaHeaderBytes: where the KV data begins
+  KvArenaLayout layout;
+  uint64_t data_bytes;
+  uint64_t attach_count;     // model services that have mapped it (bumped on each attach)
+};
+inline constexpr uint64_t kKvArenaHeaderBytes = 4096;
+
+// "/llmos-<uid>-<hash of runtime_dir>-<model>": unique per system and model, so
+// systems in different runtime directories never share an arena.
+std::string kv_arena_name(const std::filesystem::path& runtime_dir, std::string_view model);
+
+// Removes arenas a previous kernel of `runtime_dir` left behind (it was killed).
+// Returns how many it removed. REQUIRES: the caller holds the runtime dir lock.
+int remove_stale_kv_arenas(const std::filesystem::path& runtime_dir);
+
+class KvArenaOwner {
+ public:
+  // shm_open(O_CREAT | O_EXCL, 0600) + ftruncate + the header. A stale arena of
+  // the same name is replaced. Errors name the arena and the call that failed.
+  static Result<KvArenaOwner> create(const std::string& name, const KvArenaLayout& layout);
+  KvArenaOwner(KvArenaOwner&& other) noexcept;
+  KvArenaOwner& operator=(KvArenaOwner&& other) noexcept;
+  KvArenaOwner(const KvArenaOwner&) = delete;
+  KvArenaOwner& operator=(const KvArenaOwner&) = delete;
+  ~KvArenaOwner();  // shm_unlink
+
+  const std::string& name() const { return name_; }
+  uint64_t bytes() const { return bytes_; }  // header + data
+  const KvArenaLayout& layout() const { return layout_; }
+
+ private:
+  KvArenaOwner(std::string name, uint64_t bytes, KvArenaLayout layout)
+      : name_(std::move(name)), bytes_(bytes), layout_(layout) {}
+  std::string name_;  // empty after a move
+  uint64_t bytes_ = 0;
+  KvArenaLayout layout_;
+};
+
+class KvArenaMapping {
+ public:
+  // Maps an existing arena read-write and checks its header: failed when it is
+  // missing, invalid_argument when its size, magic or layout differ from
+  // `expected`. Bumps attach_count.
+  static Result<KvArenaMapping> map(const std::string& name, const KvArenaLayout& expected);
+  KvArenaMapping(KvArenaMapping&& other) noexcept;
+  KvArenaMapping& operator=(KvArenaMapping&& other) noexcept;
+  KvArenaMapping(const KvArenaMapping&) = delete;
+  KvArenaMapping& operator=(const KvArenaMapping&) = delete;
+  ~KvArenaMapping();  // munmap
+
+  const KvArenaHeader& header() const { return *static_cast<const KvArenaHeader*>(base_); }
+  void* kv_data() { return static_cast<char*>(base_) + kKvArenaHeaderBytes; }  // data_bytes long
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  KvArenaMapping(void* base, uint64_t bytes) : base_(base), bytes_(bytes) {}
+  void* base_ = nullptr;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace llmos::ipc

@@ -1,0 +1,191 @@
+// KernelServer: generation requests (admission, dispatch, cancellation, the
+// final token event of each request, and re-dispatch after a crash).
+#include "kernel_server.hpp"
+
+namespace llmos::kernel {
+namespace {
+
+SamplingParams from_wire(wire::SamplingParams::Reader s) {
+  SamplingParams p;
+  p.temperature = s.getTemperature();
+  p.top_k = s.getTopK();
+  p.top_p = s.getTopP();
+  p.min_p = s.getMinP();
+  p.repeat_penalty = s.getRepeatPenalty();
+  p.seed = s.getSeed();
+  p.max_tokens = s.getMaxTokens();
+  p.stop_ids = ipc::to_vector(s.getStopIds());
+  return p;
+}
+
+void to_wire(const SamplingParams& p, wire::SamplingParams::Builder s) {
+  s.setTemperature(p.temperature);
+  s.setTopK(p.top_k);
+  s.setTopP(p.top_p);
+  s.setMinP(p.min_p);
+  s.setRepeatPenalty(p.repeat_penalty);
+  s.setSeed(p.seed);
+  s.setMaxTokens(p.max_tokens);
+  auto stops = s.initStopIds(uint32_t(p.stop_ids.size()));
+  for (size_t i = 0; i < p.stop_ids.size(); ++i) stops.set(uint32_t(i), p.stop_ids[i]);
+}
+
+template <class List>
+void set_ids(List list, const std::vector<uint32_t>& ids) {
+  for (size_t i = 0; i < ids.size(); ++i) list.set(uint32_t(i), ids[i]);
+}
+
+}  // namespace
+
+void KernelServer::on_submit(const ipc::DecodedMessage& m) {
+  const std::string peer(m.peer());
+  const uint64_t id = m.request_id();
+  if (peer != "io") {
+    return send_error(peer, id,
+                      invalid_argument("submit is for the I/O service; clients send 'generate' to io.sock"));
+  }
+  if (shutting_down_) return send_error(peer, id, disconnected("llmosd is shutting down"));
+  auto s = m.body().getSubmit();
+  GenerationRequest r;
+  r.id = id;
+  r.model = ipc::to_string(s.getModel());
+  r.prompt = ipc::to_vector(s.getPromptIds());
+  r.sampling = from_wire(s.getSampling());
+  r.priority = s.getPriority() == wire::Priority::BATCH ? Priority::kBatch : Priority::kInteractive;
+  const std::string model = r.model;
+  const uint32_t prompt_tokens = uint32_t(r.prompt.size());
+  if (Status st = scheduler_.submit(std::move(r), clock_.now()); !st.ok()) {
+    log_.debug("request " + std::to_string(id) + " refused: " + st.to_string());
+    return send_error(peer, id, st);
+  }
+  prompt_len_[id] = prompt_tokens;
+  prompt_tokens_ += prompt_tokens;
+  ipc::OutgoingMessage out(id);
+  auto admitted = out.body().initAdmitted();
+  admitted.setModel(ipc::as_text(model));
+  auto load = scheduler_.load(model);
+  admitted.setQueuedAhead(load && load->queued > 0 ? load->queued - 1 : 0);
+  (void)send_to(peer, out);
+  pump();
+}
+
+void KernelServer::on_cancel(const ipc::DecodedMessage& m) {
+  const uint64_t id = m.request_id();
+  const TrackedRequest* r = scheduler_.find(id);
+  if (r == nullptr) return;  // already finished
+  const std::string model = r->request.model;
+  auto outcome = scheduler_.cancel(id);
+  if (!outcome.ok()) return;
+  if (*outcome == Scheduler::CancelOutcome::kRemovedFromQueue) {
+    ++cancelled_;
+    send_final_event(id, wire::FinishReason::CANCELLED, ok_status(), prompt_len_[id]);
+    prompt_len_.erase(id);
+  } else {
+    auto it = models_.find(model);
+    if (it != models_.end() && it->second.service_up) {
+      ipc::OutgoingMessage out(id);
+      out.body().initCancel().setReason(m.body().getCancel().getReason());
+      if (send_to(it->second.service, out).ok()) return;  // the service sends the final event
+    }
+    end_request(id, wire::FinishReason::CANCELLED, ok_status());
+  }
+  if (auto it = models_.find(model); it != models_.end()) check_drained(it->second);
+}
+
+void KernelServer::on_token_event(const ipc::DecodedMessage& m) {
+  auto ev = m.body().getTokenEvent();
+  const uint64_t id = m.request_id();
+  ModelRuntime* model = model_of_service(m.peer());
+  if (model == nullptr || !ev.getDone()) return;  // only a model's final events come here
+  std::vector<uint32_t> ids = ipc::to_vector(ev.getIds());
+  (void)scheduler_.record_tokens(id, ev.getOffset(), ids);
+  const TrackedRequest* r = scheduler_.find(id);
+  if (r == nullptr) return;  // ended already (a duplicate after a re-dispatch)
+  generated_tokens_ += std::max<uint64_t>(r->generated.size(), uint64_t{ev.getOffset()} + ids.size());
+  switch (ev.getFinishReason()) {
+    case wire::FinishReason::CANCELLED: ++cancelled_; break;
+    case wire::FinishReason::ERROR: ++failed_; break;
+    default: ++completed_; break;
+  }
+  (void)scheduler_.finish(id);
+  prompt_len_.erase(id);
+  const std::string name = model->name;
+  check_drained(*model);
+  if (models_.count(name)) pump();
+}
+
+void KernelServer::pump() {
+  if (shutting_down_) return;
+  for (const auto& r : scheduler_.schedule(clock_.now())) dispatch(r);
+}
+
+void KernelServer::dispatch(const TrackedRequest& r) {
+  auto it = models_.find(r.request.model);
+  if (it == models_.end()) return;
+  ipc::OutgoingMessage out(r.request.id);
+  auto d = out.body().initDispatch();
+  auto s = d.initRequest();
+  s.setModel(ipc::as_text(r.request.model));
+  set_ids(s.initPromptIds(uint32_t(r.request.prompt.size())), r.request.prompt);
+  to_wire(r.request.sampling, s.initSampling());
+  s.setPriority(r.request.priority == Priority::kBatch ? wire::Priority::BATCH : wire::Priority::INTERACTIVE);
+  set_ids(s.initGeneratedIds(uint32_t(r.generated.size())), r.generated);
+  d.setSwappedOut(false);
+  d.setTokenEndpoint(ipc::as_text(token_endpoint_));
+  if (r.dispatches > 1) {
+    log_.info("request " + std::to_string(r.request.id) + " re-dispatched to '" + it->second.service +
+              "' with " + std::to_string(r.generated.size()) + " tokens already generated");
+  }
+  if (Status st = send_to(it->second.service, out); !st.ok()) {
+    // The service just went away: its exit requeues the request.
+    log_.warn("dispatch of request " + std::to_string(r.request.id) + ": " + st.to_string());
+  }
+}
+
+void KernelServer::end_request(uint64_t id, wire::FinishReason reason, const Status& error) {
+  const TrackedRequest* r = scheduler_.find(id);
+  if (r == nullptr) return;
+  if (r->running) {
+    auto it = models_.find(r->request.model);
+    if (it != models_.end() && it->second.service_up) {
+      ipc::OutgoingMessage out(id);
+      out.body().initCancel().setReason("ended by the kernel");
+      (void)send_to(it->second.service, out);
+    }
+  }
+  generated_tokens_ += r->generated.size();
+  (void)scheduler_.finish(id);
+  if (reason == wire::FinishReason::CANCELLED) {
+    ++cancelled_;
+  } else {
+    ++failed_;
+  }
+  send_final_event(id, reason, error, prompt_len_[id]);
+  prompt_len_.erase(id);
+}
+
+void KernelServer::cancel_all_requests(const std::string& why) {
+  auto ids = scheduler_.request_ids();
+  if (ids.empty()) return;
+  log_.warn("cancelling " + std::to_string(ids.size()) + " request(s): " + why);
+  for (uint64_t id : ids) end_request(id, wire::FinishReason::CANCELLED, disconnected(why));
+  std::vector<std::string> names;
+  for (const auto& [name, model] : models_) names.push_back(name);
+  for (const auto& name : names) {
+    if (auto it = models_.find(name); it != models_.end()) check_drained(it->second);
+  }
+}
+
+void KernelServer::send_final_event(uint64_t id, wire::FinishReason reason, const Status& error,
+                                    uint32_t prompt_tokens) {
+  if (!io_up_) return;
+  ipc::OutgoingMessage out(id);
+  auto ev = out.body().initTokenEvent();
+  ev.setDone(true);
+  ev.setFinishReason(reason);
+  ev.setPromptTokens(prompt_tokens);
+  if (!error.ok()) ipc::set_error(ev.initError(), error);
+  (void)send_to("io", out);
+}
+
+}  // namespace llmos::kernel

@@ -1,0 +1,153 @@
+// KernelServer: llmosd's event loop. Binds the kernel's ROUTER socket, spawns
+// and supervises the services, keeps the model registry, the KV arenas and the
+// scheduler, and routes control messages (docs/microkernel.md has the flows).
+// Everything runs on the thread that calls run() (the I/O thread, which also
+// forks the services so their parent-death signal lasts as long as the kernel);
+// file validation runs on a small blocking pool and posts its result back.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "llmos/ipc/kv_arena.hpp"
+#include "llmos/ipc/log.hpp"
+#include "llmos/ipc/loop_socket.hpp"
+#include "llmos/kernel/clock.hpp"
+#include "llmos/kernel/model_registry.hpp"
+#include "llmos/kernel/process_launcher.hpp"
+#include "llmos/kernel/scheduler.hpp"
+#include "llmos/kernel/supervisor.hpp"
+#include "model_inspector.hpp"
+
+namespace llmos::kernel {
+
+struct KernelConfig {
+  std::filesystem::path runtime_dir;
+  std::filesystem::path bin_dir;     // where llmos-io, llmos-memory, llmos-model are
+  uint64_t budget_bytes = 0;         // memory for models (weights + KV)
+  uint32_t heartbeat_interval_ms = 200;
+  uint32_t heartbeat_timeout_ms = 5000;
+  uint32_t max_seqs_per_model = 8;   // sequences one model service runs at once
+  uint32_t block_size = 16;          // tokens per KV block
+  uint64_t memory_cap_bytes = 256ull << 20;  // llmos-memory's store
+  pid_t watch_pid = 0;  // > 0: shut down when this process is gone (tests: $LLMOS_WATCH_PID)
+  SupervisorConfig supervisor;
+  SchedulerConfig scheduler;
+};
+
+class KernelServer {
+ public:
+  // REQUIRES: `io`, `log` outlive the server; the caller holds the runtime dir lock.
+  KernelServer(boost::asio::io_context& io, ipc::Context& zmq, const ipc::Logger& log, KernelConfig config);
+  ~KernelServer();
+
+  // Binds kernel.sock, starts the io and memory services, and starts serving.
+  Status start();
+  // Stops every service and then the io_context (run() returns).
+  void begin_shutdown(const std::string& why);
+
+ private:
+  struct Waiter {
+    std::string peer;
+    uint64_t request_id = 0;
+  };
+  struct ModelRuntime {
+    std::string name;
+    std::string service;  // "model:<name>"
+    ModelFacts facts;
+    std::string requested_device = "cpu";  // "cpu", "cuda" or "auto", as asked
+    std::optional<Device> device;          // what the service runs on (from its Hello)
+    uint32_t threads = 0;
+    std::optional<ipc::KvArenaOwner> arena;
+    bool service_up = false;   // Hello received from its current process
+    bool unloading = false;    // drained; its service is being stopped
+    std::optional<Waiter> load_waiter;
+    std::vector<Waiter> unload_waiters;
+    // From heartbeats:
+    uint32_t active = 0, queued = 0;
+    uint64_t tokens_total = 0;
+    float tokens_per_second = 0;
+    TimePoint last_heartbeat{};
+  };
+
+  // kernel_server.cpp: the loop, services, control messages, shutdown
+  void on_message(ipc::DecodedMessage&& m);
+  void on_hello(const ipc::DecodedMessage& m);
+  void on_heartbeat(const ipc::DecodedMessage& m);
+  void on_ping(const ipc::DecodedMessage& m);
+  void on_list_services(const ipc::DecodedMessage& m);
+  void on_stats(const ipc::DecodedMessage& m);
+  void on_shutdown(const ipc::DecodedMessage& m);
+  void wait_signal();
+  void tick();
+  void arm_tick_timer();
+  void handle_supervisor_event(const SupervisorEvent& e);
+  void send_error(const std::string& peer, uint64_t request_id, const Status& st);
+  void send_ack(const std::string& peer, uint64_t request_id);
+  Status send_to(const std::string& peer, ipc::OutgoingMessage& out);
+  std::vector<std::string> service_argv(const std::string& program, std::vector<std::string> extra) const;
+  void finish_shutdown_if_done();
+
+  // kernel_models.cpp: load, unload, model failures
+  void on_load(const ipc::DecodedMessage& m);
+  void on_inspected(Waiter waiter, ModelSpec spec, const std::string& device, Result<ModelFacts> facts);
+  void on_unload(const ipc::DecodedMessage& m);
+  void on_list_models(const ipc::DecodedMessage& m);
+  void on_model_hello(ModelRuntime& model);
+  void on_model_service_exit(ModelRuntime& model, const std::string& how);
+  void on_model_load_error(ModelRuntime& model, const Status& st);
+  void fail_model(ModelRuntime& model, const Status& why);
+  void check_drained(ModelRuntime& model);
+  void finish_unload(ModelRuntime& model);
+  void send_progress(const Waiter& w, const std::string& name, const std::string& phase, uint64_t done);
+  void fill_model_info(wire::ModelInfo::Builder out, const ModelRecord& record) const;
+  void notify_io_model_gone(const std::string& name, ModelState state);
+  ModelRuntime* model_of_service(std::string_view service);
+
+  // kernel_requests.cpp: generation
+  void on_submit(const ipc::DecodedMessage& m);
+  void on_cancel(const ipc::DecodedMessage& m);
+  void on_token_event(const ipc::DecodedMessage& m);
+  void pump();
+  void dispatch(const TrackedRequest& r);
+  void end_request(uint64_t id, wire::FinishReason reason, const Status& error);
+  void cancel_all_requests(const std::string& why);
+  void send_final_event(uint64_t id, wire::FinishReason reason, const Status& error, uint32_t prompt_tokens);
+
+  boost::asio::io_context& io_;
+  ipc::Context& zmq_;
+  const ipc::Logger& log_;
+  KernelConfig config_;
+  SteadyClock clock_;
+  PosixProcessLauncher launcher_;
+  Supervisor supervisor_;
+  ModelRegistry registry_;
+  Scheduler scheduler_;
+  std::unique_ptr<ipc::LoopSocket> router_;
+  boost::asio::steady_timer tick_timer_;
+  boost::asio::signal_set signals_;
+  boost::asio::thread_pool pool_{1};  // blocking work: model inspection
+
+  std::map<std::string, ModelRuntime, std::less<>> models_;
+  std::string token_endpoint_;   // io's PULL socket (from its Hello)
+  std::string memory_endpoint_;  // memory's ROUTER socket
+  bool io_up_ = false, memory_up_ = false;
+  bool shutting_down_ = false;
+  TimePoint started_at_{};
+  TimePoint shutdown_deadline_{};
+  uint64_t next_request_id_ = 1;  // for messages the kernel starts itself
+  // Counters for `stats` beyond the scheduler's:
+  uint64_t completed_ = 0, cancelled_ = 0, failed_ = 0;
+  uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, service_restarts_ = 0;
+  std::map<uint64_t, uint32_t> prompt_len_;  // admitted request -> prompt tokens
+};
+
+}  // namespace llmos::kernel

@@ -1,0 +1,29 @@
+// Inspecting a model file before a load: validates the GGUF file, its llama
+// hyperparameters and its vocabulary, and estimates the memory the load needs
+// (weights + the KV arena for the requested context). Runs on the kernel's
+// blocking pool (it reads the whole header); a plain function, thread-safe.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "llmos/common/status.hpp"
+#include "llmos/kernel/model_registry.hpp"
+
+namespace llmos::kernel {
+
+struct ModelFacts {
+  std::string path;       // as given
+  uint32_t ctx = 0;       // the context the load will use
+  uint32_t model_ctx = 0; // the model's own (trained) context
+  uint32_t vocab_size = 0;
+  KvShape kv_shape;
+  MemoryEstimate memory;  // weights + KV for `ctx`
+};
+
+// Errors name the file: not_found (missing), invalid_argument (truncated,
+// corrupt, a vocabulary that does not match the weights, a ctx above the
+// model's), unimplemented (an architecture or tensor type llmos lacks).
+// `ctx` 0 means the model's own context length.
+Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size);
+
+}  // namespace llmos::kernel

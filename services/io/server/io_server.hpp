@@ -1,0 +1,114 @@
+// IoServer: llmos-io, the front door. Clients (the shell, the client
+// library, llmos-bench) talk to its ROUTER socket io.sock: `generate` is
+// tokenized with the model's tokenizer and submitted to the kernel; the model
+// service's TokenEvents arrive on tokens.sock (PULL), are deduplicated by
+// offset (a re-dispatched request repeats tokens), detokenized and streamed
+// back as TextEvents. A client that goes away has its request cancelled.
+// Session messages from clients are passed on to llmos-memory. Runs on the
+// thread that runs its io_context.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "llmos/ipc/kernel_link.hpp"
+#include "llmos/ipc/loop_socket.hpp"
+#include "tokenizer_cache.hpp"
+
+namespace llmos::io_service {
+
+class IoServer {
+ public:
+  IoServer(boost::asio::io_context& io, ipc::Context& zmq, const ipc::Logger& log,
+           std::filesystem::path runtime_dir);
+  ~IoServer();
+  Status start();
+
+ private:
+  struct Sampling {
+    float temperature = 1, top_p = 1, min_p = 0, repeat_penalty = 1;
+    uint32_t top_k = 0, max_tokens = 256;
+    uint64_t seed = 0;
+    std::vector<uint32_t> stop_ids;
+  };
+  enum class Phase { kResolving, kRestoring, kSubmitted, kSaving };
+  struct Stream {
+    uint64_t id = 0;  // ours: the id of the request everywhere past llmos-io
+    std::string peer;
+    uint64_t client_id = 0;
+    std::string model, prompt, session, save_session;
+    Sampling sampling;
+    wire::Priority priority = wire::Priority::INTERACTIVE;
+    Phase phase = Phase::kResolving;
+    std::shared_ptr<const tokenizer::Tokenizer> tok;
+    std::optional<tokenizer::StreamDecoder> decoder;
+    std::vector<uint32_t> prefix;     // tokens of the restored session
+    std::vector<uint32_t> prompt_ids; // what was submitted (prefix + prompt)
+    std::vector<uint32_t> generated;  // every id received, in order
+    bool client_gone = false;
+    wire::FinishReason reason = wire::FinishReason::NONE;
+    Status error;
+    std::string final_text;          // held back while the session is saved
+    std::vector<uint32_t> final_ids;
+  };
+  struct MemoryCall {
+    enum class Kind { kRestore, kSave, kProxy } kind;
+    uint64_t stream = 0;  // kRestore, kSave
+    std::string peer;     // kProxy
+    uint64_t client_id = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  // io_server.cpp: sockets and routing
+  void on_client(ipc::DecodedMessage&& m);
+  void on_kernel(ipc::DecodedMessage&& m);
+  void on_memory(ipc::DecodedMessage&& m);
+  void on_token_event(const ipc::DecodedMessage& m);
+  void proxy_to_memory(const ipc::DecodedMessage& m);
+  Status connect_memory();
+  void send_client_error(const std::string& peer, uint64_t id, const Status& st);
+  void arm_timer();
+  uint64_t next_id() { return id_base_ | (++id_counter_ & 0xffffffffu); }
+
+  // io_streams.cpp: the life of one generation
+  void on_generate(const ipc::DecodedMessage& m);
+  void resolve_model(const std::string& model);
+  void on_model_list(const ipc::DecodedMessage& m);
+  void continue_stream(uint64_t id);
+  void restore_session(Stream& s);
+  void submit(Stream& s);
+  void on_tokens(Stream& s, uint32_t offset, const std::vector<uint32_t>& ids, bool done,
+                 wire::FinishReason reason, const Status& error);
+  void end_stream(Stream& s, wire::FinishReason reason, const Status& error);
+  void send_final(Stream& s);
+  bool send_text(Stream& s, const std::string& text, const std::vector<uint32_t>& ids, bool done);
+  void cancel_at_kernel(Stream& s, const std::string& why);
+  void erase_stream(uint64_t id);
+
+  boost::asio::io_context& io_;
+  ipc::Context& zmq_;
+  const ipc::Logger& log_;
+  std::filesystem::path runtime_dir_;
+  std::unique_ptr<ipc::LoopSocket> clients_;  // ROUTER io.sock
+  std::unique_ptr<ipc::LoopSocket> tokens_;   // PULL tokens.sock
+  std::unique_ptr<ipc::LoopSocket> memory_;   // DEALER to llmos-memory
+  std::unique_ptr<ipc::KernelLink> kernel_;
+  TokenizerCache tokenizers_;
+  boost::asio::steady_timer timer_;
+
+  uint64_t id_base_ = 0;
+  uint64_t id_counter_ = 0;
+  std::map<uint64_t, Stream> streams_;
+  std::map<std::pair<std::string, uint64_t>, uint64_t> by_client_;  // (peer, client id) -> stream
+  std::map<uint64_t, std::string> model_queries_;                  // listModels id -> model
+  std::map<std::string, std::vector<uint64_t>> resolving_;          // model -> streams waiting
+  std::map<uint64_t, MemoryCall> memory_calls_;
+};
+
+}  // namespace llmos::io_service

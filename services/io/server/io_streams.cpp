@@ -1,0 +1,255 @@
+// IoServer: the life of one generation: resolve the model's tokenizer,
+// restore the session, tokenize and submit, stream text, save the session.
+#include "io_server.hpp"
+
+namespace llmos::io_service {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kMemoryTimeout = 5s;
+
+template <class List>
+void set_ids(List list, const std::vector<uint32_t>& ids) {
+  for (size_t i = 0; i < ids.size(); ++i) list.set(uint32_t(i), ids[i]);
+}
+
+}  // namespace
+
+void IoServer::on_generate(const ipc::DecodedMessage& m) {
+  const std::string peer(m.peer());
+  auto g = m.body().getGenerate();
+  if (by_client_.count({peer, m.request_id()})) {
+    return send_client_error(peer, m.request_id(),
+                             invalid_argument("request id " + std::to_string(m.request_id()) + " is already in use"));
+  }
+  if (g.getModel().size() == 0) return send_client_error(peer, m.request_id(), invalid_argument("generate: no model named"));
+  Stream s;
+  s.id = next_id();
+  s.peer = peer;
+  s.client_id = m.request_id();
+  s.model = ipc::to_string(g.getModel());
+  s.prompt = ipc::to_string(g.getPrompt());
+  s.session = ipc::to_string(g.getSession());
+  s.save_session = ipc::to_string(g.getSaveSession());
+  s.priority = g.getPriority();
+  auto sp = g.getSampling();
+  s.sampling.temperature = sp.getTemperature();
+  s.sampling.top_k = sp.getTopK();
+  s.sampling.top_p = sp.getTopP();
+  s.sampling.min_p = sp.getMinP();
+  s.sampling.repeat_penalty = sp.getRepeatPenalty();
+  s.sampling.seed = sp.getSeed();
+  s.sampling.max_tokens = sp.getMaxTokens();
+  s.sampling.stop_ids = ipc::to_vector(sp.getStopIds());
+  const uint64_t id = s.id;
+  by_client_[{peer, m.request_id()}] = id;
+  streams_.emplace(id, std::move(s));
+  continue_stream(id);
+}
+
+void IoServer::continue_stream(uint64_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Stream& s = it->second;
+  if (!s.tok) {
+    s.tok = tokenizers_.find(s.model);
+    if (!s.tok) {
+      resolving_[s.model].push_back(id);
+      resolve_model(s.model);
+      return;
+    }
+  }
+  if (!s.session.empty() && s.phase == Phase::kResolving) return restore_session(s);
+  submit(s);
+}
+
+void IoServer::resolve_model(const std::string& model) {
+  for (const auto& [qid, name] : model_queries_) {
+    if (name == model) return;  // a query is under way
+  }
+  const uint64_t qid = next_id();
+  ipc::OutgoingMessage out(qid);
+  out.body().initListModels();
+  if (Status st = kernel_->send(out.builder()); !st.ok()) {
+    auto waiting = std::move(resolving_[model]);
+    resolving_.erase(model);
+    for (uint64_t id : waiting) {
+      if (auto s = streams_.find(id); s != streams_.end()) end_stream(s->second, wire::FinishReason::ERROR, st);
+    }
+    return;
+  }
+  model_queries_[qid] = model;
+}
+
+void IoServer::on_model_list(const ipc::DecodedMessage& m) {
+  auto q = model_queries_.find(m.request_id());
+  if (q == model_queries_.end()) return;
+  const std::string model = q->second;
+  model_queries_.erase(q);
+  auto fail_all = [&](const Status& st) {
+    auto waiting = std::move(resolving_[model]);
+    resolving_.erase(model);
+    for (uint64_t id : waiting) {
+      if (auto s = streams_.find(id); s != streams_.end()) end_stream(s->second, wire::FinishReason::ERROR, st);
+    }
+  };
+  for (auto info : m.body().getModelList().getModels()) {
+    if (ipc::to_string(info.getName()) != model) continue;
+    switch (info.getState()) {
+      case wire::ModelState::READY:
+        break;
+      case wire::ModelState::LOADING:
+        return fail_all(overloaded("model '" + model + "' is still loading; retry when `llmos ps` shows it ready"));
+      case wire::ModelState::FAILED:
+        return fail_all(not_found("model '" + model + "' failed: " + ipc::to_string(info.getFailure())));
+      default:
+        return fail_all(not_found("model '" + model + "' is being unloaded"));
+    }
+    tokenizers_.load(model, ipc::to_string(info.getPath()),
+                     [this, model](Result<std::shared_ptr<const tokenizer::Tokenizer>> tok) {
+                       auto waiting = std::move(resolving_[model]);
+                       resolving_.erase(model);
+                       for (uint64_t id : waiting) {
+                         auto s = streams_.find(id);
+                         if (s == streams_.end()) continue;
+                         if (!tok.ok()) {
+                           end_stream(s->second, wire::FinishReason::ERROR, tok.status());
+                           continue;
+                         }
+                         s->second.tok = *tok;
+                         continue_stream(id);
+                       }
+                     });
+    return;
+  }
+  fail_all(not_found("no model named '" + model + "' is loaded (see `llmos ps`)"));
+}
+
+void IoServer::restore_session(Stream& s) {
+  s.phase = Phase::kRestoring;
+  const uint64_t mid = next_id();
+  ipc::OutgoingMessage out(mid);
+  out.body().initRestoreSession().setName(ipc::as_text(s.session));
+  if (Status st = memory_->send(out.builder()); !st.ok()) {
+    return end_stream(s, wire::FinishReason::ERROR,
+                      disconnected("the memory service (llmos-memory) is not available: " + st.message()));
+  }
+  memory_calls_[mid] = MemoryCall{MemoryCall::Kind::kRestore, s.id, {}, 0, std::chrono::steady_clock::now() + kMemoryTimeout};
+}
+
+void IoServer::submit(Stream& s) {
+  const auto& tok = *s.tok;
+  auto text_ids = tok.encode(s.prompt, /*add_bos=*/s.prefix.empty() && tok.add_bos());
+  s.prompt_ids = s.prefix;
+  for (int32_t t : text_ids) s.prompt_ids.push_back(uint32_t(t));
+  s.decoder.emplace(tok);
+  ipc::OutgoingMessage out(s.id);
+  auto sub = out.body().initSubmit();
+  sub.setModel(ipc::as_text(s.model));
+  set_ids(sub.initPromptIds(uint32_t(s.prompt_ids.size())), s.prompt_ids);
+  auto sp = sub.initSampling();
+  sp.setTemperature(s.sampling.temperature);
+  sp.setTopK(s.sampling.top_k);
+  sp.setTopP(s.sampling.top_p);
+  sp.setMinP(s.sampling.min_p);
+  sp.setRepeatPenalty(s.sampling.repeat_penalty);
+  sp.setSeed(s.sampling.seed);
+  sp.setMaxTokens(s.sampling.max_tokens);
+  std::vector<uint32_t> stops = s.sampling.stop_ids;
+  if (tok.eos_id() >= 0) stops.push_back(uint32_t(tok.eos_id()));
+  set_ids(sp.initStopIds(uint32_t(stops.size())), stops);
+  sub.setPriority(s.priority);
+  if (Status st = kernel_->send(out.builder()); !st.ok()) return end_stream(s, wire::FinishReason::ERROR, st);
+  s.phase = Phase::kSubmitted;
+}
+
+void IoServer::on_tokens(Stream& s, uint32_t offset, const std::vector<uint32_t>& ids, bool done,
+                         wire::FinishReason reason, const Status& error) {
+  if (s.phase != Phase::kSubmitted) return;
+  std::string text;
+  std::vector<uint32_t> fresh;
+  if (offset > s.generated.size()) {
+    log_.error("request " + std::to_string(s.id) + ": tokens at offset " + std::to_string(offset) + " but only " +
+               std::to_string(s.generated.size()) + " arrived; the gap is lost");
+  }
+  const size_t known = offset <= s.generated.size() ? s.generated.size() - offset : 0;
+  for (size_t i = known; i < ids.size(); ++i) {  // the first `known` are repeats after a re-dispatch
+    if (!s.tok->contains(int32_t(ids[i]))) continue;
+    fresh.push_back(ids[i]);
+    s.generated.push_back(ids[i]);
+    if (s.decoder) text += s.decoder->push(int32_t(ids[i]));
+  }
+  if (!done) {
+    if (!fresh.empty()) send_text(s, text, fresh, false);
+    return;
+  }
+  if (s.decoder) text += s.decoder->finish();
+  s.final_text = std::move(text);
+  s.final_ids = std::move(fresh);
+  end_stream(s, reason, error);
+}
+
+void IoServer::end_stream(Stream& s, wire::FinishReason reason, const Status& error) {
+  s.reason = reason;
+  s.error = error;
+  const bool save = !s.save_session.empty() && reason != wire::FinishReason::ERROR && s.phase == Phase::kSubmitted;
+  if (!save) return send_final(s);
+  s.phase = Phase::kSaving;
+  const uint64_t mid = next_id();
+  ipc::OutgoingMessage out(mid);
+  auto save_msg = out.body().initSaveSession();
+  save_msg.setName(ipc::as_text(s.save_session));
+  auto snap = save_msg.initSnapshot();
+  snap.setModel(ipc::as_text(s.model));
+  std::vector<uint32_t> all = s.prompt_ids;
+  all.insert(all.end(), s.generated.begin(), s.generated.end());
+  set_ids(snap.initTokenIds(uint32_t(all.size())), all);
+  snap.initData().initInline(0);  // tokens only: the KV is recomputed on restore
+  if (Status st = memory_->send(out.builder()); !st.ok()) {
+    s.reason = wire::FinishReason::ERROR;
+    s.error = disconnected("saving session '" + s.save_session + "': the memory service is not available");
+    return send_final(s);
+  }
+  memory_calls_[mid] = MemoryCall{MemoryCall::Kind::kSave, s.id, {}, 0, std::chrono::steady_clock::now() + kMemoryTimeout};
+}
+
+void IoServer::send_final(Stream& s) {
+  send_text(s, s.final_text, s.final_ids, true);
+  erase_stream(s.id);
+}
+
+bool IoServer::send_text(Stream& s, const std::string& text, const std::vector<uint32_t>& ids, bool done) {
+  if (s.client_gone) return false;
+  ipc::OutgoingMessage out(s.client_id);
+  auto ev = out.body().initTextEvent();
+  ev.setText(ipc::as_text(text));
+  set_ids(ev.initIds(uint32_t(ids.size())), ids);
+  ev.setDone(done);
+  ev.setPromptTokens(uint32_t(s.prompt_ids.size()));
+  ev.setGeneratedTokens(uint32_t(s.generated.size()));
+  if (done) {
+    ev.setFinishReason(s.reason);
+    if (!s.error.ok()) ipc::set_error(ev.initError(), s.error);
+  }
+  Status st = clients_->send_to(s.peer, out.builder());
+  if (st.ok()) return true;
+  s.client_gone = true;
+  log_.info("client '" + ipc::printable_peer(s.peer) + "' went away (" + st.message() + ")");
+  if (!done && s.phase == Phase::kSubmitted) cancel_at_kernel(s, "the client went away");
+  return false;
+}
+
+void IoServer::cancel_at_kernel(Stream& s, const std::string& why) {
+  ipc::OutgoingMessage out(s.id);
+  out.body().initCancel().setReason(ipc::as_text(why));
+  if (Status st = kernel_->send(out.builder()); !st.ok()) log_.warn("cancel: " + st.message());
+}
+
+void IoServer::erase_stream(uint64_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  by_client_.erase({it->second.peer, it->second.client_id});
+  streams_.erase(it);
+}
+
+}  // namespace llmos::io_service

@@ -1,0 +1,316 @@
+#include "model_service.hpp"
+
+#include <unistd.h>
+
+#include <climits>
+#include <thread>
+
+namespace llmos::model_service {
+namespace {
+
+using Body = wire::Envelope::Body;
+using namespace std::chrono_literals;
+
+wire::FinishReason wire_reason(engine::FinishReason r) {
+  switch (r) {
+    case engine::FinishReason::kStop: return wire::FinishReason::STOP;
+    case engine::FinishReason::kLength: return wire::FinishReason::LENGTH;
+    case engine::FinishReason::kContext: return wire::FinishReason::CONTEXT;
+    case engine::FinishReason::kCancelled: return wire::FinishReason::CANCELLED;
+    case engine::FinishReason::kNone: break;
+  }
+  return wire::FinishReason::NONE;
+}
+
+engine::SamplingParams sampling_from_wire(wire::SamplingParams::Reader s) {
+  engine::SamplingParams p;
+  p.temperature = s.getTemperature();
+  p.top_k = int(std::min<uint32_t>(s.getTopK(), INT_MAX));
+  p.top_p = s.getTopP();
+  p.min_p = s.getMinP();
+  p.repeat_penalty = s.getRepeatPenalty();
+  p.seed = s.getSeed();
+  return p;
+}
+
+std::vector<int32_t> ids_from_wire(capnp::List<uint32_t>::Reader list) {
+  std::vector<int32_t> out;
+  out.reserve(list.size());
+  for (uint32_t v : list) out.push_back(int32_t(std::min<uint32_t>(v, INT_MAX)));
+  return out;
+}
+
+}  // namespace
+
+ModelService::ModelService(boost::asio::io_context& io, ipc::Context& zmq, const ipc::Logger& log,
+                           engine::LlamaModel& model, ModelServiceConfig config)
+    : io_(io),
+      zmq_(zmq),
+      log_(log),
+      model_(model),
+      config_(std::move(config)),
+      service_name_("model:" + config_.name),
+      heartbeat_timer_(io) {}
+
+ModelService::~ModelService() {
+  if (engine_fd_) {
+    boost::system::error_code ec;
+    engine_fd_->cancel(ec);
+    engine_fd_->release();  // the runner owns the eventfd
+  }
+}
+
+void ModelService::stop() {
+  heartbeat_timer_.cancel();
+  io_.stop();
+}
+
+void ModelService::report_load_failure(ipc::Context& zmq, const std::string& kernel_endpoint,
+                                       const std::string& service, const Status& why) {
+  ipc::SocketOptions o;
+  o.routing_id = service;
+  auto s = ipc::Socket::connect(zmq, ipc::SocketType::kDealer, kernel_endpoint, o);
+  if (!s.ok()) return;
+  s->raw().set(zmq::sockopt::linger, 1000);  // let the report leave before we exit
+  ipc::OutgoingMessage out(1);
+  ipc::make_error_reply(out, why);
+  (void)s->send(out.builder());
+}
+
+Status ModelService::start(const std::string& kernel_endpoint) {
+  ipc::SocketOptions o;
+  o.routing_id = service_name_;
+  o.send_timeout = 2000ms;
+  o.limits.max_message_bytes = 4 << 20;
+  LLMOS_ASSIGN_OR_RETURN(auto socket, ipc::Socket::connect(zmq_, ipc::SocketType::kDealer, kernel_endpoint, o));
+  kernel_ = std::make_unique<ipc::LoopSocket>(io_, std::move(socket), log_);
+  kernel_->start([this](ipc::DecodedMessage&& m) { on_kernel_message(std::move(m)); });
+  ipc::OutgoingMessage hello(next_request_id_++);
+  auto h = hello.body().initHello();
+  h.setKind(wire::ServiceKind::MODEL);
+  h.setPid(uint32_t(::getpid()));
+  h.setName(ipc::as_text(service_name_));
+  h.setModel(ipc::as_text(config_.name));
+  h.setDevice(config_.on_cuda ? wire::Device::CUDA : wire::Device::CPU);
+  return kernel_->send(hello.builder());
+}
+
+void ModelService::on_kernel_message(ipc::DecodedMessage&& m) {
+  switch (m.kind()) {
+    case Body::WELCOME: return on_welcome(m);
+    case Body::DISPATCH:
+      if (!welcomed_) return log_.warn("dispatch before welcome: dropped");
+      return on_dispatch(m);
+    case Body::CANCEL:
+      if (runner_ && sequences_.count(m.request_id())) runner_->cancel(m.request_id());
+      return;
+    case Body::ERROR_REPLY:
+      log_.error("the kernel refused us: " + ipc::to_status(m.body().getErrorReply().getError()).to_string());
+      return stop();
+    default:
+      log_.warn("dropped a '" + std::string(ipc::body_name(m.kind())) + "' message from the kernel");
+  }
+}
+
+void ModelService::on_welcome(const ipc::DecodedMessage& m) {
+  if (welcomed_) return;  // a repeated welcome changes nothing
+  auto w = m.body().getWelcome();
+  heartbeat_interval_ms_ = std::max<uint32_t>(w.getHeartbeatIntervalMs(), 10);
+  auto fail = [&](const Status& st) {
+    log_.error(st.to_string());
+    ipc::OutgoingMessage out(next_request_id_++);
+    ipc::make_error_reply(out, st);
+    (void)kernel_->send(out.builder());
+    stop();
+  };
+  const auto& c = model_.config();
+  auto a = w.getKvArena();
+  ipc::KvArenaLayout layout;
+  layout.n_layers = uint32_t(c.n_layers);
+  layout.n_blocks = a.getNumBlocks();
+  layout.block_size = a.getBlockSize();
+  layout.n_kv_heads = uint32_t(c.n_kv_heads);
+  layout.head_dim = uint32_t(c.head_dim);
+  layout.elem_bytes = 2;
+  if (config_.kv_in_arena) {
+    auto mapping = ipc::KvArenaMapping::map(ipc::to_string(a.getShmName()), layout);
+    if (!mapping.ok()) return fail(mapping.status());
+    arena_.emplace(std::move(mapping).value());
+  }
+
+  driver::KvLayout kv;
+  kv.n_layers = c.n_layers;
+  kv.n_blocks = int(layout.n_blocks);
+  kv.block_size = int(layout.block_size);
+  kv.n_kv_heads = c.n_kv_heads;
+  kv.head_dim = c.head_dim;
+  kv.type = DType::kF16;
+  engine::EngineOptions eo;
+  eo.max_seqs = config_.max_seqs;
+  eo.ctx_len = config_.ctx;
+  eo.kv_tokens = kv.n_blocks * kv.block_size;
+  eo.block_size = kv.block_size;
+  auto eng = arena_ ? engine::Engine::create(model_, eo, engine::KvCache::borrow(kv, arena_->kv_data()))
+                    : engine::Engine::create(model_, eo);  // device memory, from the driver
+  if (!eng.ok()) return fail(eng.status());
+  runner_ = std::make_unique<EngineRunner>(std::move(eng).value(), config_.step_delay_ms);
+  engine_fd_.emplace(io_, runner_->signal_fd());
+  wait_engine();
+
+  if (w.getTokenEndpoint().size()) {
+    if (Status st = connect_tokens(ipc::to_string(w.getTokenEndpoint())); !st.ok()) log_.warn(st.to_string());
+  }
+  welcomed_ = true;
+  const std::string kv_where = arena_ ? ipc::to_string(a.getShmName()) + " (attach " +
+                                            std::to_string(arena_->header().attach_count) + ")"
+                                      : std::string("device memory");
+  log_.info("serving model '" + config_.name + "' on " + model_.driver().info().name + " (ctx " +
+            std::to_string(config_.ctx) + ", " + std::to_string(layout.n_blocks) + " KV blocks in " + kv_where + ")");
+  send_heartbeat();
+  arm_heartbeat();
+}
+
+Status ModelService::connect_tokens(const std::string& endpoint) {
+  if (endpoint == tokens_endpoint_ && tokens_) return ok_status();
+  ipc::SocketOptions o;
+  o.send_timeout = 0ms;  // never block the IPC thread: llmos-io drains or is gone
+  o.send_hwm = 100000;
+  o.immediate = false;   // wait in the pipe while llmos-io (re)connects
+  o.limits.max_message_bytes = 4 << 20;
+  LLMOS_ASSIGN_OR_RETURN(auto s, ipc::Socket::connect(zmq_, ipc::SocketType::kPush, endpoint, o));
+  tokens_.emplace(std::move(s));
+  tokens_endpoint_ = endpoint;
+  return ok_status();
+}
+
+void ModelService::on_dispatch(const ipc::DecodedMessage& m) {
+  const uint64_t id = m.request_id();
+  auto d = m.body().getDispatch();
+  auto s = d.getRequest();
+  if (d.getTokenEndpoint().size()) {
+    if (Status st = connect_tokens(ipc::to_string(d.getTokenEndpoint())); !st.ok()) log_.warn(st.to_string());
+  }
+  if (sequences_.count(id)) {
+    log_.warn("request " + std::to_string(id) + " dispatched twice: ignored");
+    return;
+  }
+  engine::GenerationRequest r;
+  r.id = id;
+  r.prompt = ids_from_wire(s.getPromptIds());
+  r.generated = ids_from_wire(s.getGeneratedIds());
+  r.sampling = sampling_from_wire(s.getSampling());
+  r.max_tokens = int(std::min<uint32_t>(s.getSampling().getMaxTokens(), INT_MAX));
+  r.stop_ids = ids_from_wire(s.getSampling().getStopIds());
+  Sequence& seq = sequences_[id];
+  seq.prompt_tokens = uint32_t(r.prompt.size());
+  if (!r.generated.empty()) {
+    // Resumed after a crash: first the tokens we know were generated, so that
+    // llmos-io has them all even if the dead service never sent some; it drops
+    // the ones it already streamed.
+    log_.info("request " + std::to_string(id) + " resumes after " + std::to_string(r.generated.size()) +
+              " generated tokens");
+    seq.step_ids = ipc::to_vector(s.getGeneratedIds());
+    send_tokens(id, seq, false, int(wire::FinishReason::NONE), ok_status());
+  }
+  runner_->submit(std::move(r));
+}
+
+void ModelService::wait_engine() {
+  engine_fd_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                         [this](const boost::system::error_code& ec) {
+                           if (ec) return;
+                           drain_engine();
+                           wait_engine();
+                         });
+}
+
+void ModelService::drain_engine() {
+  runner_->clear_signal();
+  while (auto refused = runner_->pop_refusal()) {
+    auto it = sequences_.find(refused->request_id);
+    if (it == sequences_.end()) continue;
+    send_tokens(refused->request_id, it->second, true, int(wire::FinishReason::ERROR), refused->status);
+    sequences_.erase(it);
+  }
+  std::vector<uint64_t> touched;
+  engine::TokenEvent ev;
+  while (runner_->pop_event(ev)) {
+    auto it = sequences_.find(ev.request_id);
+    if (it == sequences_.end()) continue;
+    Sequence& seq = it->second;
+    if (ev.token >= 0) {
+      if (seq.step_ids.empty()) touched.push_back(ev.request_id);
+      seq.step_ids.push_back(uint32_t(ev.token));
+    }
+    if (ev.done) {
+      send_tokens(ev.request_id, seq, true, int(wire_reason(ev.reason)), ok_status());
+      sequences_.erase(it);
+    }
+  }
+  for (uint64_t id : touched) {
+    auto it = sequences_.find(id);
+    if (it != sequences_.end() && !it->second.step_ids.empty()) {
+      send_tokens(id, it->second, false, int(wire::FinishReason::NONE), ok_status());
+    }
+  }
+}
+
+void ModelService::send_tokens(uint64_t id, Sequence& seq, bool done, int finish_reason, const Status& error) {
+  ipc::OutgoingMessage out(id);
+  auto ev = out.body().initTokenEvent();
+  auto ids = ev.initIds(uint32_t(seq.step_ids.size()));
+  for (size_t i = 0; i < seq.step_ids.size(); ++i) ids.set(uint32_t(i), seq.step_ids[i]);
+  ev.setOffset(seq.generated);
+  ev.setDone(done);
+  ev.setFinishReason(static_cast<wire::FinishReason>(finish_reason));
+  ev.setPromptTokens(seq.prompt_tokens);
+  if (!error.ok()) ipc::set_error(ev.initError(), error);
+  if (tokens_) {
+    if (Status st = tokens_->send(out.builder()); !st.ok()) {
+      log_.warn("tokens of request " + std::to_string(id) + " not delivered: " + st.message());
+    }
+  }
+  if (done) (void)kernel_->send(out.builder());
+  if (seq.unreported.empty()) seq.unreported_offset = seq.generated;
+  seq.unreported.insert(seq.unreported.end(), seq.step_ids.begin(), seq.step_ids.end());
+  seq.generated += uint32_t(seq.step_ids.size());
+  seq.step_ids.clear();
+}
+
+void ModelService::send_heartbeat() {
+  const auto& c = runner_->counters();
+  ipc::OutgoingMessage out(next_request_id_++);
+  auto hb = out.body().initHeartbeat();
+  hb.setKind(wire::ServiceKind::MODEL);
+  hb.setPid(uint32_t(::getpid()));
+  hb.setActiveSequences(c.running.load());
+  hb.setQueuedSequences(c.waiting.load());
+  hb.setKvBlocksUsed(c.kv_blocks_used.load());
+  hb.setKvBlocksTotal(c.kv_blocks_total.load());
+  hb.setTokensGenerated(c.tokens_generated.load());
+  uint32_t n = 0;
+  for (const auto& [id, seq] : sequences_) n += !seq.unreported.empty();
+  auto progress = hb.initProgress(n);
+  uint32_t i = 0;
+  for (auto& [id, seq] : sequences_) {
+    if (seq.unreported.empty()) continue;
+    auto p = progress[i++];
+    p.setRequestId(id);
+    p.setOffset(seq.unreported_offset);
+    auto ids = p.initIds(uint32_t(seq.unreported.size()));
+    for (size_t k = 0; k < seq.unreported.size(); ++k) ids.set(uint32_t(k), seq.unreported[k]);
+    seq.unreported.clear();
+  }
+  if (Status st = kernel_->send(out.builder()); !st.ok()) log_.warn("heartbeat: " + st.message());
+}
+
+void ModelService::arm_heartbeat() {
+  heartbeat_timer_.expires_after(std::chrono::milliseconds(heartbeat_interval_ms_));
+  heartbeat_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    send_heartbeat();
+    arm_heartbeat();
+  });
+}
+
+}  // namespace llmos::model_service

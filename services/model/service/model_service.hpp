@@ -1,0 +1,88 @@
+// ModelService: the IPC side of llmos-model. Registers with the kernel
+// (Hello -> Welcome with the KV arena), maps the arena and starts the engine
+// thread over it, turns Dispatch/Cancel into engine commands, streams each
+// sequence's new tokens straight to llmos-io as TokenEvents (the final one also
+// to the kernel), and heartbeats with per-sequence progress. Runs on the
+// thread that runs the io_context; the engine runs on EngineRunner's thread.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine_runner.hpp"
+#include "llmos/engine/llama_model.hpp"
+#include "llmos/ipc/kv_arena.hpp"
+#include "llmos/ipc/log.hpp"
+#include "llmos/ipc/loop_socket.hpp"
+
+namespace llmos::model_service {
+
+struct ModelServiceConfig {
+  std::string name;       // the model's name ("stories"); the service is "model:<name>"
+  int ctx = 0;            // per-sequence context in tokens
+  int max_seqs = 8;
+  int step_delay_ms = 0;  // test hook, see EngineRunner
+  // The driver runs on the CPU: the KV cache lives in the kernel's shared
+  // arena. Otherwise (CUDA) the driver allocates it in device memory.
+  bool kv_in_arena = true;
+  bool on_cuda = false;   // reported in Hello.device
+};
+
+class ModelService {
+ public:
+  // REQUIRES: io, zmq, log and `model` outlive the service.
+  ModelService(boost::asio::io_context& io, ipc::Context& zmq, const ipc::Logger& log,
+               engine::LlamaModel& model, ModelServiceConfig config);
+  ~ModelService();
+
+  // Connects to the kernel and says Hello; serving starts with the Welcome.
+  Status start(const std::string& kernel_endpoint);
+  // Reports a failed load to the kernel (before exiting).
+  static void report_load_failure(ipc::Context& zmq, const std::string& kernel_endpoint,
+                                  const std::string& service, const Status& why);
+  void stop();
+
+ private:
+  struct Sequence {
+    uint32_t prompt_tokens = 0;
+    uint32_t generated = 0;               // ids streamed so far (offset of the next)
+    std::vector<uint32_t> step_ids;       // new ids of the current drain
+    std::vector<uint32_t> unreported;     // ids since the last heartbeat
+    uint32_t unreported_offset = 0;
+  };
+  void on_kernel_message(ipc::DecodedMessage&& m);
+  void on_welcome(const ipc::DecodedMessage& m);
+  void on_dispatch(const ipc::DecodedMessage& m);
+  Status connect_tokens(const std::string& endpoint);
+  void wait_engine();
+  void drain_engine();
+  void send_tokens(uint64_t id, Sequence& seq, bool done, int finish_reason, const Status& error);
+  void send_heartbeat();
+  void arm_heartbeat();
+
+  boost::asio::io_context& io_;
+  ipc::Context& zmq_;
+  const ipc::Logger& log_;
+  engine::LlamaModel& model_;
+  ModelServiceConfig config_;
+  std::string service_name_;
+  std::unique_ptr<ipc::LoopSocket> kernel_;
+  std::optional<ipc::Socket> tokens_;  // PUSH to llmos-io
+  std::string tokens_endpoint_;
+  std::optional<ipc::KvArenaMapping> arena_;
+  std::unique_ptr<EngineRunner> runner_;
+  std::optional<boost::asio::posix::stream_descriptor> engine_fd_;
+  boost::asio::steady_timer heartbeat_timer_;
+  uint32_t heartbeat_interval_ms_ = 200;
+  std::map<uint64_t, Sequence> sequences_;
+  uint64_t next_request_id_ = 1;
+  bool welcomed_ = false;
+};
+
+}  // namespace llmos::model_service

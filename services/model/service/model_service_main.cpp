@@ -1,0 +1,93 @@
+// llmos-model: one process per loaded model (started by llmosd). Loads the
+// GGUF file (mmapped), registers with the kernel, maps the KV arena the kernel
+// made for it and runs the continuous-batching engine over it.
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "llmos/driver/device.hpp"
+#include "llmos/driver/driver.hpp"
+#include "llmos/gguf/gguf_file.hpp"
+#include "llmos/ipc/runtime_dir.hpp"
+#include "model_service.hpp"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  std::string runtime_dir, name, path, device = "cpu";
+  int ctx = 0, threads = 0, max_seqs = 8;
+  po::options_description opts("llmos-model options (started by llmosd)");
+  opts.add_options()
+      ("help,h", "show this help")
+      ("runtime-dir", po::value(&runtime_dir)->required(), "the system's runtime directory")
+      ("name", po::value(&name)->required(), "the model's name")
+      ("path", po::value(&path)->required(), "the GGUF file")
+      ("ctx", po::value(&ctx)->required(), "context length in tokens")
+      ("threads", po::value(&threads)->default_value(0), "CPU threads; 0 = all cores")
+      ("max-seqs", po::value(&max_seqs)->default_value(8), "sequences run at once")
+      ("device", po::value(&device)->default_value("cpu"), "cpu, cuda, or auto (CUDA when usable, else the CPU)");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    if (vm.count("help")) {
+      std::cout << opts;
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "llmos-model: %s\n", e.what());
+    return 2;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  llmos::ipc::Logger log("llmos-model:" + name);
+  auto kernel_endpoint = llmos::ipc::ipc_endpoint(runtime_dir, llmos::ipc::kKernelSocket);
+  if (!kernel_endpoint.ok()) {
+    log.error(kernel_endpoint.status().message());
+    return 1;
+  }
+  llmos::ipc::Context zmq;
+  const std::string service = "model:" + name;
+
+  auto load = [&]() -> llmos::Result<std::unique_ptr<llmos::engine::LlamaModel>> {
+    LLMOS_ASSIGN_OR_RETURN(auto kind, llmos::driver::parse_device(device));
+    LLMOS_ASSIGN_OR_RETURN(auto file, llmos::gguf::GgufFile::open(path));
+    llmos::driver::DriverOptions dopts;
+    dopts.threads = threads;
+    LLMOS_ASSIGN_OR_RETURN(auto drv, llmos::driver::make_driver(kind, dopts));
+    llmos::engine::ModelOptions mopts;
+    mopts.max_outputs = std::max(1, max_seqs);
+    return llmos::engine::LlamaModel::load(std::move(file), std::move(drv), mopts);
+  };
+  auto model = load();
+  if (!model.ok()) {
+    log.error("loading " + path + ": " + model.status().to_string());
+    llmos::model_service::ModelService::report_load_failure(zmq, *kernel_endpoint, service, model.status());
+    return 1;
+  }
+
+  llmos::model_service::ModelServiceConfig config;
+  config.name = name;
+  config.ctx = ctx;
+  config.max_seqs = max_seqs;
+  config.on_cuda = (*model)->driver().info().name == "cuda";
+  config.kv_in_arena = !config.on_cuda;
+  if (const char* d = std::getenv("LLMOS_TEST_STEP_DELAY_MS")) config.step_delay_ms = std::atoi(d);
+
+  boost::asio::io_context io;
+  llmos::model_service::ModelService svc(io, zmq, log, **model, config);
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) svc.stop();
+  });
+  if (auto st = svc.start(*kernel_endpoint); !st.ok()) {
+    log.error(st.to_string());
+    return 1;
+  }
+  io.run();
+  return 0;
+}

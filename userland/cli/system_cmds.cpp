@@ -1,0 +1,254 @@
+// `llmos up`, `down`, `load`, `unload`, `ps`, `stats`, `session`: the system
+// commands, each a one-shot client of a running llmosd (docs/microkernel.md).
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "system_context.hpp"
+
+namespace llmos::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+// Parses `argv` into `vm`; returns an exit code when the command should stop
+// (help shown: 0; bad usage: 2), or -1 to go on.
+int parse(const char* cmd, int argc, char** argv, const po::options_description& opts,
+          const po::positional_options_description& pos, po::variables_map& vm, const char* usage) {
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return report(cmd, std::string(e.what()) + " (try `llmos " + cmd + " --help`)", 2);
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: " << usage << "\n" << opts;
+    return 0;
+  }
+  return -1;
+}
+
+void progress_bar(const client::LoadProgress& p) {
+  if (!::isatty(STDERR_FILENO)) return;
+  const int width = 30;
+  int filled = p.total ? int(width * p.done / p.total) : 0;
+  std::string bar(size_t(filled), '#');
+  bar.resize(size_t(width), '.');
+  std::fprintf(stderr, "\r\033[Kloading %s [%s] %s", p.name.c_str(), bar.c_str(), p.phase.c_str());
+  std::fflush(stderr);
+}
+
+nlohmann::json to_json(const client::ModelInfo& m) {
+  return {{"name", m.name}, {"path", m.path}, {"state", m.state}, {"failure", m.failure},
+          {"device", m.device}, {"ctx", m.ctx}, {"threads", m.threads},
+          {"weights_bytes", m.weights_bytes}, {"kv_bytes", m.kv_bytes},
+          {"memory_bytes", m.weights_bytes + m.kv_bytes}, {"active", m.active}, {"queued", m.queued},
+          {"tokens_per_second", m.tokens_per_second}, {"pid", m.service_pid}};
+}
+
+nlohmann::json to_json(const client::ServiceInfo& s) {
+  return {{"name", s.name}, {"kind", s.kind}, {"pid", s.pid}, {"state", s.state},
+          {"uptime_ms", s.uptime_ms}, {"restarts", s.restarts}, {"last_exit", s.last_exit}};
+}
+
+std::string uptime(uint64_t ms) {
+  uint64_t s = ms / 1000;
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>(s / 60 % 60));
+  }
+  return buf;
+}
+
+}  // namespace
+
+int cmd_up(int argc, char** argv) {
+  std::string budget;
+  po::options_description opts("llmos up options");
+  opts.add_options()("help,h", "show this help")(
+      "budget", po::value(&budget), "memory for models (weights + KV), e.g. 4G; default: physical memory");
+  po::variables_map vm;
+  if (int rc = parse("up", argc, argv, opts, {}, vm, "llmos up [--budget BYTES]"); rc >= 0) return rc;
+  client::UpOptions up;
+  up.llmosd = program_dir() / "llmosd";
+  if (!budget.empty()) {
+    auto b = client::parse_bytes(budget);
+    if (!b.ok()) return report("up", "--budget " + b.status().message(), 2);
+    up.budget = *b;
+  }
+  auto dir = client::runtime_dir();
+  if (!dir.ok()) return report("up", dir.status());
+  auto r = client::start_system(*dir, up);
+  if (!r.ok()) return report("up", r.status());
+  if (r->already_running) {
+    std::printf("llmos is already running in %s (llmosd pid %u)\n", dir->c_str(), r->pong.kernel_pid);
+  } else {
+    std::printf("llmos is up in %s (llmosd pid %u)\n", dir->c_str(), r->pong.kernel_pid);
+  }
+  return 0;
+}
+
+int cmd_down(int argc, char** argv) {
+  po::options_description opts("llmos down options");
+  opts.add_options()("help,h", "show this help");
+  po::variables_map vm;
+  if (int rc = parse("down", argc, argv, opts, {}, vm, "llmos down"); rc >= 0) return rc;
+  auto dir = client::runtime_dir();
+  if (!dir.ok()) return report("down", dir.status());
+  auto r = client::stop_system(*dir);
+  if (!r.ok()) return report("down", r.status());
+  if (r->was_running) {
+    std::printf("llmos is down (llmosd pid %u stopped)\n", r->kernel_pid);
+  } else {
+    std::printf("llmos was not running in %s\n", dir->c_str());
+  }
+  return 0;
+}
+
+int cmd_load(int argc, char** argv) {
+  client::LoadOptions lo;
+  po::options_description opts("llmos load options");
+  opts.add_options()
+      ("help,h", "show this help")
+      ("path", po::value(&lo.path), "the GGUF model file")
+      ("name", po::value(&lo.name), "the model's name (default: the file's stem)")
+      ("ctx", po::value(&lo.ctx), "context length in tokens (default: the model's)")
+      ("threads,t", po::value(&lo.threads), "CPU threads (default: all cores)")
+      ("device", po::value(&lo.device)->default_value("auto"), "cpu, cuda, or auto (CUDA when usable, else the CPU)");
+  po::positional_options_description pos;
+  pos.add("path", 1);
+  po::variables_map vm;
+  const char* usage = "llmos load PATH [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto]";
+  if (int rc = parse("load", argc, argv, opts, pos, vm, usage); rc >= 0) return rc;
+  if (lo.path.empty()) return report("load", std::string("a model file is required (") + usage + ")", 2);
+  if (lo.device != "cpu" && lo.device != "cuda" && lo.device != "auto") {
+    return report("load", "--device must be cpu, cuda or auto, not '" + lo.device + "'", 2);
+  }
+  auto sys = connect_system();
+  if (!sys.ok()) return report("load", sys.status());
+  auto info = sys->kernel->load(lo, progress_bar);
+  if (::isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);
+  if (!info.ok()) return report("load", info.status());
+  std::printf("loaded '%s' (%s, ctx %u, %s weights + %s KV)\n", info->name.c_str(), info->device.c_str(),
+              info->ctx, client::format_bytes(info->weights_bytes).c_str(),
+              client::format_bytes(info->kv_bytes).c_str());
+  return 0;
+}
+
+int cmd_unload(int argc, char** argv) {
+  std::string name;
+  po::options_description opts("llmos unload options");
+  opts.add_options()("help,h", "show this help")("name", po::value(&name), "the model to unload");
+  po::positional_options_description pos;
+  pos.add("name", 1);
+  po::variables_map vm;
+  if (int rc = parse("unload", argc, argv, opts, pos, vm, "llmos unload NAME"); rc >= 0) return rc;
+  if (name.empty()) return report("unload", "a model name is required (llmos unload NAME)", 2);
+  auto sys = connect_system();
+  if (!sys.ok()) return report("unload", sys.status());
+  auto info = sys->kernel->unload(name);
+  if (!info.ok()) return report("unload", info.status());
+  std::printf("unloaded '%s'\n", info->name.c_str());
+  return 0;
+}
+
+int cmd_ps(int argc, char** argv) {
+  bool json = false;
+  po::options_description opts("llmos ps options");
+  opts.add_options()("help,h", "show this help")("json", po::bool_switch(&json), "one JSON object");
+  po::variables_map vm;
+  if (int rc = parse("ps", argc, argv, opts, {}, vm, "llmos ps [--json]"); rc >= 0) return rc;
+  auto sys = connect_system();
+  if (!sys.ok()) return report("ps", sys.status());
+  auto pong = sys->kernel->ping();
+  auto models = sys->kernel->models();
+  auto services = models.ok() ? sys->kernel->services() : Result<std::vector<client::ServiceInfo>>(models.status());
+  if (!pong.ok() || !models.ok() || !services.ok()) {
+    return report("ps", !pong.ok() ? pong.status() : !models.ok() ? models.status() : services.status());
+  }
+  if (json) {
+    nlohmann::json out;
+    out["kernel_pid"] = pong->kernel_pid;
+    out["runtime_dir"] = sys->dir.string();
+    out["models"] = nlohmann::json::array();
+    for (const auto& m : *models) out["models"].push_back(to_json(m));
+    out["services"] = nlohmann::json::array();
+    for (const auto& s : *services) out["services"].push_back(to_json(s));
+    std::cout << out.dump() << "\n";
+    return 0;
+  }
+  std::printf("%-20s %-9s %-6s %10s %6s %6s %8s\n", "MODEL", "STATE", "DEVICE", "MEMORY", "ACTIVE", "QUEUED", "TOK/S");
+  for (const auto& m : *models) {
+    const bool holds = m.state == "loading" || m.state == "ready" || m.state == "draining";
+    std::printf("%-20s %-9s %-6s %10s %6u %6u %8.1f\n", m.name.c_str(), m.state.c_str(), m.device.c_str(),
+                holds ? client::format_bytes(m.weights_bytes + m.kv_bytes).c_str() : "-", m.active, m.queued,
+                double(m.tokens_per_second));
+    if (!m.failure.empty()) std::printf("  failed: %s\n", m.failure.c_str());
+  }
+  if (models->empty()) std::printf("(no models loaded)\n");
+  std::printf("\n%-20s %-8s %-11s %9s %8s\n", "SERVICE", "PID", "STATE", "UPTIME", "RESTARTS");
+  std::printf("%-20s %-8u %-11s %9s %8s\n", "kernel", pong->kernel_pid, "running", "-", "-");
+  for (const auto& s : *services) {
+    std::printf("%-20s %-8u %-11s %9s %8u\n", s.name.c_str(), s.pid, s.state.c_str(),
+                s.pid ? uptime(s.uptime_ms).c_str() : "-", s.restarts);
+  }
+  return 0;
+}
+
+int cmd_stats(int argc, char** argv) {
+  bool json = false;
+  po::options_description opts("llmos stats options");
+  opts.add_options()("help,h", "show this help")("json", po::bool_switch(&json), "one JSON object");
+  po::variables_map vm;
+  if (int rc = parse("stats", argc, argv, opts, {}, vm, "llmos stats [--json]"); rc >= 0) return rc;
+  auto sys = connect_system();
+  if (!sys.ok()) return report("stats", sys.status());
+  auto s = sys->kernel->stats();
+  if (!s.ok()) return report("stats", s.status());
+  nlohmann::json out = {{"uptime_ms", s->uptime_ms},
+                        {"memory_budget_bytes", s->budget_bytes},
+                        {"memory_reserved_bytes", s->reserved_bytes},
+                        {"requests_admitted", s->admitted},
+                        {"requests_completed", s->completed},
+                        {"requests_cancelled", s->cancelled},
+                        {"requests_failed", s->failed},
+                        {"requests_rejected", s->rejected},
+                        {"prompt_tokens", s->prompt_tokens},
+                        {"generated_tokens", s->generated_tokens},
+                        {"queued", s->queued},
+                        {"running", s->running},
+                        {"preemptions", s->preemptions},
+                        {"redispatches", s->redispatches},
+                        {"service_restarts", s->service_restarts},
+                        {"kv_blocks_total", s->kv_blocks_total}};
+  if (json) {
+    std::cout << out.dump() << "\n";
+    return 0;
+  }
+  std::printf("uptime              %s\n", uptime(s->uptime_ms).c_str());
+  std::printf("memory              %s reserved of %s\n", client::format_bytes(s->reserved_bytes).c_str(),
+              client::format_bytes(s->budget_bytes).c_str());
+  std::printf("requests            %llu admitted, %llu completed, %llu cancelled, %llu failed, %llu rejected\n",
+              static_cast<unsigned long long>(s->admitted), static_cast<unsigned long long>(s->completed),
+              static_cast<unsigned long long>(s->cancelled), static_cast<unsigned long long>(s->failed),
+              static_cast<unsigned long long>(s->rejected));
+  std::printf("now                 %u running, %u queued\n", s->running, s->queued);
+  std::printf("tokens              %llu prompt, %llu generated\n",
+              static_cast<unsigned long long>(s->prompt_tokens), static_cast<unsigned long long>(s->generated_tokens));
+  std::printf("recovery            %llu re-dispatched, %llu service restarts, %llu preemptions\n",
+              static_cast<unsigned long long>(s->redispatches), static_cast<unsigned long long>(s->service_restarts),
+              static_cast<unsigned long long>(s->preemptions));
+  return 0;
+}
+
+}  // namespace llmos::cli

@@ -1,0 +1,55 @@
+// Starting and stopping a whole llmos system (`llmos up` / `llmos down`), and
+// where it lives. Functions are thread-safe (each call is independent).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "llmos/client/types.hpp"
+#include "llmos/common/status.hpp"
+
+namespace llmos::client {
+
+// The runtime directory ($LLMOS_RUNTIME_DIR, else $XDG_RUNTIME_DIR/llmos,
+// else /tmp/llmos-$UID), created with mode 0700 when missing.
+Result<std::filesystem::path> runtime_dir();
+
+struct UpOptions {
+  std::filesystem::path llmosd;    // the kernel's program
+  std::optional<uint64_t> budget;  // bytes for models; default: physical memory
+  std::chrono::milliseconds timeout{60000};
+};
+
+struct UpResult {
+  PongInfo pong;
+  bool already_running = false;
+};
+
+// Starts llmosd detached from this process (new session, stdin /dev/null,
+// stdout and stderr appended to <dir>/llmosd.log) and returns when every
+// service has registered. A system already running there is left as it is.
+// Errors quote the end of llmosd.log when it exits early.
+Result<UpResult> start_system(const std::filesystem::path& dir, const UpOptions& options);
+
+struct DownResult {
+  bool was_running = false;
+  uint32_t kernel_pid = 0;
+};
+
+// Stops the system in `dir` (llmosd stops every service, then itself) and
+// waits until llmosd has exited; removes KV arenas a killed kernel left.
+Result<DownResult> stop_system(const std::filesystem::path& dir,
+                               std::chrono::milliseconds timeout = std::chrono::milliseconds(20000));
+
+// The pid written in <dir>/llmosd.lock, when a kernel holds the lock.
+std::optional<uint32_t> running_kernel_pid(const std::filesystem::path& dir);
+
+// "1000000", "512K", "64M", "8G", "1T" (powers of 1024, optional "iB"/"B").
+Result<uint64_t> parse_bytes(std::string_view text);
+// 1536 -> "1.5 KiB".
+std::string format_bytes(uint64_t bytes);
+
+}  // namespace llmos::client

@@ -1,0 +1,314 @@
+#include "llmos/client/ipc_bench.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "llmos/client/client.hpp"
+#include "llmos/client/system.hpp"
+#include "llmos/driver/driver.hpp"
+#include "llmos/engine/engine.hpp"
+#include "llmos/engine/llama_model.hpp"
+#include "llmos/gguf/gguf_file.hpp"
+#include "llmos/ipc/runtime_dir.hpp"
+#include "llmos/ipc/socket.hpp"
+#include "llmos/tokenizer/tokenizer.hpp"
+
+namespace llmos::client {
+namespace {
+
+namespace po = boost::program_options;
+using Clock = std::chrono::steady_clock;
+
+double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+struct Latency {
+  double p50_us = 0, p99_us = 0, mean_us = 0, per_second = 0;
+};
+
+Latency summarize(std::vector<double> us) {
+  Latency l;
+  if (us.empty()) return l;
+  std::sort(us.begin(), us.end());
+  double sum = 0;
+  for (double v : us) sum += v;
+  l.mean_us = sum / double(us.size());
+  l.p50_us = us[us.size() / 2];
+  l.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+  l.per_second = 1e6 / l.mean_us;
+  return l;
+}
+
+// Sequential pings on a DEALER to `socket_name`: one round trip each.
+Result<Latency> ping_latency(const std::filesystem::path& dir, std::string_view socket_name, int n) {
+  ipc::Context ctx;
+  LLMOS_ASSIGN_OR_RETURN(std::string ep, ipc::ipc_endpoint(dir, socket_name));
+  ipc::SocketOptions o;
+  o.routing_id = "client:bench-" + std::to_string(::getpid()) + "-" + std::string(socket_name);
+  LLMOS_ASSIGN_OR_RETURN(auto s, ipc::Socket::connect(ctx, ipc::SocketType::kDealer, ep, o));
+  std::vector<double> us;
+  us.reserve(size_t(n));
+  for (int i = 0; i < n + 20; ++i) {
+    ipc::OutgoingMessage out(uint64_t(i) + 1);
+    out.body().initPing();
+    auto t0 = Clock::now();
+    LLMOS_RETURN_IF_ERROR(s.send(out.builder()));
+    LLMOS_ASSIGN_OR_RETURN(auto m, s.receive(std::chrono::milliseconds(5000)));
+    if (i >= 20) us.push_back(micros(Clock::now() - t0));  // the first ones warm up
+    (void)m;
+  }
+  return summarize(std::move(us));
+}
+
+// Pings with up to `window` in flight: how many messages per second one
+// connection moves through the kernel's loop.
+Result<double> ping_throughput(const std::filesystem::path& dir, std::string_view socket_name, int n, int window) {
+  ipc::Context ctx;
+  LLMOS_ASSIGN_OR_RETURN(std::string ep, ipc::ipc_endpoint(dir, socket_name));
+  ipc::SocketOptions o;
+  o.routing_id = "client:bench-tp-" + std::to_string(::getpid());
+  LLMOS_ASSIGN_OR_RETURN(auto s, ipc::Socket::connect(ctx, ipc::SocketType::kDealer, ep, o));
+  int sent = 0, received = 0;
+  auto t0 = Clock::now();
+  while (received < n) {
+    while (sent < n && sent - received < window) {
+      ipc::OutgoingMessage out(uint64_t(++sent));
+      out.body().initPing();
+      LLMOS_RETURN_IF_ERROR(s.send(out.builder()));
+    }
+    LLMOS_ASSIGN_OR_RETURN(auto m, s.receive(std::chrono::milliseconds(5000)));
+    (void)m;
+    ++received;
+  }
+  return double(n) / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct DecodeRate {
+  double tokens_per_second = 0;
+  double first_token_ms = 0;
+  int tokens = 0;
+};
+
+// Decode tokens/s of one greedy stream through the services: the time between
+// the first and the last token.
+Result<DecodeRate> service_decode(const std::filesystem::path& dir, const std::string& model,
+                                  const std::string& prompt, int tokens) {
+  LLMOS_ASSIGN_OR_RETURN(auto io, IoClient::connect(dir));
+  GenerateOptions g;
+  g.model = model;
+  g.prompt = prompt;
+  g.temperature = 0;
+  g.max_tokens = uint32_t(tokens);
+  std::vector<Clock::time_point> arrivals;
+  std::vector<size_t> counts;
+  auto t0 = Clock::now();
+  LLMOS_ASSIGN_OR_RETURN(auto r, io.generate(g, [&](std::string_view, std::span<const uint32_t> ids) {
+    arrivals.push_back(Clock::now());
+    counts.push_back(ids.size());
+  }));
+  DecodeRate d;
+  d.tokens = int(r.ids.size());
+  if (arrivals.size() < 2) return d;
+  size_t after_first = 0;
+  for (size_t i = 1; i < counts.size(); ++i) after_first += counts[i];
+  d.first_token_ms = micros(arrivals.front() - t0) / 1000;
+  d.tokens_per_second = double(after_first) / std::chrono::duration<double>(arrivals.back() - arrivals.front()).count();
+  return d;
+}
+
+// The same stream in this process, as `generate --local` runs it.
+Result<DecodeRate> local_decode(const std::string& path, const std::string& prompt, int tokens, int threads,
+                                int ctx) {
+  LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
+  LLMOS_ASSIGN_OR_RETURN(auto tok, tokenizer::tokenizer_from_gguf(*file));
+  driver::DriverOptions dopts;
+  dopts.threads = threads;
+  LLMOS_ASSIGN_OR_RETURN(auto drv, driver::make_cpu_driver(dopts));
+  engine::ModelOptions mopts;
+  mopts.max_outputs = 8;
+  LLMOS_ASSIGN_OR_RETURN(auto model, engine::LlamaModel::load(std::move(file), std::move(drv), mopts));
+  engine::EngineOptions eopts;
+  eopts.max_seqs = 8;  // as the model service runs it
+  eopts.ctx_len = ctx;
+  LLMOS_ASSIGN_OR_RETURN(auto eng, engine::Engine::create(*model, eopts));
+  engine::GenerationRequest req;
+  req.id = 1;
+  req.prompt = tok.encode(prompt, tok.add_bos());
+  req.sampling.temperature = 0;
+  req.max_tokens = tokens;
+  if (tok.eos_id() >= 0) req.stop_ids.push_back(tok.eos_id());
+  LLMOS_RETURN_IF_ERROR(eng->submit(std::move(req)));
+  tokenizer::StreamDecoder stream(tok);
+  std::vector<engine::TokenEvent> events;
+  std::vector<Clock::time_point> arrivals;
+  auto t0 = Clock::now();
+  std::string text;
+  while (eng->has_work()) {
+    events.clear();
+    eng->step(events);
+    for (const auto& ev : events) {
+      if (ev.token >= 0) {
+        text += stream.push(ev.token);  // detokenize, as llmos-io does
+        arrivals.push_back(Clock::now());
+      }
+    }
+  }
+  DecodeRate d;
+  d.tokens = int(arrivals.size());
+  if (arrivals.size() < 2) return d;
+  d.first_token_ms = micros(arrivals.front() - t0) / 1000;
+  d.tokens_per_second =
+      double(arrivals.size() - 1) / std::chrono::duration<double>(arrivals.back() - arrivals.front()).count();
+  return d;
+}
+
+std::filesystem::path own_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::current_path() : exe.parent_path();
+}
+
+int fail(const std::string& m) {
+  std::fprintf(stderr, "llmos-bench ipc: %s\n", m.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int run_ipc_bench(int argc, char** argv) {
+  std::string model_path, runtime, bin_dir, prompt = "Once upon a time";
+  int pings = 5000, tokens = 256, threads = 1, repeats = 3, ctx = 0;
+  bool json = false, quick = false;
+  po::options_description opts("llmos-bench ipc options");
+  opts.add_options()
+      ("help,h", "show this help")
+      ("model", po::value(&model_path), "GGUF model for the tokens/s comparison (optional)")
+      ("runtime-dir", po::value(&runtime), "use the system running there (default: start a temporary one)")
+      ("bin-dir", po::value(&bin_dir), "where llmosd is (default: beside this program)")
+      ("pings", po::value(&pings)->default_value(5000), "round trips per socket")
+      ("tokens", po::value(&tokens)->default_value(256), "tokens per decode run")
+      ("threads,t", po::value(&threads)->default_value(1), "CPU threads of the model (both paths)")
+      ("ctx", po::value(&ctx)->default_value(0), "context length (0 = the model's)")
+      ("repeats", po::value(&repeats)->default_value(3), "decode runs per path (best counts)")
+      ("quick", po::bool_switch(&quick), "a few of everything (a smoke test)")
+      ("json", po::bool_switch(&json), "one JSON object");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return fail(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: llmos-bench ipc [--model FILE] [options]\n" << opts;
+    return 0;
+  }
+  if (quick) {
+    pings = 100;
+    tokens = std::min(tokens, 32);
+    repeats = 1;
+  }
+
+  // The system: the one running in --runtime-dir, or a temporary one.
+  std::filesystem::path dir;
+  bool own_system = false;
+  if (!runtime.empty()) {
+    dir = runtime;
+    if (!running_kernel_pid(dir)) return fail("no llmos system runs in " + dir.string());
+  } else {
+    std::string pattern = "/tmp/llmos-bench-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) return fail("mkdtemp failed");
+    dir = pattern;
+    UpOptions up;
+    up.llmosd = (bin_dir.empty() ? own_dir() : std::filesystem::path(bin_dir)) / "llmosd";
+    auto started = start_system(dir, up);
+    if (!started.ok()) return fail(started.status().to_string());
+    own_system = true;
+  }
+  auto cleanup = [&] {
+    if (!own_system) return;
+    (void)stop_system(dir);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  };
+
+  nlohmann::json out;
+  auto kernel_rtt = ping_latency(dir, ipc::kKernelSocket, pings);
+  auto io_rtt = ping_latency(dir, ipc::kClientSocket, pings);
+  auto kernel_tp = ping_throughput(dir, ipc::kKernelSocket, pings * 4, 64);
+  if (!kernel_rtt.ok() || !io_rtt.ok() || !kernel_tp.ok()) {
+    cleanup();
+    return fail((!kernel_rtt.ok() ? kernel_rtt.status() : !io_rtt.ok() ? io_rtt.status() : kernel_tp.status()).to_string());
+  }
+  auto lat = [](const Latency& l) {
+    return nlohmann::json{{"p50_us", l.p50_us}, {"p99_us", l.p99_us}, {"mean_us", l.mean_us},
+                          {"round_trips_per_s", l.per_second}};
+  };
+  out["kernel_round_trip"] = lat(*kernel_rtt);
+  out["io_round_trip"] = lat(*io_rtt);
+  out["kernel_messages_per_s"] = *kernel_tp * 2;  // each ping is a request and a reply
+  if (!json) {
+    std::printf("round trip (ping) over ipc://, %d each:\n", pings);
+    std::printf("  kernel.sock   p50 %7.1f us  p99 %7.1f us  (%.0f round trips/s)\n", kernel_rtt->p50_us,
+                kernel_rtt->p99_us, kernel_rtt->per_second);
+    std::printf("  io.sock       p50 %7.1f us  p99 %7.1f us  (%.0f round trips/s)\n", io_rtt->p50_us, io_rtt->p99_us,
+                io_rtt->per_second);
+    std::printf("messages/s through llmosd, 64 in flight: %.0f\n", *kernel_tp * 2);
+  }
+
+  if (!model_path.empty()) {
+    auto k = KernelClient::connect(dir);
+    LoadOptions lo;
+    lo.path = model_path;
+    lo.name = "bench";
+    lo.threads = uint32_t(threads);
+    lo.ctx = uint32_t(ctx);
+    auto loaded = k.ok() ? k->load(lo, nullptr) : Result<ModelInfo>(k.status());
+    if (!loaded.ok()) {
+      cleanup();
+      return fail("load: " + loaded.status().to_string());
+    }
+    DecodeRate best_service, best_local;
+    for (int i = 0; i < repeats; ++i) {
+      auto s = service_decode(dir, "bench", prompt, tokens);
+      auto l = local_decode(model_path, prompt, tokens, threads, int(loaded->ctx));
+      if (!s.ok() || !l.ok()) {
+        cleanup();
+        return fail((!s.ok() ? s.status() : l.status()).to_string());
+      }
+      if (s->tokens_per_second > best_service.tokens_per_second) best_service = *s;
+      if (l->tokens_per_second > best_local.tokens_per_second) best_local = *l;
+    }
+    (void)k->unload("bench");
+    const double overhead = best_local.tokens_per_second > 0
+                                ? 100.0 * (1.0 - best_service.tokens_per_second / best_local.tokens_per_second)
+                                : 0;
+    out["decode"] = {{"model", model_path},
+                     {"tokens", tokens},
+                     {"threads", threads},
+                     {"service_tokens_per_s", best_service.tokens_per_second},
+                     {"local_tokens_per_s", best_local.tokens_per_second},
+                     {"service_first_token_ms", best_service.first_token_ms},
+                     {"local_first_token_ms", best_local.first_token_ms},
+                     {"overhead_percent", overhead}};
+    if (!json) {
+      std::printf("decode, one greedy stream of %d tokens, %d thread(s), best of %d:\n", tokens, threads, repeats);
+      std::printf("  through the services  %9.1f tokens/s  (first token after %.2f ms)\n",
+                  best_service.tokens_per_second, best_service.first_token_ms);
+      std::printf("  in-process (--local)  %9.1f tokens/s  (first token after %.2f ms)\n", best_local.tokens_per_second,
+                  best_local.first_token_ms);
+      std::printf("  service path costs %.1f%% of single-stream decode throughput\n", overhead);
+    }
+  }
+  if (json) std::cout << out.dump() << "\n";
+  cleanup();
+  return 0;
+}
+
+}  // namespace llmos::client

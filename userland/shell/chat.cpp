@@ -1,0 +1,135 @@
+// `llmos chat NAME`: a conversation with a loaded model. Each line continues
+// it; the conversation lives in the memory service as a session (its tokens),
+// so it can be saved under a name and restored later, across restarts.
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "line_editor.hpp"
+#include "llmos/client/client.hpp"
+#include "llmos/client/system.hpp"
+#include "shell.hpp"
+
+namespace llmos::shell {
+namespace {
+
+namespace po = boost::program_options;
+
+std::atomic<bool> g_chat_cancel{false};
+void on_sigint(int) { g_chat_cancel.store(true); }
+
+const char* kChatHelp =
+    "  /save NAME      keep the conversation so far as session NAME\n"
+    "  /restore NAME   continue session NAME instead\n"
+    "  /sessions       list saved sessions\n"
+    "  /exit           leave (or Ctrl-D); Ctrl-C stops a reply\n";
+
+}  // namespace
+
+int run_chat(int argc, char** argv) {
+  client::GenerateOptions g;
+  int64_t seed = -1;
+  std::string session;
+  bool resume = false;
+  po::options_description opts("llmos chat options");
+  opts.add_options()
+      ("help,h", "show this help")
+      ("model", po::value(&g.model), "the loaded model's name")
+      ("max-tokens,n", po::value(&g.max_tokens)->default_value(128), "tokens per reply at most")
+      ("temperature", po::value(&g.temperature)->default_value(0.8f, "0.8"), "0 = greedy")
+      ("seed", po::value(&seed)->default_value(-1), "random seed; -1 picks one per reply")
+      ("continue", po::bool_switch(&resume), "continue the current conversation instead of starting one")
+      ("session", po::value(&session), "continue (and keep saving to) this saved session");
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "llmos chat: %s\n", e.what());
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: llmos chat NAME [options]\n" << opts << "in the chat:\n" << kChatHelp;
+    return 0;
+  }
+  if (g.model.empty()) {
+    std::fprintf(stderr, "llmos chat: a model name is required (llmos chat NAME)\n");
+    return 2;
+  }
+  if (seed >= 0) g.seed = uint64_t(seed);
+  auto dir = client::runtime_dir();
+  if (!dir.ok() || !client::running_kernel_pid(*dir)) {
+    std::fprintf(stderr, "llmos chat: llmos is not running (start it with `llmos up`)\n");
+    return 1;
+  }
+  auto io = client::IoClient::connect(*dir);
+  if (!io.ok()) {
+    std::fprintf(stderr, "llmos chat: %s\n", io.status().message().c_str());
+    return 1;
+  }
+  // Without --session the conversation is the session "current", which
+  // `llmos session save NAME` keeps and `llmos session restore NAME` replaces.
+  const std::string work = session.empty() ? std::string(kCurrentSession) : session;
+  if (session.empty() && !resume) (void)io->delete_session(work);  // a new conversation
+  g.session = g.save_session = work;
+  LineEditor editor;
+  const bool tty = ::isatty(STDIN_FILENO);
+  if (tty) std::printf("chatting with '%s' (/help for commands)\n", g.model.c_str());
+  int rc = 0;
+  for (;;) {
+    auto line = editor.read_line("you> ");
+    if (!line) break;
+    if (line->empty()) continue;
+    editor.add_history(*line);
+    if ((*line)[0] == '/') {
+      std::string error;
+      auto w = split_words(*line, &error);
+      Status st;
+      if (w[0] == "/exit" || w[0] == "/quit") break;
+      if (w[0] == "/help") {
+        std::fputs(kChatHelp, stdout);
+      } else if (w[0] == "/save" && w.size() == 2) {
+        st = io->copy_session(work, w[1]);
+        if (st.ok()) std::printf("saved as session '%s'\n", w[1].c_str());
+      } else if (w[0] == "/restore" && w.size() == 2) {
+        st = io->copy_session(w[1], work);
+        if (st.ok()) std::printf("continuing session '%s'\n", w[1].c_str());
+      } else if (w[0] == "/sessions") {
+        auto list = io->sessions();
+        if (list.ok()) {
+          for (const auto& s : *list) std::printf("  %-24s %-16s %u tokens\n", s.name.c_str(), s.model.c_str(), s.tokens);
+        }
+        st = list.status();
+      } else {
+        std::fprintf(stderr, "unknown chat command '%s' (/help)\n", w[0].c_str());
+      }
+      if (!st.ok()) std::fprintf(stderr, "llmos chat: %s\n", st.message().c_str());
+      continue;
+    }
+    g.prompt = *line;
+    g_chat_cancel.store(false);
+    auto previous = std::signal(SIGINT, on_sigint);
+    auto r = io->generate(
+        g,
+        [](std::string_view text, std::span<const uint32_t>) {
+          std::fwrite(text.data(), 1, text.size(), stdout);
+          std::fflush(stdout);
+        },
+        &g_chat_cancel);
+    std::signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous);
+    std::fputs("\n", stdout);
+    if (!r.ok()) {
+      std::fprintf(stderr, "llmos chat: %s\n", r.status().message().c_str());
+      rc = 1;
+    }
+  }
+  return tty ? 0 : rc;
+}
+
+}  // namespace llmos::shell
