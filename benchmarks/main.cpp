@@ -3,18 +3,23 @@
 #include <string_view>
 
 #include "bench_commands.hpp"
+#include "llmos/client/ipc_bench.hpp"
 #include "llmos/driver/cpu_bench.hpp"
 
 int main(int argc, char** argv) {
   const std::string_view cmd = argc > 1 ? argv[1] : "";
   if (cmd == "engine") return llmos::bench::run_engine_bench(argc - 1, argv + 1);
   if (cmd == "kernels") return llmos::cpu::run_kernel_bench(argc - 1, argv + 1);
+  if (cmd == "ipc") return llmos::client::run_ipc_bench(argc - 1, argv + 1);
   std::fputs(
       "usage: llmos-bench <benchmark> [options]\n"
       "  engine --model FILE [--threads N] [--prompt-tokens P] [--gen-tokens G] [--batch B] [--json]\n"
       "      prefill and decode tokens/s against the memory-bandwidth roofline\n"
-      "  kernels [--threads N] [--isa scalar|avx2|avx512]\n"
-      "      CPU matrix-product kernels per weight type\n",
+      "  kernels [--threads N] [--isa scalar|avx2|avx512|avx512-novnni|amx] [--quick] [--cpu-time]\n"
+      "      CPU matrix-product kernels per weight type\n"
+      "  ipc [--model FILE]\n"
+      "      message round trips and messages/s over the real sockets; tokens/s through\n"
+      "      the services against the engine in-process\n",
       cmd.empty() || cmd == "-h" || cmd == "--help" ? stdout : stderr);
   return cmd.empty() || cmd == "-h" || cmd == "--help" ? 0 : 2;
 }

@@ -17,5 +17,6 @@ int cmd_load(int argc, char** argv);
 int cmd_unload(int argc, char** argv);
 int cmd_ps(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
+int cmd_serve(int argc, char** argv);  // serve_cmd.cpp: the HTTP API over an in-process engine
 
 }  // namespace llmos::cli

@@ -36,6 +36,9 @@ void usage(std::FILE* out) {
       "                                     a conversation with a model\n"
       "  shell                              the interactive shell (also `llmos` alone on a terminal)\n"
       "\n"
+      "  serve --local --model MODEL.gguf [--http ADDR:PORT]\n"
+      "                                     the OpenAI-compatible HTTP API, engine in this process\n"
+      "\n"
       "Run `llmos <command> --help` for a command's options.\n",
       out);
 }
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
   if (cmd == "unload") return llmos::cli::cmd_unload(argc - 1, argv + 1);
   if (cmd == "ps") return llmos::cli::cmd_ps(argc - 1, argv + 1);
   if (cmd == "stats") return llmos::cli::cmd_stats(argc - 1, argv + 1);
+  if (cmd == "serve") return llmos::cli::cmd_serve(argc - 1, argv + 1);
   if (cmd == "session") return llmos::cli::cmd_session(argc - 1, argv + 1);
   if (cmd == "chat") return llmos::shell::run_chat(argc - 1, argv + 1);
   if (cmd == "shell") return llmos::shell::run_shell(command_table());

@@ -1,6 +1,6 @@
 // `llmos serve --local`: loads a model in this process (LocalBackend) and
 // serves the OpenAI-compatible HTTP API until SIGINT or SIGTERM.
-#include "serve_cmd.hpp"
+#include "commands.hpp"
 
 #include <pthread.h>
 
