@@ -1,15 +1,13 @@
 // llmos-memory: the memory service (started by llmosd). Keeps swapped-out KV
 // and saved sessions (also under <runtime dir>/sessions/) within --cap-bytes.
-#include <signal.h>
-
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
 
 #include "llmos/ipc/runtime_dir.hpp"
 #include "memory_service.hpp"
+#include "llmos/ipc/service_main.hpp"
 
 namespace po = boost::program_options;
 
@@ -22,18 +20,7 @@ int main(int argc, char** argv) {
       ("runtime-dir", po::value(&runtime_dir)->required(), "the system's runtime directory")
       ("cap-bytes", po::value(&cap), "bytes of KV snapshots held at most (default 256 MiB)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << opts;
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "llmos-memory: %s\n", e.what());
-    return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
+  if (auto code = llmos::ipc::parse_service_flags("llmos-memory", opts, vm, argc, argv)) return *code;
   llmos::ipc::Logger log("llmos-memory");
   auto endpoint = llmos::ipc::ipc_endpoint(runtime_dir, llmos::ipc::kMemorySocket);
   auto kernel = llmos::ipc::ipc_endpoint(runtime_dir, llmos::ipc::kKernelSocket);
@@ -45,14 +32,10 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   llmos::ipc::Context zmq;
   llmos::memory::MemoryService svc(io, zmq, log, store);
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (!ec) io.stop();
-  });
   if (auto st = svc.start(*endpoint, *kernel); !st.ok()) {
     log.error(st.to_string());
     return 1;
   }
-  io.run();
+  llmos::ipc::run_until_terminated(io, [&] { io.stop(); });
   return 0;
 }

@@ -1,10 +1,7 @@
 // llmos-model: one process per loaded model (started by llmosd). Loads the
 // GGUF file (mmapped), registers with the kernel, maps the KV arena the kernel
 // made for it and runs the continuous-batching engine over it.
-#include <signal.h>
-
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +12,7 @@
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 #include "model_service.hpp"
+#include "llmos/ipc/service_main.hpp"
 
 namespace po = boost::program_options;
 
@@ -32,18 +30,7 @@ int main(int argc, char** argv) {
       ("max-seqs", po::value(&max_seqs)->default_value(8), "sequences run at once")
       ("device", po::value(&device)->default_value("cpu"), "cpu, cuda, or auto (CUDA when usable, else the CPU)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    if (vm.count("help")) {
-      std::cout << opts;
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "llmos-model: %s\n", e.what());
-    return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
+  if (auto code = llmos::ipc::parse_service_flags("llmos-model", opts, vm, argc, argv)) return *code;
   llmos::ipc::Logger log("llmos-model:" + name);
   auto kernel_endpoint = llmos::ipc::ipc_endpoint(runtime_dir, llmos::ipc::kKernelSocket);
   if (!kernel_endpoint.ok()) {
@@ -80,14 +67,10 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context io;
   llmos::model_service::ModelService svc(io, zmq, log, **model, config);
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (!ec) svc.stop();
-  });
   if (auto st = svc.start(*kernel_endpoint); !st.ok()) {
     log.error(st.to_string());
     return 1;
   }
-  io.run();
+  llmos::ipc::run_until_terminated(io, [&] { svc.stop(); });
   return 0;
 }
