@@ -24,23 +24,6 @@ int fail(const std::string& message, int code = 1) {
   return code;
 }
 
-// "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" (loopback).
-bool parse_listen(const std::string& text, std::string& address, uint16_t& port) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  address = text.substr(0, colon);
-  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
-    address = address.substr(1, address.size() - 2);
-  }
-  if (address.empty()) address = "127.0.0.1";
-  const std::string p = text.substr(colon + 1);
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
-  const unsigned long n = std::stoul(p);
-  if (n > 65535) return false;
-  port = uint16_t(n);
-  return true;
-}
-
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
@@ -82,8 +65,8 @@ int cmd_serve(int argc, char** argv) {
   }
   if (!local) return fail("only --local serving is available in this build (the daemon comes later)", 2);
   if (model_path.empty()) return fail("--model is required", 2);
-  if (!parse_listen(listen, server_opts.address, server_opts.port)) {
-    return fail("--http must be ADDR:PORT, e.g. 127.0.0.1:8080 (got '" + listen + "')", 2);
+  if (Status st = llmos::http::parse_listen_address(listen, server_opts); !st.ok()) {
+    return fail("--http " + st.message(), 2);
   }
   if (backend_opts.threads < 0) return fail("--threads must be >= 0", 2);
   if (ctx < 0) return fail("--ctx must be >= 0", 2);

@@ -66,13 +66,17 @@ void CompletionCall::start() {
     return;
   }
   handle_ = *handle;
-  if (request_.stream) {
-    auto ex = exchange_.lock();
-    if (!ex) return;
-    streaming_ = true;
-    ex->stream_begin();
-    if (request_.kind == ApiKind::kChat) ex->stream_write(sse_event(stream_chunk(meta_, "", nullptr, true)));
-  }
+  // A stream begins with the first event, not here: an error the backend
+  // reports after submit() (an IPC backend learns of a full queue or a bad
+  // prompt from the kernel) still gets its own status line (429, 400, ...).
+}
+
+void CompletionCall::begin_stream() {
+  auto ex = exchange_.lock();
+  if (!ex) return;
+  streaming_ = true;
+  ex->stream_begin();
+  if (request_.kind == ApiKind::kChat) ex->stream_write(sse_event(stream_chunk(meta_, "", nullptr, true)));
 }
 
 void CompletionCall::cancel() {
@@ -84,6 +88,7 @@ void CompletionCall::cancel() {
 
 void CompletionCall::on_event(GenerationEvent&& ev) {
   if (finished_) return;
+  if (request_.stream && !streaming_ && !(ev.done && ev.finish == FinishReason::kError)) begin_stream();
   const auto now = Clock::now();
   if (ev.token >= 0) {
     if (tokens_seen_ == 0) {

@@ -30,6 +30,7 @@ class CompletionCall : public PendingCall, public std::enable_shared_from_this<C
  private:
   using Clock = std::chrono::steady_clock;
   Result<GenerationParams> build_params();
+  void begin_stream();
   void on_event(GenerationEvent&& event);
   void finish_ok(FinishReason finish, const Usage& usage);
   void finish_error(const Status& status);

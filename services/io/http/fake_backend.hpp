@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "llmos/http/generation_backend.hpp"
-#include "stop_matcher.hpp"
+#include "llmos/http/stop_matcher.hpp"
 
 namespace llmos::http::testing {
 

@@ -74,14 +74,8 @@ void ModelRunner::run(std::function<void(Status)> loaded) {
 
 Status ModelRunner::load() {
   LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(params_.path));
-  LLMOS_ASSIGN_OR_RETURN(auto tok, tokenizer::tokenizer_from_gguf(*file));
-  PromptInfo info;
-  if (file->has("tokenizer.chat_template")) {
-    LLMOS_ASSIGN_OR_RETURN(auto tmpl, file->get_string("tokenizer.chat_template"));
-    info.chat_template = std::string(tmpl);
-  }
-  if (tok.bos_id() >= 0) info.bos_text = tok.token_text(tok.bos_id());
-  if (tok.eos_id() >= 0) info.eos_text = tok.token_text(tok.eos_id());
+  LLMOS_ASSIGN_OR_RETURN(auto text, model_text_from_gguf(*file));
+  const tokenizer::Tokenizer& tok = text->tok;
 
   driver::DriverOptions dopts;
   dopts.threads = options_.threads;
@@ -107,8 +101,7 @@ Status ModelRunner::load() {
                             uint64_t(engine_->options().block_size) * uint64_t(cfg.kv_dim()) *
                             (engine_->options().kv_type == DType::kF32 ? 4 : 2);
   std::lock_guard lock(mu_);
-  codec_ = std::make_shared<const TextCodec>(std::move(tok));
-  prompt_info_ = std::move(info);
+  codec_ = std::move(text);
   device_ = device;
   context_length_ = engine_->options().ctx_len;
   n_vocab_ = cfg.n_vocab;
@@ -267,11 +260,11 @@ ModelStats ModelRunner::stats() const {
 Result<PromptInfo> ModelRunner::prompt_info() const {
   std::lock_guard lock(mu_);
   if (!codec_) return not_ready_locked();
-  return prompt_info_;
+  return codec_->prompt_info;
 }
 
 Result<std::vector<int32_t>> ModelRunner::tokenize(std::span<const PromptPiece> pieces, bool add_bos) const {
-  std::shared_ptr<const TextCodec> codec;
+  std::shared_ptr<const ModelText> codec;
   {
     std::lock_guard lock(mu_);
     if (!codec_) return not_ready_locked();

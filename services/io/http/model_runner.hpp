@@ -16,8 +16,8 @@
 #include "llmos/http/generation_backend.hpp"
 #include "llmos/http/local_backend.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
-#include "prompt_encoder.hpp"
-#include "stop_matcher.hpp"
+#include "llmos/http/model_text.hpp"
+#include "llmos/http/stop_matcher.hpp"
 
 namespace llmos::http {
 
@@ -60,12 +60,6 @@ class ModelRunner {
     int prompt_tokens = 0;
     int completion_tokens = 0;
   };
-  // The tokenizer and its prompt encoder, immutable once loaded.
-  struct TextCodec {
-    explicit TextCodec(tokenizer::Tokenizer t) : tok(std::move(t)), encoder(tok) {}
-    const tokenizer::Tokenizer tok;
-    const PromptEncoder encoder;
-  };
 
   void run(std::function<void(Status)> loaded);
   Status load();
@@ -98,8 +92,7 @@ class ModelRunner {
   int engine_waiting_ = 0;  // published by the engine thread after each step
   ModelStats stats_;
   // Set by the engine thread before state_ becomes kReady, then immutable:
-  std::shared_ptr<const TextCodec> codec_;
-  PromptInfo prompt_info_;
+  std::shared_ptr<const ModelText> codec_;
   std::string device_;
   int context_length_ = 0;
   int n_vocab_ = 0;

@@ -1,4 +1,4 @@
-#include "prompt_encoder.hpp"
+#include "llmos/http/prompt_encoder.hpp"
 
 #include <algorithm>
 #include <string_view>

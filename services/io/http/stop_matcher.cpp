@@ -1,4 +1,4 @@
-#include "stop_matcher.hpp"
+#include "llmos/http/stop_matcher.hpp"
 
 #include <algorithm>
 #include <utility>
