@@ -289,6 +289,9 @@ struct ModelInfo {
   tokensPerSecond @11 :Float32;
   servicePid @12 :UInt32;    # 0 when no service runs
   vocabSize @13 :UInt32;
+  kvBlocksUsed @14 :UInt32;  # from the model service's heartbeats
+  kvBlocksTotal @15 :UInt32;
+  loadedUnixMs @16 :UInt64;  # when the load was asked for
 }
 
 struct ListServices {

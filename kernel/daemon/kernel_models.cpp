@@ -123,6 +123,9 @@ void KernelServer::on_inspected(Waiter w, ModelSpec spec, const std::string& dev
   rt.facts = std::move(facts).value();
   rt.requested_device = device;
   rt.threads = spec.threads;
+  rt.loaded_unix_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
   rt.arena.emplace(std::move(arena).value());
   rt.load_waiter = w;
   send_progress(w, name, "starting", 3);
@@ -156,6 +159,11 @@ void KernelServer::on_model_hello(ModelRuntime& model) {
       fill_model_info(out.body().initModelInfo(), *registry_.find(model.name));
       (void)send_to(model.load_waiter->peer, out);
       model.load_waiter.reset();
+    }
+    if (io_up_) {  // news for llmos-io: it caches the model's tokenizer now
+      ipc::OutgoingMessage news(next_request_id_++);
+      fill_model_info(news.body().initModelInfo(), *registry_.find(model.name));
+      (void)send_to("io", news);
     }
     return;
   }
@@ -317,6 +325,9 @@ void KernelServer::fill_model_info(wire::ModelInfo::Builder out, const ModelReco
                                ? it->second.tokens_per_second
                                : 0.0f);
     out.setVocabSize(it->second.facts.vocab_size);
+    out.setKvBlocksUsed(it->second.kv_blocks_used);
+    out.setKvBlocksTotal(it->second.kv_blocks_total);
+    out.setLoadedUnixMs(it->second.loaded_unix_ms);
     if (auto s = supervisor_.status(it->second.service)) out.setServicePid(uint32_t(s->pid));
   }
 }

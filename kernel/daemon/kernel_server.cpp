@@ -79,7 +79,7 @@ Status KernelServer::start() {
   log_.info("llmosd starting in " + config_.runtime_dir.string() + ", memory budget " +
             std::to_string(config_.budget_bytes) + " bytes");
   LLMOS_RETURN_IF_ERROR(supervisor_.add({"memory", service_argv("llmos-memory", {"--cap-bytes", std::to_string(config_.memory_cap_bytes)})}));
-  LLMOS_RETURN_IF_ERROR(supervisor_.add({"io", service_argv("llmos-io", {})}));
+  LLMOS_RETURN_IF_ERROR(supervisor_.add({"io", service_argv("llmos-io", config_.io_args)}));
   tick();
   return ok_status();
 }
@@ -192,6 +192,8 @@ void KernelServer::on_heartbeat(const ipc::DecodedMessage& m) {
   const TimePoint now = clock_.now();
   model->active = hb.getActiveSequences();
   model->queued = hb.getQueuedSequences();
+  model->kv_blocks_used = hb.getKvBlocksUsed();
+  model->kv_blocks_total = hb.getKvBlocksTotal();
   const uint64_t total = hb.getTokensGenerated();
   if (model->last_heartbeat != TimePoint{} && total >= model->tokens_total) {
     double secs = std::chrono::duration<double>(now - model->last_heartbeat).count();

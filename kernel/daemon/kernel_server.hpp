@@ -38,6 +38,7 @@ struct KernelConfig {
   uint32_t max_seqs_per_model = 8;   // sequences one model service runs at once
   uint32_t block_size = 16;          // tokens per KV block
   uint64_t memory_cap_bytes = 256ull << 20;  // llmos-memory's store
+  std::vector<std::string> io_args;  // extra flags for llmos-io (--http, --api-keys)
   pid_t watch_pid = 0;  // > 0: shut down when this process is gone (tests: $LLMOS_WATCH_PID)
   SupervisorConfig supervisor;
   SchedulerConfig scheduler;
@@ -73,6 +74,8 @@ class KernelServer {
     std::vector<Waiter> unload_waiters;
     // From heartbeats:
     uint32_t active = 0, queued = 0;
+    uint32_t kv_blocks_used = 0, kv_blocks_total = 0;
+    uint64_t loaded_unix_ms = 0;  // when the load was asked for
     uint64_t tokens_total = 0;
     float tokens_per_second = 0;
     TimePoint last_heartbeat{};

@@ -33,7 +33,7 @@ std::filesystem::path own_dir() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string runtime_dir, bin_dir;
+  std::string runtime_dir, bin_dir, http, api_keys;
   uint64_t budget = 0, memory_cap = 256ull << 20;
   uint32_t heartbeat_ms = 200, heartbeat_timeout_ms = 5000, max_seqs = 8;
   po::options_description opts("llmosd options");
@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
       ("budget", po::value(&budget), "memory budget for models in bytes (default: physical memory)")
       ("memory-cap", po::value(&memory_cap), "bytes llmos-memory may hold (default 256 MiB)")
       ("bin-dir", po::value(&bin_dir), "where the service programs are (default: beside llmosd)")
+      ("http", po::value(&http), "the HTTP API's ADDR:PORT, or off (llmos-io's default: 127.0.0.1:8080)")
+      ("api-keys", po::value(&api_keys), "file of HTTP API bearer keys (see docs/http-api.md)")
       ("max-seqs", po::value(&max_seqs), "sequences a model service runs at once (default 8)")
       ("heartbeat-ms", po::value(&heartbeat_ms), "heartbeat interval of the services (default 200)")
       ("heartbeat-timeout-ms", po::value(&heartbeat_timeout_ms), "silence before a service is restarted (default 5000)");
@@ -86,6 +88,11 @@ int main(int argc, char** argv) {
   config.heartbeat_interval_ms = heartbeat_ms;
   config.heartbeat_timeout_ms = heartbeat_timeout_ms;
   config.max_seqs_per_model = max_seqs;
+  if (!http.empty()) config.io_args.insert(config.io_args.end(), {"--http", http});
+  if (!api_keys.empty()) {
+    // llmos-io runs with the kernel's working directory; a relative path is made absolute here.
+    config.io_args.insert(config.io_args.end(), {"--api-keys", std::filesystem::absolute(api_keys).string()});
+  }
   config.supervisor.startup_timeout = std::chrono::seconds(60);
   config.supervisor.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
   config.supervisor.initial_backoff = std::chrono::milliseconds(100);
