@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The HTTP API as real clients see it (see tests/http.cmake):
-#   http_clients_test.sh LLMOS_BIN SHARED_DIR NPM_CACHE_DIR
-# Starts `llmos serve --local` on a free loopback port, checks curl and the
-# openai npm package against `llmos generate --local --json`, and always stops
-# the server. Exit 0 pass, 1 fail, 77 skipped.
+#   http_clients_test.sh LLMOS_BIN SHARED_DIR NPM_CACHE_DIR [local|system]
+# local: starts `llmos serve --local` on a free loopback port and checks curl
+# and the openai npm package against `llmos generate --local --json`.
+# system: starts a whole system (`llmos up --http 127.0.0.1:0`) in a temporary
+# runtime directory, loads the model, and checks the same clients against
+# `llmos generate NAME --json` through the services (and that equals the local
+# engine). Always stops what it started. Exit 0 pass, 1 fail, 77 skipped.
 set -uo pipefail
 
 LLMOS=${1:?usage: http_clients_test.sh LLMOS_BIN SHARED_DIR NPM_CACHE_DIR}
 SHARED=${2:?}
 NPM_DIR=${3:?}
+MODE=${4:-local}
 MODEL="$SHARED/models/stories260K.gguf"
 NAME=stories260K
 KEY=test-user-key
@@ -32,7 +36,13 @@ expect_eq() {  # what got want
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/llmos-http-e2e.XXXXXX")
 SERVER_PID=""
+SYSTEM_UP=""
+export LLMOS_RUNTIME_DIR="$TMP/rt"
+export LLMOS_WATCH_PID=$$  # a system started here ends with this script, even if it is killed
 cleanup() {
+  if [ -n "$SYSTEM_UP" ]; then
+    "$LLMOS" down >/dev/null 2>&1
+  fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -48,30 +58,54 @@ if ! "$LLMOS" serve --help >/dev/null 2>&1; then
   exit 1
 fi
 
-# ---- reference outputs from `llmos generate --local` ------------------------------
-gen() { "$LLMOS" generate --local --model "$MODEL" --threads 2 --max-tokens $MAX_TOKENS --json "$@" | jq -j .text; }
-REF_GREEDY=$(gen --prompt "$PROMPT" --temperature 0) || { echo "FAIL: llmos generate"; exit 1; }
-REF_SEEDED=$(gen --prompt "$PROMPT" --temperature $TEMP --seed $SEED)
-REF_CHAT=$(gen --prompt "User: $CHAT_USER"$'\n'"Assistant:" --temperature 0)
-[ -n "$REF_GREEDY" ] && [ -n "$REF_CHAT" ] || { echo "FAIL: llmos generate printed no text"; exit 1; }
-
-# ---- the server ------------------------------------------------------------------
+# ---- reference outputs: `llmos generate --local`, or through the system -----------
+local_gen() { "$LLMOS" generate --local --model "$MODEL" --threads 2 --max-tokens $MAX_TOKENS --json "$@" | jq -j .text; }
+system_gen() {  # PROMPT [flags]
+  local prompt=$1; shift
+  "$LLMOS" generate "$NAME" "$prompt" --max-tokens $MAX_TOKENS --json "$@" | jq -j .text
+}
 printf '# keys for the e2e test\n%s\nadmin:test-admin-key\n' "$KEY" > "$TMP/keys"
-"$LLMOS" serve --local --model "$MODEL" --http 127.0.0.1:0 --threads 2 --api-keys "$TMP/keys" \
-  --max-body-bytes 65536 > "$TMP/serve.out" 2> "$TMP/serve.err" &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 300); do
-  PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$TMP/serve.out")
-  [ -n "$PORT" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$PORT" ]; then
-  echo "FAIL: the server did not start"; cat "$TMP/serve.out" "$TMP/serve.err"; exit 1
+CHAT_PROMPT="User: $CHAT_USER"$'\n'"Assistant:"
+HUGE_BYTES=100000
+if [ "$MODE" == "system" ]; then
+  # ---- the system: llmosd and its services, HTTP in llmos-io ----------------------
+  "$LLMOS" up --http 127.0.0.1:0 --api-keys "$TMP/keys" > "$TMP/up.out" 2>&1 || {
+    echo "FAIL: llmos up"; cat "$TMP/up.out"; cat "$LLMOS_RUNTIME_DIR/llmosd.log" 2>/dev/null; exit 1; }
+  SYSTEM_UP=1
+  "$LLMOS" load "$MODEL" --name "$NAME" --threads 2 --device cpu > "$TMP/load.out" 2>&1 || {
+    echo "FAIL: llmos load"; cat "$TMP/load.out"; exit 1; }
+  BASE=$(sed -n 's|^HTTP API: \(http://[^/ ]*\)/v1.*|\1|p' "$TMP/up.out")
+  [ -n "$BASE" ] || { echo "FAIL: llmos up did not say where the HTTP API listens"; cat "$TMP/up.out"; exit 1; }
+  expect_eq "llmos ps --json names the HTTP API" "$("$LLMOS" ps --json | jq -r .http)" "$BASE"
+  REF_GREEDY=$(system_gen "$PROMPT" --temperature 0) || { echo "FAIL: llmos generate"; exit 1; }
+  REF_SEEDED=$(system_gen "$PROMPT" --temperature $TEMP --seed $SEED)
+  REF_CHAT=$(system_gen "$CHAT_PROMPT" --temperature 0)
+  expect_eq "llmos generate through the system = the local engine" "$REF_GREEDY" "$(local_gen --prompt "$PROMPT" --temperature 0)"
+  HUGE_BYTES=5000000  # llmos-io's body limit is the default 4 MiB
+  LOG="$LLMOS_RUNTIME_DIR/llmosd.log"
+else
+  REF_GREEDY=$(local_gen --prompt "$PROMPT" --temperature 0) || { echo "FAIL: llmos generate"; exit 1; }
+  REF_SEEDED=$(local_gen --prompt "$PROMPT" --temperature $TEMP --seed $SEED)
+  REF_CHAT=$(local_gen --prompt "$CHAT_PROMPT" --temperature 0)
+  # ---- the server ------------------------------------------------------------------
+  "$LLMOS" serve --local --model "$MODEL" --http 127.0.0.1:0 --threads 2 --api-keys "$TMP/keys" \
+    --max-body-bytes 65536 > "$TMP/serve.out" 2> "$TMP/serve.err" &
+  SERVER_PID=$!
+  PORT=""
+  for _ in $(seq 300); do
+    PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$TMP/serve.out")
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$PORT" ]; then
+    echo "FAIL: the server did not start"; cat "$TMP/serve.out" "$TMP/serve.err"; exit 1
+  fi
+  BASE="http://127.0.0.1:$PORT"
+  LOG="$TMP/serve.err"
 fi
-BASE="http://127.0.0.1:$PORT"
-echo "server on $BASE (pid $SERVER_PID)"
+[ -n "$REF_GREEDY" ] && [ -n "$REF_CHAT" ] || { echo "FAIL: llmos generate printed no text"; exit 1; }
+echo "server on $BASE ($MODE)"
 AUTH=(-H "Authorization: Bearer $KEY")
 
 # status BODY_FILE METHOD PATH [curl args...]: prints the HTTP status
@@ -146,7 +180,7 @@ expect_eq "wrong type: 400 naming the field" \
   "400'max_tokens' must be an integer"
 expect_eq "n=2: 400" "$(status "$TMP/b" POST /v1/completions "${AUTH[@]}" -d '{"prompt":"x","n":2}')" 400
 expect_eq "unknown model: 404" "$(status "$TMP/b" POST /v1/completions "${AUTH[@]}" -d '{"model":"gpt-9","prompt":"x"}')" 404
-head -c 100000 /dev/zero | tr '\0' 'a' | jq -Rc '{prompt: .}' > "$TMP/huge.json"
+head -c $HUGE_BYTES /dev/zero | tr '\0' 'a' | jq -Rc '{prompt: .}' > "$TMP/huge.json"
 expect_eq "huge body: 413" "$(status "$TMP/b" POST /v1/completions "${AUTH[@]}" --data-binary @"$TMP/huge.json")" 413
 expect_eq "admin with a user key: 403" "$(status "$TMP/b" GET /admin/models "${AUTH[@]}")" 403
 expect_eq "admin list" "$(status "$TMP/b" GET /admin/models -H 'Authorization: Bearer test-admin-key'; jq -r '.models[0].state' "$TMP/b")" "200ready"
@@ -258,20 +292,27 @@ JS
   fi
 fi
 
-# ---- the server is still up and stops cleanly on SIGTERM -----------------------------
+# ---- the server is still up and stops cleanly -----------------------------------------
 expect_eq "still serving" "$(status "$TMP/b" GET /health/ready)" 200
-kill -TERM "$SERVER_PID"
-for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-  fail "the server did not stop within 10 s of SIGTERM"
+if [ "$MODE" == "system" ]; then
+  "$LLMOS" down > "$TMP/down.out" 2>&1; rc=$?
+  expect_eq "llmos down" "$rc" 0
+  SYSTEM_UP=""
+  expect_eq "no HTTP API after llmos down" "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/health/live")" 000
 else
-  wait "$SERVER_PID"; rc=$?
-  expect_eq "server exit status after SIGTERM" "$rc" 0
-  SERVER_PID=""
+  kill -TERM "$SERVER_PID"
+  for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    fail "the server did not stop within 10 s of SIGTERM"
+  else
+    wait "$SERVER_PID"; rc=$?
+    expect_eq "server exit status after SIGTERM" "$rc" 0
+    SERVER_PID=""
+  fi
 fi
 
 if [ "$FAILURES" -ne 0 ]; then
-  echo "$FAILURES check(s) failed; server log:"; cat "$TMP/serve.err"
+  echo "$FAILURES check(s) failed; server log:"; cat "$LOG"
   exit 1
 fi
 # The openai client is one of the real clients the API is checked with: when

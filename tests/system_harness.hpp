@@ -111,6 +111,7 @@ class System {
     }
     std::vector<std::string> argv = {kLlmos, "up"};
     argv.insert(argv.end(), up_args.begin(), up_args.end());
+    without_http(argv);
     up_ = run_process(argv);
     for (const auto& name : env_names_) ::unsetenv(name.c_str());
     if (up_.exit_code == 0) record_pids();
@@ -144,6 +145,7 @@ class System {
       args.insert(args.end(), {"--device", "cpu"});
     }
     args.insert(args.begin(), kLlmos);
+    if (args.size() > 1 && args[1] == "up") without_http(args);
     auto r = run_process(args);
     record_pids();
     return r;
@@ -188,7 +190,19 @@ class System {
     return std::move(c).value();
   }
 
+  // Where the HTTP API listens (a test that wants it passes --http 127.0.0.1:0).
+  uint16_t http_port() const {
+    auto url = client::http_url(dir_);
+    if (!url) return 0;
+    return uint16_t(std::stoi(url->substr(url->rfind(':') + 1)));
+  }
+
  private:
+  // Tests run side by side: a system gets no HTTP API unless the test asks
+  // (the default, 127.0.0.1:8080, would be shared).
+  static void without_http(std::vector<std::string>& argv) {
+    if (std::find(argv.begin(), argv.end(), "--http") == argv.end()) argv.insert(argv.end(), {"--http", "off"});
+  }
   void remember(pid_t p) {
     if (p > 0 && std::find(pids_.begin(), pids_.end(), p) == pids_.end()) pids_.push_back(p);
   }

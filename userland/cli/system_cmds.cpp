@@ -2,12 +2,17 @@
 // commands, each a one-shot client of a running llmosd (docs/microkernel.md).
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "llmos/http/api_keys.hpp"
+#include "llmos/http/http_server.hpp"
 #include "system_context.hpp"
 
 namespace llmos::cli {
@@ -70,15 +75,54 @@ std::string uptime(uint64_t ms) {
   return buf;
 }
 
+// What `llmos up` can check before starting anything: a well-formed --http
+// whose address is free (a busy port would leave llmos-io retrying), and a
+// readable keys file.
+Status check_http_flags(const std::string& http, const std::string& api_keys) {
+  if (http != "off") {
+    http::HttpServerOptions o;
+    if (Status st = http::parse_listen_address(http, o); !st.ok()) return invalid_argument("--http " + st.message());
+    if (o.port != 0) {
+      namespace net = boost::asio;
+      net::io_context io;
+      net::ip::tcp::acceptor probe(io);
+      boost::system::error_code ec;
+      const auto address = net::ip::make_address(o.address, ec);
+      if (ec) return invalid_argument("--http " + http + ": '" + o.address + "' is not an IP address");
+      const net::ip::tcp::endpoint at(address, o.port);
+      probe.open(at.protocol(), ec);
+      if (!ec) probe.set_option(net::socket_base::reuse_address(true), ec);
+      if (!ec) probe.bind(at, ec);
+      if (ec) {
+        return failed("--http " + http + ": " + ec.message() +
+                      " (another llmos or server listens there?); choose another with --http ADDR:PORT, "
+                      "or --http off");
+      }
+    }
+  }
+  if (!api_keys.empty()) {
+    auto keys = http::ApiKeys::load(api_keys);
+    if (!keys.ok()) return keys.status();
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 int cmd_up(int argc, char** argv) {
-  std::string budget;
+  std::string budget, http = "127.0.0.1:8080", api_keys;
   po::options_description opts("llmos up options");
   opts.add_options()("help,h", "show this help")(
-      "budget", po::value(&budget), "memory for models (weights + KV), e.g. 4G; default: physical memory");
+      "budget", po::value(&budget), "memory for models (weights + KV), e.g. 4G; default: physical memory")(
+      "http", po::value(&http), "the OpenAI-compatible HTTP API: ADDR:PORT (port 0: any free port) or off; "
+                                "default 127.0.0.1:8080")(
+      "api-keys", po::value(&api_keys), "file of HTTP bearer keys, one a line, `admin:KEY` for administrators");
   po::variables_map vm;
-  if (int rc = parse("up", argc, argv, opts, {}, vm, "llmos up [--budget BYTES]"); rc >= 0) return rc;
+  if (int rc = parse("up", argc, argv, opts, {}, vm,
+                     "llmos up [--budget BYTES] [--http ADDR:PORT|off] [--api-keys FILE]");
+      rc >= 0) {
+    return rc;
+  }
   client::UpOptions up;
   up.llmosd = program_dir() / "llmosd";
   if (!budget.empty()) {
@@ -88,6 +132,14 @@ int cmd_up(int argc, char** argv) {
   }
   auto dir = client::runtime_dir();
   if (!dir.ok()) return report("up", dir.status());
+  const bool running = client::running_kernel_pid(*dir).has_value();
+  if (!running) {
+    if (Status st = check_http_flags(http, api_keys); !st.ok()) return report("up", st.message(), 2);
+  }
+  up.kernel_args = {"--http", http};
+  if (!api_keys.empty()) {
+    up.kernel_args.insert(up.kernel_args.end(), {"--api-keys", std::filesystem::absolute(api_keys).string()});
+  }
   auto r = client::start_system(*dir, up);
   if (!r.ok()) return report("up", r.status());
   if (r->already_running) {
@@ -95,6 +147,7 @@ int cmd_up(int argc, char** argv) {
   } else {
     std::printf("llmos is up in %s (llmosd pid %u)\n", dir->c_str(), r->pong.kernel_pid);
   }
+  if (auto url = client::http_url(*dir)) std::printf("HTTP API: %s/v1 (health: %s/health/ready)\n", url->c_str(), url->c_str());
   return 0;
 }
 
@@ -180,6 +233,8 @@ int cmd_ps(int argc, char** argv) {
     nlohmann::json out;
     out["kernel_pid"] = pong->kernel_pid;
     out["runtime_dir"] = sys->dir.string();
+    const auto url = client::http_url(sys->dir);
+    out["http"] = url ? nlohmann::json(*url) : nlohmann::json(nullptr);
     out["models"] = nlohmann::json::array();
     for (const auto& m : *models) out["models"].push_back(to_json(m));
     out["services"] = nlohmann::json::array();
@@ -196,6 +251,7 @@ int cmd_ps(int argc, char** argv) {
     if (!m.failure.empty()) std::printf("  failed: %s\n", m.failure.c_str());
   }
   if (models->empty()) std::printf("(no models loaded)\n");
+  if (auto url = client::http_url(sys->dir)) std::printf("\nHTTP API: %s/v1\n", url->c_str());
   std::printf("\n%-20s %-8s %-11s %9s %8s\n", "SERVICE", "PID", "STATE", "UPTIME", "RESTARTS");
   std::printf("%-20s %-8u %-11s %9s %8s\n", "kernel", pong->kernel_pid, "running", "-", "-");
   for (const auto& s : *services) {

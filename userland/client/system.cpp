@@ -136,6 +136,7 @@ Result<UpResult> start_system(const std::filesystem::path& dir, const UpOptions&
       argv.push_back("--budget");
       argv.push_back(std::to_string(*options.budget));
     }
+    argv.insert(argv.end(), options.kernel_args.begin(), options.kernel_args.end());
     LLMOS_ASSIGN_OR_RETURN(pid, spawn_detached(argv, (dir / "llmosd.log").string()));
   }
   for (;;) {
@@ -238,6 +239,13 @@ std::string format_bytes(uint64_t bytes) {
     std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
   }
   return buf;
+}
+
+std::optional<std::string> http_url(const std::filesystem::path& dir) {
+  std::ifstream in(dir / "http.url");
+  std::string url;
+  if (!std::getline(in, url) || url.rfind("http://", 0) != 0) return std::nullopt;
+  return url;
 }
 
 }  // namespace llmos::client

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <fstream>
+
+#include "ipc_backend.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 
 namespace llmos::io_service {
@@ -14,12 +17,28 @@ constexpr auto kMemoryTimeout = 5s;
 }  // namespace
 
 IoServer::IoServer(boost::asio::io_context& io, ipc::Context& zmq, const ipc::Logger& log,
-                   std::filesystem::path runtime_dir)
-    : io_(io), zmq_(zmq), log_(log), runtime_dir_(std::move(runtime_dir)), tokenizers_(io), timer_(io) {
+                   std::filesystem::path runtime_dir, IoOptions options)
+    : io_(io),
+      zmq_(zmq),
+      log_(log),
+      runtime_dir_(std::move(runtime_dir)),
+      texts_(io),
+      timer_(io),
+      options_(std::move(options)),
+      http_retry_(io) {
   id_base_ = uint64_t(uint32_t(::getpid())) << 32;
 }
 
-IoServer::~IoServer() = default;
+IoServer::~IoServer() { stop(); }
+
+void IoServer::stop() {
+  http_retry_.cancel();
+  if (!http_server_) return;
+  http_server_->stop();  // joins the HTTP threads: nothing calls backend_ after this
+  http_server_.reset();
+  std::error_code ec;
+  std::filesystem::remove(runtime_dir_ / "http.url", ec);
+}
 
 Status IoServer::start() {
   LLMOS_ASSIGN_OR_RETURN(std::string client_ep, ipc::ipc_endpoint(runtime_dir_, ipc::kClientSocket));
@@ -46,11 +65,38 @@ Status IoServer::start() {
   });
 
   LLMOS_RETURN_IF_ERROR(connect_memory());
+  if (options_.http && options_.http->port == 0) {
+    // Port 0 picks a free port; a restarted llmos-io takes its predecessor's
+    // again when it can, so clients find the API where it was.
+    std::ifstream in(runtime_dir_ / "http.url");
+    std::string url;
+    if (std::getline(in, url) && url.rfind(':') != std::string::npos) {
+      const std::string port = url.substr(url.rfind(':') + 1);
+      if (!port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos) {
+        previous_http_port_ = uint16_t(std::stoul(port));
+      }
+    }
+  }
+  std::error_code ignored;
+  std::filesystem::remove(runtime_dir_ / "http.url", ignored);  // a killed predecessor's
+  if (options_.http) {
+    // Listening before the Hello: once `llmos up` says ready, so is the API.
+    // An address in use is retried (a previous llmos-io may still hold it)
+    // while the client socket serves on.
+    backend_ = std::make_unique<IpcBackend>(*this, io_, texts_);
+    if (Status st = start_http(); !st.ok()) {
+      log_.error("HTTP API: " + st.message() + "; retrying every 2 s");
+      retry_http();
+    }
+  }
   kernel_ = std::make_unique<ipc::KernelLink>(io_, zmq_, log_,
                                               ipc::KernelLinkConfig{wire::ServiceKind::IO, "io", token_ep});
   LLMOS_RETURN_IF_ERROR(kernel_->start(
       kernel_ep, [this](ipc::DecodedMessage&& m) { on_kernel(std::move(m)); },
-      [this] { log_.info("ready"); },
+      [this] {
+        log_.info("ready");
+        refresh_snapshot();
+      },
       [this](wire::Heartbeat::Builder hb) { hb.setActiveSequences(uint32_t(streams_.size())); }));
   arm_timer();
   return ok_status();
@@ -70,9 +116,10 @@ Status IoServer::connect_memory() {
 }
 
 void IoServer::arm_timer() {
-  timer_.expires_after(500ms);
+  timer_.expires_after(250ms);
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
+    refresh_snapshot();
     const auto now = std::chrono::steady_clock::now();
     for (auto it = memory_calls_.begin(); it != memory_calls_.end();) {
       if (it->second.deadline > now) {
@@ -198,14 +245,24 @@ void IoServer::on_memory(ipc::DecodedMessage&& m) {
 }
 
 void IoServer::on_kernel(ipc::DecodedMessage&& m) {
+  if (on_admin_reply(m) || on_snapshot_reply(m)) return;
   switch (m.kind()) {
     case Body::ADMITTED:
+    case Body::STATS:
       return;
     case Body::MODEL_LIST:
       return on_model_list(m);
-    case Body::MODEL_INFO:  // a model was unloaded or failed: its tokenizer may change
-      tokenizers_.forget(ipc::to_string(m.body().getModelInfo().getName()));
+    case Body::MODEL_INFO: {  // news of a model: ready (cache its text), or gone (forget it)
+      auto info = m.body().getModelInfo();
+      const std::string name = ipc::to_string(info.getName());
+      if (info.getState() == wire::ModelState::READY) {
+        texts_.load(name, ipc::to_string(info.getPath()), [](Result<ModelTextPtr>) {});
+      } else {
+        texts_.forget(name);
+      }
+      refresh_snapshot();
       return;
+    }
     case Body::TOKEN_EVENT:
       return on_token_event(m);
     case Body::ERROR_REPLY: {

@@ -4,11 +4,15 @@
 // service's TokenEvents arrive on tokens.sock (PULL), are deduplicated by
 // offset (a re-dispatched request repeats tokens), detokenized and streamed
 // back as TextEvents. A client that goes away has its request cancelled.
-// Session messages from clients are passed on to llmos-memory. Runs on the
-// thread that runs its io_context.
+// Session messages from clients are passed on to llmos-memory. With HTTP on,
+// it also serves the OpenAI-compatible API (HttpServer over IpcBackend), whose
+// generations are streams like a client's. Runs on the thread that runs its
+// io_context; IpcBackend crosses onto it with post().
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
+#include <functional>
 #include <filesystem>
 #include <cstdint>
 #include <map>
@@ -19,16 +23,28 @@
 
 #include "llmos/ipc/kernel_link.hpp"
 #include "llmos/ipc/loop_socket.hpp"
-#include "tokenizer_cache.hpp"
+#include "llmos/http/generation_backend.hpp"
+#include "llmos/http/http_server.hpp"
+#include "llmos/http/stop_matcher.hpp"
+#include "model_text_cache.hpp"
 
 namespace llmos::io_service {
+
+class IpcBackend;
+
+struct IoOptions {
+  std::optional<http::HttpServerOptions> http;  // none: no HTTP API
+};
 
 class IoServer {
  public:
   IoServer(boost::asio::io_context& io, ipc::Context& zmq, const ipc::Logger& log,
-           std::filesystem::path runtime_dir);
+           std::filesystem::path runtime_dir, IoOptions options = {});
   ~IoServer();
   Status start();
+  // Stops the HTTP server (its connections end, their generations are
+  // cancelled) and removes http.url. Call before the io_context stops.
+  void stop();
 
  private:
   struct Sampling {
@@ -38,15 +54,21 @@ class IoServer {
     std::vector<uint32_t> stop_ids;
   };
   enum class Phase { kResolving, kRestoring, kSubmitted, kSaving };
+  struct HttpSink {  // where an HTTP generation's events go
+    http::GenerationCallback on_event;
+    http::StopMatcher stops;
+    bool done_sent = false;  // a stop string ended it; the kernel's end is not passed on
+  };
   struct Stream {
     uint64_t id = 0;  // ours: the id of the request everywhere past llmos-io
     std::string peer;
     uint64_t client_id = 0;
+    std::optional<HttpSink> http;  // set: an HTTP generation, not a client's
     std::string model, prompt, session, save_session;
     Sampling sampling;
     wire::Priority priority = wire::Priority::INTERACTIVE;
     Phase phase = Phase::kResolving;
-    std::shared_ptr<const tokenizer::Tokenizer> tok;
+    ModelTextPtr text;
     std::optional<tokenizer::StreamDecoder> decoder;
     std::vector<uint32_t> prefix;     // tokens of the restored session
     std::vector<uint32_t> prompt_ids; // what was submitted (prefix + prompt)
@@ -56,6 +78,11 @@ class IoServer {
     Status error;
     std::string final_text;          // held back while the session is saved
     std::vector<uint32_t> final_ids;
+  };
+  struct AdminCall {  // an HTTP load or unload waiting for the kernel
+    std::function<void(Status)> done;
+    std::string model;
+    std::string path;  // load
   };
   struct MemoryCall {
     enum class Kind { kRestore, kSave, kProxy } kind;
@@ -74,7 +101,7 @@ class IoServer {
   Status connect_memory();
   void send_client_error(const std::string& peer, uint64_t id, const Status& st);
   void arm_timer();
-  uint64_t next_id() { return id_base_ | (++id_counter_ & 0xffffffffu); }
+  uint64_t next_id() { return id_base_ | (id_counter_.fetch_add(1) & 0xffffffffu); }
 
   // io_streams.cpp: the life of one generation
   void on_generate(const ipc::DecodedMessage& m);
@@ -91,6 +118,23 @@ class IoServer {
   void cancel_at_kernel(Stream& s, const std::string& why);
   void erase_stream(uint64_t id);
 
+  // io_http.cpp: the HTTP API's side (IpcBackend posts these), and the
+  // snapshot of models and statistics it answers from
+  friend class IpcBackend;
+  Status start_http();
+  void retry_http();
+  void write_http_url();
+  void start_http_stream(uint64_t id, http::GenerationParams params, ModelTextPtr text,
+                         http::GenerationCallback on_event);
+  void cancel_stream(uint64_t id, const std::string& why);
+  void admin_load(http::LoadParams params, std::function<void(Status)> done);
+  void admin_unload(std::string name, std::function<void(Status)> done);
+  void on_http_tokens(Stream& s, const std::vector<uint32_t>& fresh);
+  void send_http_final(Stream& s);
+  bool on_admin_reply(const ipc::DecodedMessage& m);   // true: it was one
+  void refresh_snapshot();
+  bool on_snapshot_reply(const ipc::DecodedMessage& m);  // true: it was one
+
   boost::asio::io_context& io_;
   ipc::Context& zmq_;
   const ipc::Logger& log_;
@@ -99,11 +143,18 @@ class IoServer {
   std::unique_ptr<ipc::LoopSocket> tokens_;   // PULL tokens.sock
   std::unique_ptr<ipc::LoopSocket> memory_;   // DEALER to llmos-memory
   std::unique_ptr<ipc::KernelLink> kernel_;
-  TokenizerCache tokenizers_;
+  ModelTextCache texts_;
   boost::asio::steady_timer timer_;
+  IoOptions options_;
+  std::unique_ptr<IpcBackend> backend_;             // with HTTP on
+  std::unique_ptr<http::HttpServer> http_server_;  // once listening
+  boost::asio::steady_timer http_retry_;
+  uint16_t previous_http_port_ = 0;  // --http with port 0: the port a predecessor had
+  std::map<uint64_t, AdminCall> admin_calls_;
+  uint64_t snapshot_models_query_ = 0, snapshot_stats_query_ = 0;
 
   uint64_t id_base_ = 0;
-  uint64_t id_counter_ = 0;
+  std::atomic<uint64_t> id_counter_{1};
   std::map<uint64_t, Stream> streams_;
   std::map<std::pair<std::string, uint64_t>, uint64_t> by_client_;  // (peer, client id) -> stream
   std::map<uint64_t, std::string> model_queries_;                  // listModels id -> model

@@ -51,9 +51,9 @@ void IoServer::continue_stream(uint64_t id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
   Stream& s = it->second;
-  if (!s.tok) {
-    s.tok = tokenizers_.find(s.model);
-    if (!s.tok) {
+  if (!s.text) {
+    s.text = texts_.find(s.model);
+    if (!s.text) {
       resolving_[s.model].push_back(id);
       resolve_model(s.model);
       return;
@@ -105,21 +105,20 @@ void IoServer::on_model_list(const ipc::DecodedMessage& m) {
       default:
         return fail_all(not_found("model '" + model + "' is being unloaded"));
     }
-    tokenizers_.load(model, ipc::to_string(info.getPath()),
-                     [this, model](Result<std::shared_ptr<const tokenizer::Tokenizer>> tok) {
-                       auto waiting = std::move(resolving_[model]);
-                       resolving_.erase(model);
-                       for (uint64_t id : waiting) {
-                         auto s = streams_.find(id);
-                         if (s == streams_.end()) continue;
-                         if (!tok.ok()) {
-                           end_stream(s->second, wire::FinishReason::ERROR, tok.status());
-                           continue;
-                         }
-                         s->second.tok = *tok;
-                         continue_stream(id);
-                       }
-                     });
+    texts_.load(model, ipc::to_string(info.getPath()), [this, model](Result<ModelTextPtr> text) {
+      auto waiting = std::move(resolving_[model]);
+      resolving_.erase(model);
+      for (uint64_t id : waiting) {
+        auto s = streams_.find(id);
+        if (s == streams_.end()) continue;
+        if (!text.ok()) {
+          end_stream(s->second, wire::FinishReason::ERROR, text.status());
+          continue;
+        }
+        s->second.text = *text;
+        continue_stream(id);
+      }
+    });
     return;
   }
   fail_all(not_found("no model named '" + model + "' is loaded (see `llmos ps`)"));
@@ -138,10 +137,12 @@ void IoServer::restore_session(Stream& s) {
 }
 
 void IoServer::submit(Stream& s) {
-  const auto& tok = *s.tok;
-  auto text_ids = tok.encode(s.prompt, /*add_bos=*/s.prefix.empty() && tok.add_bos());
-  s.prompt_ids = s.prefix;
-  for (int32_t t : text_ids) s.prompt_ids.push_back(uint32_t(t));
+  const auto& tok = s.text->tok;
+  if (!s.http) {  // an HTTP request arrives tokenized
+    auto text_ids = tok.encode(s.prompt, /*add_bos=*/s.prefix.empty() && tok.add_bos());
+    s.prompt_ids = s.prefix;
+    for (int32_t t : text_ids) s.prompt_ids.push_back(uint32_t(t));
+  }
   s.decoder.emplace(tok);
   ipc::OutgoingMessage out(s.id);
   auto sub = out.body().initSubmit();
@@ -174,10 +175,15 @@ void IoServer::on_tokens(Stream& s, uint32_t offset, const std::vector<uint32_t>
   }
   const size_t known = offset <= s.generated.size() ? s.generated.size() - offset : 0;
   for (size_t i = known; i < ids.size(); ++i) {  // the first `known` are repeats after a re-dispatch
-    if (!s.tok->contains(int32_t(ids[i]))) continue;
+    if (!s.text->tok.contains(int32_t(ids[i]))) continue;
     fresh.push_back(ids[i]);
     s.generated.push_back(ids[i]);
-    if (s.decoder) text += s.decoder->push(int32_t(ids[i]));
+    if (s.decoder && !s.http) text += s.decoder->push(int32_t(ids[i]));
+  }
+  if (s.http) {
+    on_http_tokens(s, fresh);
+    if (done) end_stream(s, reason, error);
+    return;
   }
   if (!done) {
     if (!fresh.empty()) send_text(s, text, fresh, false);
@@ -214,6 +220,7 @@ void IoServer::end_stream(Stream& s, wire::FinishReason reason, const Status& er
 }
 
 void IoServer::send_final(Stream& s) {
+  if (s.http) return send_http_final(s);
   send_text(s, s.final_text, s.final_ids, true);
   erase_stream(s.id);
 }
@@ -248,7 +255,7 @@ void IoServer::cancel_at_kernel(Stream& s, const std::string& why) {
 void IoServer::erase_stream(uint64_t id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
-  by_client_.erase({it->second.peer, it->second.client_id});
+  if (!it->second.http) by_client_.erase({it->second.peer, it->second.client_id});
   streams_.erase(it);
 }
 

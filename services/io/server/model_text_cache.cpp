@@ -1,33 +1,36 @@
-#include "tokenizer_cache.hpp"
+#include "model_text_cache.hpp"
 
 #include <boost/asio/post.hpp>
 
-#include "llmos/gguf/gguf_file.hpp"
-
 namespace llmos::io_service {
 
-std::shared_ptr<const tokenizer::Tokenizer> TokenizerCache::find(const std::string& model) const {
+ModelTextPtr ModelTextCache::find(const std::string& model, const std::string& path) const {
+  std::lock_guard lock(mu_);
   auto it = cache_.find(model);
-  return it == cache_.end() ? nullptr : it->second;
+  if (it == cache_.end() || (!path.empty() && it->second.path != path)) return nullptr;
+  return it->second.text;
 }
 
-void TokenizerCache::load(const std::string& model, const std::string& path, Ready ready) {
-  auto& waiting = loading_[model];
-  waiting.push_back(std::move(ready));
-  if (waiting.size() > 1) return;  // a read is under way
-  boost::asio::post(pool_, [this, model, path] {
-    Result<std::shared_ptr<const tokenizer::Tokenizer>> result = [&]() -> Result<std::shared_ptr<const tokenizer::Tokenizer>> {
-      LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
-      LLMOS_ASSIGN_OR_RETURN(auto tok, tokenizer::tokenizer_from_gguf(*file));
-      return std::shared_ptr<const tokenizer::Tokenizer>(std::make_shared<tokenizer::Tokenizer>(std::move(tok)));
-    }();
-    boost::asio::post(io_, [this, model, result = std::move(result)]() mutable {
-      auto waiting = std::move(loading_[model]);
-      loading_.erase(model);
-      if (result.ok()) cache_[model] = *result;
-      for (auto& r : waiting) r(result);
-    });
+Result<ModelTextPtr> ModelTextCache::get(const std::string& model, const std::string& path) {
+  if (auto text = find(model, path)) return text;
+  // Two threads may read the same file at once; the second insert wins, both
+  // texts are equal.
+  LLMOS_ASSIGN_OR_RETURN(ModelTextPtr text, http::load_model_text(path));
+  std::lock_guard lock(mu_);
+  cache_[model] = Entry{path, text};
+  return text;
+}
+
+void ModelTextCache::load(const std::string& model, const std::string& path, Ready ready) {
+  boost::asio::post(pool_, [this, model, path, ready = std::move(ready)]() mutable {
+    Result<ModelTextPtr> result = get(model, path);
+    boost::asio::post(io_, [result = std::move(result), ready = std::move(ready)]() mutable { ready(std::move(result)); });
   });
+}
+
+void ModelTextCache::forget(const std::string& model) {
+  std::lock_guard lock(mu_);
+  cache_.erase(model);
 }
 
 }  // namespace llmos::io_service

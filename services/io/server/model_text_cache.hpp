@@ -1,40 +1,48 @@
-// TokenizerCache: the tokenizer of each loaded model, read from its GGUF file
-// on a blocking pool the first time a request names the model, and shared by
-// all its streams. The cache is used on the I/O thread only; the Tokenizers it
-// hands out are immutable and safe to use from any thread.
+// ModelTextCache: the ModelText (tokenizer, prompt encoder, chat template) of
+// each loaded model, read from its GGUF file once and shared by every stream
+// and HTTP request that names the model. Thread-safe: the I/O thread loads
+// asynchronously (load), HTTP threads may read a missing entry themselves (get).
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
-#include <vector>
 
 #include "llmos/common/status.hpp"
-#include "llmos/tokenizer/tokenizer.hpp"
+#include "llmos/http/model_text.hpp"
 
 namespace llmos::io_service {
 
-class TokenizerCache {
+using ModelTextPtr = std::shared_ptr<const http::ModelText>;
+
+class ModelTextCache {
  public:
-  using Ready = std::function<void(Result<std::shared_ptr<const tokenizer::Tokenizer>>)>;
+  using Ready = std::function<void(Result<ModelTextPtr>)>;
 
-  explicit TokenizerCache(boost::asio::io_context& io) : io_(io) {}
-  ~TokenizerCache() { pool_.join(); }
+  explicit ModelTextCache(boost::asio::io_context& io) : io_(io) {}
+  ~ModelTextCache() { pool_.join(); }
 
-  // nullptr when `model` is not cached.
-  std::shared_ptr<const tokenizer::Tokenizer> find(const std::string& model) const;
-  // Reads the tokenizer of `model` from `path` off the I/O thread; `ready`
-  // runs on the I/O thread. Concurrent loads of one model share the read.
+  // nullptr when `model` is not cached (or was cached from another file).
+  ModelTextPtr find(const std::string& model, const std::string& path = {}) const;
+  // The cached text, or reads it from `path` on this thread (blocking on the
+  // file, never on another process) and caches it.
+  Result<ModelTextPtr> get(const std::string& model, const std::string& path);
+  // get() on a pool thread; `ready` runs on the I/O thread.
   void load(const std::string& model, const std::string& path, Ready ready);
-  void forget(const std::string& model) { cache_.erase(model); }
+  void forget(const std::string& model);
 
  private:
+  struct Entry {
+    std::string path;
+    ModelTextPtr text;
+  };
   boost::asio::io_context& io_;
   boost::asio::thread_pool pool_{1};
-  std::map<std::string, std::shared_ptr<const tokenizer::Tokenizer>> cache_;
-  std::map<std::string, std::vector<Ready>> loading_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> cache_;
 };
 
 }  // namespace llmos::io_service

@@ -20,6 +20,7 @@ Result<std::filesystem::path> runtime_dir();
 struct UpOptions {
   std::filesystem::path llmosd;    // the kernel's program
   std::optional<uint64_t> budget;  // bytes for models; default: physical memory
+  std::vector<std::string> kernel_args;  // more llmosd flags (--http ADDR:PORT, --api-keys FILE)
   std::chrono::milliseconds timeout{60000};
 };
 
@@ -46,6 +47,11 @@ Result<DownResult> stop_system(const std::filesystem::path& dir,
 
 // The pid written in <dir>/llmosd.lock, when a kernel holds the lock.
 std::optional<uint32_t> running_kernel_pid(const std::filesystem::path& dir);
+
+// Where the system's HTTP API listens ("http://127.0.0.1:8080"), from the
+// http.url file llmos-io keeps in `dir`; nullopt when it has none (--http off,
+// not yet listening, or not running).
+std::optional<std::string> http_url(const std::filesystem::path& dir);
 
 // "1000000", "512K", "64M", "8G", "1T" (powers of 1024, optional "iB"/"B").
 Result<uint64_t> parse_bytes(std::string_view text);

@@ -1,0 +1,249 @@
+// IoServer: the HTTP API's side. The server itself (started in start(), and
+// retried while its address is taken), HTTP generations as streams, loads and
+// unloads through the kernel, and the snapshot of models and statistics that
+// IpcBackend answers from.
+#include <unistd.h>
+
+#include <fstream>
+
+#include "io_server.hpp"
+#include "ipc_backend.hpp"
+
+namespace llmos::io_service {
+namespace {
+
+using Body = wire::Envelope::Body;
+using namespace std::chrono_literals;
+constexpr auto kHttpRetry = 2s;
+
+http::FinishReason to_http(wire::FinishReason r) {
+  switch (r) {
+    case wire::FinishReason::LENGTH:
+    case wire::FinishReason::CONTEXT: return http::FinishReason::kLength;
+    case wire::FinishReason::CANCELLED: return http::FinishReason::kCancelled;
+    case wire::FinishReason::ERROR: return http::FinishReason::kError;
+    default: return http::FinishReason::kStop;
+  }
+}
+
+std::optional<ModelSnapshot> to_snapshot(wire::ModelInfo::Reader m) {
+  ModelSnapshot s;
+  switch (m.getState()) {
+    case wire::ModelState::LOADING: s.info.state = http::ModelState::kLoading; break;
+    case wire::ModelState::READY: s.info.state = http::ModelState::kReady; break;
+    case wire::ModelState::DRAINING: s.info.state = http::ModelState::kDraining; break;
+    case wire::ModelState::FAILED: s.info.state = http::ModelState::kFailed; break;
+    default: return std::nullopt;  // unloaded
+  }
+  s.info.name = ipc::to_string(m.getName());
+  s.info.path = ipc::to_string(m.getPath());
+  s.info.device = m.getDevice() == wire::Device::CUDA ? "cuda" : "cpu";
+  s.info.memory_bytes = s.info.state == http::ModelState::kFailed ? 0 : m.getWeightsBytes() + m.getKvBytes();
+  s.info.context_length = int(m.getCtx());
+  s.info.created = int64_t(m.getLoadedUnixMs() / 1000);
+  s.info.error = ipc::to_string(m.getFailure());
+  s.vocab_size = m.getVocabSize();
+  s.stats.name = s.info.name;
+  s.stats.queued = int(m.getQueuedSequences());
+  s.stats.running = int(m.getActiveSequences());
+  s.stats.kv_blocks_used = int(m.getKvBlocksUsed());
+  s.stats.kv_blocks_free = int(m.getKvBlocksTotal()) - int(m.getKvBlocksUsed());
+  s.stats.memory_bytes = s.info.memory_bytes;
+  return s;
+}
+
+}  // namespace
+
+// ---- the server --------------------------------------------------------------
+
+Status IoServer::start_http() {
+  auto server = Result<std::unique_ptr<http::HttpServer>>(failed("not started"));
+  if (previous_http_port_ != 0) {
+    http::HttpServerOptions again = *options_.http;
+    again.port = previous_http_port_;
+    server = http::HttpServer::start(*backend_, std::move(again));
+    previous_http_port_ = 0;
+  }
+  if (!server.ok()) server = http::HttpServer::start(*backend_, *options_.http);
+  if (!server.ok()) return server.status();
+  http_server_ = std::move(server).value();
+  write_http_url();
+  log_.info("HTTP API on http://" + options_.http->address + ":" + std::to_string(http_server_->port()));
+  return ok_status();
+}
+
+void IoServer::retry_http() {
+  http_retry_.expires_after(kHttpRetry);
+  http_retry_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (Status st = start_http(); !st.ok()) return retry_http();  // said once, in start()
+  });
+}
+
+void IoServer::write_http_url() {
+  // http.url tells `llmos up` and tests where the API listens (port 0 picks
+  // one). Written whole to a temporary name, then renamed into place.
+  const std::string address = http_server_->address();
+  const std::string host = address.find(':') != std::string::npos ? "[" + address + "]" : address;
+  const auto path = runtime_dir_ / "http.url";
+  const auto tmp = runtime_dir_ / ("http.url." + std::to_string(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "http://" << host << ":" << http_server_->port() << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) log_.warn("writing " + path.string() + ": " + ec.message());
+}
+
+// ---- generations -------------------------------------------------------------
+
+void IoServer::start_http_stream(uint64_t id, http::GenerationParams params, ModelTextPtr text,
+                                 http::GenerationCallback on_event) {
+  Stream s;
+  s.id = id;
+  s.http.emplace(HttpSink{std::move(on_event), http::StopMatcher(std::move(params.stop)), false});
+  s.model = std::move(params.model);
+  s.text = std::move(text);
+  s.prompt_ids.assign(params.prompt.begin(), params.prompt.end());
+  s.sampling.temperature = params.sampling.temperature;
+  s.sampling.top_k = uint32_t(params.sampling.top_k);
+  s.sampling.top_p = params.sampling.top_p;
+  s.sampling.min_p = params.sampling.min_p;
+  s.sampling.repeat_penalty = params.sampling.repeat_penalty;
+  s.sampling.seed = params.sampling.seed;
+  s.sampling.max_tokens = uint32_t(params.max_tokens);
+  s.priority = params.priority == http::Priority::kBatch ? wire::Priority::BATCH : wire::Priority::INTERACTIVE;
+  auto [it, inserted] = streams_.emplace(id, std::move(s));
+  submit(it->second);
+}
+
+void IoServer::cancel_stream(uint64_t id, const std::string& why) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Stream& s = it->second;
+  if (s.phase == Phase::kSubmitted) return cancel_at_kernel(s, why);
+  end_stream(s, wire::FinishReason::CANCELLED, ok_status());
+}
+
+void IoServer::on_http_tokens(Stream& s, const std::vector<uint32_t>& fresh) {
+  HttpSink& h = *s.http;
+  for (size_t i = 0; i < fresh.size() && !h.done_sent; ++i) {
+    http::GenerationEvent ev;
+    ev.token = int32_t(fresh[i]);
+    ev.text = h.stops.push(s.decoder->push(ev.token));
+    if (h.stops.stopped()) {
+      // A stop string: the client's answer ends here; the kernel's end of the
+      // sequence (cancelled) only retires the stream.
+      ev.done = true;
+      ev.finish = http::FinishReason::kStop;
+      ev.usage = http::Usage{int(s.prompt_ids.size()), int(s.generated.size() - (fresh.size() - 1 - i))};
+      h.done_sent = true;
+      cancel_at_kernel(s, "a stop string ended it");
+    }
+    h.on_event(std::move(ev));
+  }
+}
+
+void IoServer::send_http_final(Stream& s) {
+  HttpSink& h = *s.http;
+  if (!h.done_sent) {
+    h.done_sent = true;
+    http::GenerationEvent ev;
+    ev.done = true;
+    if (s.decoder) ev.text = h.stops.push(s.decoder->finish());
+    ev.text += h.stops.flush();
+    ev.finish = h.stops.stopped() ? http::FinishReason::kStop : to_http(s.reason);
+    if (ev.finish == http::FinishReason::kError) {
+      ev.error = s.error.ok() ? internal_error("generation failed") : s.error;
+      ev.text.clear();
+    }
+    ev.usage = http::Usage{int(s.prompt_ids.size()), int(s.generated.size())};
+    h.on_event(std::move(ev));
+  }
+  erase_stream(s.id);
+}
+
+// ---- administration ------------------------------------------------------------
+
+void IoServer::admin_load(http::LoadParams params, std::function<void(Status)> done) {
+  const uint64_t id = next_id();
+  ipc::OutgoingMessage out(id);
+  auto load = out.body().initLoadModel();
+  load.setPath(ipc::as_text(params.path));
+  load.setName(ipc::as_text(params.name));
+  load.setCtx(uint32_t(std::max(0, params.ctx)));
+  load.setDevice(wire::Device::AUTO);
+  if (Status st = kernel_->send(out.builder()); !st.ok()) return done(st);
+  admin_calls_[id] = AdminCall{std::move(done), params.name, params.path};
+}
+
+void IoServer::admin_unload(std::string name, std::function<void(Status)> done) {
+  const uint64_t id = next_id();
+  ipc::OutgoingMessage out(id);
+  out.body().initUnloadModel().setName(ipc::as_text(name));
+  if (Status st = kernel_->send(out.builder()); !st.ok()) return done(st);
+  admin_calls_[id] = AdminCall{std::move(done), std::move(name), {}};
+}
+
+bool IoServer::on_admin_reply(const ipc::DecodedMessage& m) {
+  auto it = admin_calls_.find(m.request_id());
+  if (it == admin_calls_.end()) return false;
+  if (m.kind() == Body::LOAD_PROGRESS) return true;
+  AdminCall call = std::move(it->second);
+  admin_calls_.erase(it);
+  if (m.kind() == Body::ERROR_REPLY) {
+    call.done(ipc::to_status(m.body().getErrorReply().getError()));
+    return true;
+  }
+  if (m.kind() != Body::MODEL_INFO) {
+    call.done(internal_error("the kernel answered a load or unload with '" + std::string(ipc::body_name(m.kind())) + "'"));
+    return true;
+  }
+  auto info = m.body().getModelInfo();
+  auto snap = to_snapshot(info);
+  if (!snap) {  // unloaded
+    texts_.forget(call.model);
+    if (backend_) backend_->remove_model(call.model);
+    call.done(ok_status());
+    return true;
+  }
+  if (backend_) backend_->upsert_model(*snap);
+  // Ready once its text is cached too, so the first request after the load
+  // does not wait for the vocabulary.
+  texts_.load(snap->info.name, snap->info.path,
+              [done = std::move(call.done)](Result<ModelTextPtr> text) { done(text.status()); });
+  return true;
+}
+
+// ---- the snapshot --------------------------------------------------------------
+
+void IoServer::refresh_snapshot() {
+  if (!backend_ || !kernel_) return;
+  const uint64_t models_id = next_id(), stats_id = next_id();
+  ipc::OutgoingMessage models(models_id);
+  models.body().initListModels();
+  if (kernel_->send(models.builder()).ok()) snapshot_models_query_ = models_id;
+  ipc::OutgoingMessage stats(stats_id);
+  stats.body().initGetStats();
+  if (kernel_->send(stats.builder()).ok()) snapshot_stats_query_ = stats_id;
+}
+
+bool IoServer::on_snapshot_reply(const ipc::DecodedMessage& m) {
+  if (!backend_) return false;
+  if (m.kind() == Body::MODEL_LIST && m.request_id() == snapshot_models_query_) {
+    std::vector<ModelSnapshot> models;
+    for (auto info : m.body().getModelList().getModels()) {
+      if (auto s = to_snapshot(info)) models.push_back(std::move(*s));
+    }
+    backend_->set_models(std::move(models));
+    return true;
+  }
+  if (m.kind() == Body::STATS && m.request_id() == snapshot_stats_query_) {
+    backend_->set_service_restarts(m.body().getStats().getServiceRestarts());
+    return true;
+  }
+  return false;
+}
+
+}  // namespace llmos::io_service

@@ -1,0 +1,215 @@
+// End-to-end tests of the HTTP API as llmos-io serves it in a running system:
+// text through HTTP equals `llmos generate` (and llama.cpp's golden text) with
+// concurrent clients; a model service killed mid-stream changes no byte; a
+// client that disconnects has its generation cancelled; llmos-io killed comes
+// back on the same port; admin load/unload go through the kernel.
+#include <doctest/doctest.h>
+
+#include <future>
+#include <thread>
+
+#include "system_harness.hpp"
+#include "test_client.hpp"
+
+namespace llmos::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using http::testing::Connection;
+using http::testing::sse_data;
+using nlohmann::json;
+
+json completion(const std::string& prompt, int max_tokens, bool stream = false) {
+  return {{"model", "stories"}, {"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}, {"stream", stream}};
+}
+
+std::string generate_text(System& sys, const std::string& prompt, int n) {
+  auto r = sys.llmos({"generate", "stories", prompt, "--temperature", "0", "-n", std::to_string(n), "--json"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  return json::parse(r.out)["text"];
+}
+
+// The text of a streamed completion's SSE body.
+std::string sse_text(const std::string& body) {
+  std::string text;
+  for (const auto& d : sse_data(body)) {
+    if (d == "[DONE]") break;
+    auto j = json::parse(d);
+    REQUIRE_MESSAGE(!j.contains("error"), d);
+    text += j["choices"][0]["text"].get<std::string>();
+  }
+  return text;
+}
+
+// Waits until GET /health/ready answers 200 on `port`.
+bool wait_ready(uint16_t port, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      Connection c(port);
+      if (c.send(boost::beast::http::verb::get, "/health/ready").status == 200) return true;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+json stats(System& sys) {
+  auto r = sys.llmos({"stats", "--json"});
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+
+TEST_CASE("HTTP through the services: concurrent clients get the text of llmos generate and llama.cpp") {
+  System sys({"--http", "127.0.0.1:0"});
+  REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
+  CHECK(sys.up_result().out.find("HTTP API: http://127.0.0.1:") != std::string::npos);
+  const uint16_t port = sys.http_port();
+  REQUIRE(port != 0);
+  {  // no model yet: not ready
+    Connection c(port);
+    CHECK(c.send(boost::beast::http::verb::get, "/health/live").status == 200);
+    CHECK(c.send(boost::beast::http::verb::get, "/health/ready").status == 503);
+  }
+  auto load = sys.llmos({"load", stories_model(), "--name", "stories"});
+  REQUIRE_MESSAGE(load.exit_code == 0, load.err);
+  REQUIRE(wait_ready(port, 5s));
+
+  const auto golden = golden_generate();
+  std::vector<std::string> prompts, want;
+  for (const auto& c : golden["cases"]) {
+    prompts.push_back(c["prompt"]);
+    want.push_back(generate_text(sys, prompts.back(), 64));
+    if (golden_strict_prefix(c) == c["generated_ids"].size()) CHECK(want.back() == c["text"].get<std::string>());
+  }
+  // Every prompt at once, half of them streamed.
+  std::vector<std::future<std::string>> got;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    got.push_back(std::async(std::launch::async, [&, i] {
+      Connection c(port);
+      const bool stream = i % 2 == 1;
+      auto r = c.post("/v1/completions", completion(prompts[i], 64, stream));
+      if (r.status != 200) return "status " + std::to_string(r.status) + ": " + r.body;
+      return stream ? sse_text(r.body) : r.js()["choices"][0]["text"].get<std::string>();
+    }));
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    CAPTURE(prompts[i]);
+    CHECK(got[i].get() == want[i]);
+  }
+
+  Connection c(port);
+  auto metrics = c.send(boost::beast::http::verb::get, "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("llmos_http_requests_total{endpoint=\"completions\",outcome=\"ok\"} 5") != std::string::npos);
+  CHECK(metrics.body.find("llmos_kv_blocks_free{model=\"stories\"}") != std::string::npos);
+}
+
+TEST_CASE("HTTP: kill -9 of the model service mid-stream; the client receives the undisturbed text") {
+  System sys({"--http", "127.0.0.1:0"});
+  REQUIRE(sys.up_result().exit_code == 0);
+  REQUIRE(sys.llmos({"load", stories_model(), "--name", "stories"}).exit_code == 0);
+  const uint16_t port = sys.http_port();
+  REQUIRE(wait_ready(port, 5s));
+  const std::string prompt = "Once upon a time";
+  const std::string want = generate_text(sys, prompt, 400);
+
+  const pid_t model = sys.service_pid("model:stories");
+  REQUIRE(model > 0);
+  Connection c(port);
+  c.write_raw([&] {
+    const std::string body = completion(prompt, 400, true).dump();
+    return "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  }());
+  REQUIRE(c.read_until("\"text\":\""));  // tokens are flowing
+  ::kill(model, SIGKILL);
+  const std::string raw = c.read_to_end();
+  const size_t body_at = raw.find("\r\n\r\n");
+  REQUIRE(body_at != std::string::npos);
+  // Chunked transfer: take the data lines.
+  std::string text;
+  size_t at = 0;
+  while ((at = raw.find("data: {", at)) != std::string::npos) {
+    const size_t end = raw.find("\n\n", at);
+    REQUIRE(end != std::string::npos);
+    auto j = json::parse(raw.substr(at + 6, end - at - 6));
+    REQUIRE_MESSAGE(!j.contains("error"), j.dump());
+    text += j["choices"][0]["text"].get<std::string>();
+    at = end;
+  }
+  CHECK(raw.find("data: [DONE]") != std::string::npos);
+  CHECK(text == want);
+  CHECK(sys.service_pid("model:stories") != model);
+}
+
+TEST_CASE("HTTP: a client that disconnects mid-stream has its generation cancelled; others are served") {
+  System sys({"--http", "127.0.0.1:0"});
+  REQUIRE(sys.up_result().exit_code == 0);
+  REQUIRE(sys.llmos({"load", stories_model(), "--name", "stories"}).exit_code == 0);
+  const uint16_t port = sys.http_port();
+  REQUIRE(wait_ready(port, 5s));
+  const auto before = stats(sys);
+  {
+    // Gone right after asking: the server sees the close while the 450
+    // tokens (about 0.1 s here) are still being generated.
+    Connection c(port);
+    const std::string body = completion("Once upon a time", 450).dump();
+    c.write_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
+    c.close();
+  }
+  bool cancelled = false;
+  for (int i = 0; i < 100 && !cancelled; ++i) {
+    auto s = stats(sys);
+    cancelled = s["requests_cancelled"].get<uint64_t>() > before["requests_cancelled"].get<uint64_t>() &&
+                s["running"].get<uint64_t>() == 0;
+    if (!cancelled) std::this_thread::sleep_for(50ms);
+  }
+  CHECK_MESSAGE(cancelled, "before: " << before.dump() << "\nafter: " << stats(sys).dump());
+  CHECK(stats(sys)["generated_tokens"].get<uint64_t>() < 450);
+  Connection c(port);
+  auto r = c.post("/v1/completions", completion("Once upon a time", 8));
+  CHECK(r.status == 200);
+  CHECK(r.js()["usage"]["completion_tokens"] == 8);
+}
+
+TEST_CASE("HTTP: llmos-io killed comes back on the same port; admin load and unload go through the kernel") {
+  System sys({"--http", "127.0.0.1:0"});
+  REQUIRE(sys.up_result().exit_code == 0);
+  const uint16_t port = sys.http_port();
+  REQUIRE(port != 0);
+  {
+    Connection c(port);
+    auto r = c.post("/admin/models", json{{"path", stories_model()}, {"name", "stories"}});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    CHECK(r.js()["state"] == "ready");
+    CHECK(r.js()["context_length"] == 512);
+    auto bad = c.post("/admin/models", json{{"path", "/no/such/model.gguf"}});
+    CHECK(bad.status == 404);
+    CHECK(bad.js()["error"]["message"].get<std::string>().find("/no/such/model.gguf") != std::string::npos);
+  }
+  auto ps = sys.ps();
+  REQUIRE(ps["models"].size() == 1);
+  CHECK(ps["models"][0]["name"] == "stories");
+
+  const pid_t io = sys.service_pid("io");
+  REQUIRE(io > 0);
+  ::kill(io, SIGKILL);
+  CHECK(wait_gone({io}, 5s).empty());
+  REQUIRE(wait_ready(port, 10s));
+  CHECK(sys.http_port() == port);
+  Connection c(port);
+  auto r = c.post("/v1/completions", completion("Once upon a time", 16));
+  REQUIRE(r.status == 200);
+  CHECK(r.js()["choices"][0]["text"] == generate_text(sys, "Once upon a time", 16));
+  auto gone = c.send(boost::beast::http::verb::delete_, "/admin/models/stories");
+  CHECK(gone.status == 200);
+  CHECK(sys.ps()["models"].empty());
+  auto after = c.post("/v1/completions", completion("Once upon a time", 4));
+  CHECK(after.status == 404);
+}
+
+}  // namespace
+}  // namespace llmos::testing
