@@ -1,8 +1,9 @@
 // End-to-end tests of the HTTP API as llmos-io serves it in a running system:
 // text through HTTP equals `llmos generate` (and llama.cpp's golden text) with
 // concurrent clients; a model service killed mid-stream changes no byte; a
-// client that disconnects has its generation cancelled; llmos-io killed comes
-// back on the same port; admin load/unload go through the kernel.
+// client that disconnects has its generation cancelled; a full queue is 429;
+// llmos-io killed comes back on the same port; admin load/unload go through
+// the kernel.
 #include <doctest/doctest.h>
 
 #include <future>
@@ -107,7 +108,9 @@ TEST_CASE("HTTP through the services: concurrent clients get the text of llmos g
 }
 
 TEST_CASE("HTTP: kill -9 of the model service mid-stream; the client receives the undisturbed text") {
-  System sys({"--http", "127.0.0.1:0"});
+  // 2 ms per engine step: the 400 tokens take about a second, so the kill
+  // lands mid-stream.
+  System sys({"--http", "127.0.0.1:0"}, {"LLMOS_TEST_STEP_DELAY_MS=2"});
   REQUIRE(sys.up_result().exit_code == 0);
   REQUIRE(sys.llmos({"load", stories_model(), "--name", "stories"}).exit_code == 0);
   const uint16_t port = sys.http_port();
@@ -145,7 +148,7 @@ TEST_CASE("HTTP: kill -9 of the model service mid-stream; the client receives th
 }
 
 TEST_CASE("HTTP: a client that disconnects mid-stream has its generation cancelled; others are served") {
-  System sys({"--http", "127.0.0.1:0"});
+  System sys({"--http", "127.0.0.1:0"}, {"LLMOS_TEST_STEP_DELAY_MS=2"});  // 450 tokens take about a second
   REQUIRE(sys.up_result().exit_code == 0);
   REQUIRE(sys.llmos({"load", stories_model(), "--name", "stories"}).exit_code == 0);
   const uint16_t port = sys.http_port();
@@ -153,7 +156,7 @@ TEST_CASE("HTTP: a client that disconnects mid-stream has its generation cancell
   const auto before = stats(sys);
   {
     // Gone right after asking: the server sees the close while the 450
-    // tokens (about 0.1 s here) are still being generated.
+    // tokens are still being generated.
     Connection c(port);
     const std::string body = completion("Once upon a time", 450).dump();
     c.write_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -209,6 +212,35 @@ TEST_CASE("HTTP: llmos-io killed comes back on the same port; admin load and unl
   CHECK(sys.ps()["models"].empty());
   auto after = c.post("/v1/completions", completion("Once upon a time", 4));
   CHECK(after.status == 404);
+}
+
+
+TEST_CASE("HTTP: a full queue gets 429, and the admitted requests still finish") {
+  // One sequence runs and one waits per model; the model service is stopped
+  // (SIGSTOP) while the requests arrive, so the third finds the queue full.
+  System sys({"--http", "127.0.0.1:0", "--max-seqs", "1", "--max-queued", "1"});
+  REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
+  REQUIRE(sys.llmos({"load", stories_model(), "--name", "stories"}).exit_code == 0);
+  const uint16_t port = sys.http_port();
+  REQUIRE(wait_ready(port, 5s));
+  const pid_t model = sys.service_pid("model:stories");
+  REQUIRE(model > 0);
+  ::kill(model, SIGSTOP);
+  auto first = std::async(std::launch::async, [&] { return Connection(port).post("/v1/completions", completion("Once", 8)); });
+  auto second = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(200ms);
+    return Connection(port).post("/v1/completions", completion("Once upon", 8));
+  });
+  std::this_thread::sleep_for(500ms);
+  Connection c(port);
+  auto third = c.post("/v1/completions", completion("Once upon a", 8));
+  auto streamed = c.post("/v1/completions", completion("Once upon a", 8, /*stream=*/true));
+  ::kill(model, SIGCONT);
+  CHECK(third.status == 429);
+  CHECK(third.js()["error"]["type"] == "overloaded_error");
+  CHECK_MESSAGE(streamed.status == 429, streamed.body);  // the stream had not begun: a status, not an event
+  CHECK(first.get().status == 200);
+  CHECK(second.get().status == 200);
 }
 
 }  // namespace

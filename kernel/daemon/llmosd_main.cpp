@@ -35,7 +35,7 @@ std::filesystem::path own_dir() {
 int main(int argc, char** argv) {
   std::string runtime_dir, bin_dir, http, api_keys;
   uint64_t budget = 0, memory_cap = 256ull << 20;
-  uint32_t heartbeat_ms = 200, heartbeat_timeout_ms = 5000, max_seqs = 8;
+  uint32_t heartbeat_ms = 200, heartbeat_timeout_ms = 5000, max_seqs = 8, max_queued = 256;
   po::options_description opts("llmosd options");
   opts.add_options()
       ("help,h", "show this help")
@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
       ("http", po::value(&http), "the HTTP API's ADDR:PORT, or off (llmos-io's default: 127.0.0.1:8080)")
       ("api-keys", po::value(&api_keys), "file of HTTP API bearer keys (see docs/http-api.md)")
       ("max-seqs", po::value(&max_seqs), "sequences a model service runs at once (default 8)")
+      ("max-queued", po::value(&max_queued), "requests waiting per model before new ones are refused as overloaded (default 256)")
       ("heartbeat-ms", po::value(&heartbeat_ms), "heartbeat interval of the services (default 200)")
       ("heartbeat-timeout-ms", po::value(&heartbeat_timeout_ms), "silence before a service is restarted (default 5000)");
   po::variables_map vm;
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
   config.supervisor.stop_grace = std::chrono::seconds(3);
   config.supervisor.max_consecutive_failures = 8;
   config.scheduler.max_running_per_model = max_seqs;
+  config.scheduler.max_queued_per_model = max_queued;
   // A test starts systems with LLMOS_WATCH_PID=<its pid>, so that a crashed
   // test leaves no system behind (a zombie counts as gone only once reaped).
   if (const char* w = std::getenv("LLMOS_WATCH_PID")) config.watch_pid = pid_t(std::atoi(w));

@@ -111,15 +111,19 @@ Status check_http_flags(const std::string& http, const std::string& api_keys) {
 
 int cmd_up(int argc, char** argv) {
   std::string budget, http = "127.0.0.1:8080", api_keys;
+  uint32_t max_seqs = 0, max_queued = 0;
   po::options_description opts("llmos up options");
   opts.add_options()("help,h", "show this help")(
       "budget", po::value(&budget), "memory for models (weights + KV), e.g. 4G; default: physical memory")(
       "http", po::value(&http), "the OpenAI-compatible HTTP API: ADDR:PORT (port 0: any free port) or off; "
                                 "default 127.0.0.1:8080")(
-      "api-keys", po::value(&api_keys), "file of HTTP bearer keys, one a line, `admin:KEY` for administrators");
+      "api-keys", po::value(&api_keys), "file of HTTP bearer keys, one a line, `admin:KEY` for administrators")(
+      "max-seqs", po::value(&max_seqs), "sequences each model runs at once (default 8)")(
+      "max-queued", po::value(&max_queued), "requests waiting per model before more are refused (default 256)");
   po::variables_map vm;
   if (int rc = parse("up", argc, argv, opts, {}, vm,
-                     "llmos up [--budget BYTES] [--http ADDR:PORT|off] [--api-keys FILE]");
+                     "llmos up [--budget BYTES] [--http ADDR:PORT|off] [--api-keys FILE] [--max-seqs N] "
+                     "[--max-queued N]");
       rc >= 0) {
     return rc;
   }
@@ -137,6 +141,8 @@ int cmd_up(int argc, char** argv) {
     if (Status st = check_http_flags(http, api_keys); !st.ok()) return report("up", st.message(), 2);
   }
   up.kernel_args = {"--http", http};
+  if (max_seqs > 0) up.kernel_args.insert(up.kernel_args.end(), {"--max-seqs", std::to_string(max_seqs)});
+  if (max_queued > 0) up.kernel_args.insert(up.kernel_args.end(), {"--max-queued", std::to_string(max_queued)});
   if (!api_keys.empty()) {
     up.kernel_args.insert(up.kernel_args.end(), {"--api-keys", std::filesystem::absolute(api_keys).string()});
   }

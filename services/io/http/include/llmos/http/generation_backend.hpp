@@ -1,6 +1,7 @@
 // GenerationBackend: what the HTTP API needs from the rest of the system (model
 // list, tokenization, generation, administration, statistics). LocalBackend
-// implements it in-process; the I/O service will implement it over IPC.
+// implements it in-process (`llmos serve --local`); IpcBackend in llmos-io
+// (services/io/server) over the running system.
 // Implementations are thread-safe. Synchronous calls answer from local state
 // and never block on another process; callbacks run on a backend thread.
 #pragma once
