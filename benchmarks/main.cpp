@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   if (cmd == "engine") return llmos::bench::run_engine_bench(argc - 1, argv + 1);
   if (cmd == "kernels") return llmos::cpu::run_kernel_bench(argc - 1, argv + 1);
   if (cmd == "ipc") return llmos::client::run_ipc_bench(argc - 1, argv + 1);
+  if (cmd == "http") return llmos::bench::run_http_bench(argc - 1, argv + 1);
   std::fputs(
       "usage: llmos-bench <benchmark> [options]\n"
       "  engine --model FILE [--threads N] [--prompt-tokens P] [--gen-tokens G] [--batch B] [--json]\n"
@@ -19,7 +20,10 @@ int main(int argc, char** argv) {
       "      CPU matrix-product kernels per weight type\n"
       "  ipc [--model FILE]\n"
       "      message round trips and messages/s over the real sockets; tokens/s through\n"
-      "      the services against the engine in-process\n",
+      "      the services against the engine in-process\n"
+      "  http --model FILE [--clients N] [--tokens T]\n"
+      "      one stream over HTTP vs the client socket vs in-process; N concurrent\n"
+      "      streaming clients (tokens/s, time to first token)\n",
       cmd.empty() || cmd == "-h" || cmd == "--help" ? stdout : stderr);
   return cmd.empty() || cmd == "-h" || cmd == "--help" ? 0 : 2;
 }

@@ -89,14 +89,8 @@ Result<double> ping_throughput(const std::filesystem::path& dir, std::string_vie
   return double(n) / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-struct DecodeRate {
-  double tokens_per_second = 0;
-  double first_token_ms = 0;
-  int tokens = 0;
-};
+}  // namespace
 
-// Decode tokens/s of one greedy stream through the services: the time between
-// the first and the last token.
 Result<DecodeRate> service_decode(const std::filesystem::path& dir, const std::string& model,
                                   const std::string& prompt, int tokens) {
   LLMOS_ASSIGN_OR_RETURN(auto io, IoClient::connect(dir));
@@ -122,7 +116,6 @@ Result<DecodeRate> service_decode(const std::filesystem::path& dir, const std::s
   return d;
 }
 
-// The same stream in this process, as `generate --local` runs it.
 Result<DecodeRate> local_decode(const std::string& path, const std::string& prompt, int tokens, int threads,
                                 int ctx) {
   LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
@@ -167,6 +160,8 @@ Result<DecodeRate> local_decode(const std::string& path, const std::string& prom
       double(arrivals.size() - 1) / std::chrono::duration<double>(arrivals.back() - arrivals.front()).count();
   return d;
 }
+
+namespace {
 
 std::filesystem::path own_dir() {
   std::error_code ec;
@@ -227,6 +222,7 @@ int run_ipc_bench(int argc, char** argv) {
     dir = pattern;
     UpOptions up;
     up.llmosd = (bin_dir.empty() ? own_dir() : std::filesystem::path(bin_dir)) / "llmosd";
+    up.kernel_args = {"--http", "off"};  // the message path only; `llmos-bench http` measures HTTP
     auto started = start_system(dir, up);
     if (!started.ok()) return fail(started.status().to_string());
     own_system = true;
