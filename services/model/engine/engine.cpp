@@ -98,29 +98,37 @@ Status Engine::submit(GenerationRequest r) {
   Sampler sampler(r.sampling, n_vocab);
   sampler.skip(r.generated.size());
   const int n_generated = int(r.generated.size());
-  auto seq = std::unique_ptr<Sequence>(
-      new Sequence{std::move(r), {}, 0, n_generated, false, BlockTable(options_.block_size), std::move(sampler)});
+  auto seq = std::unique_ptr<Sequence>(new Sequence{std::move(r), {}, 0, n_generated, 0, 0, false,
+                                                    BlockTable(options_.block_size), std::move(sampler)});
   seq->tokens.reserve(size_t(options_.ctx_len));
   seq->tokens = seq->req.prompt;
   seq->tokens.insert(seq->tokens.end(), seq->req.generated.begin(), seq->req.generated.end());
+  if (!seq->req.generated.empty()) {
+    // Resumed after its model service died: that service had the KV of all but
+    // the last token, and may have left some of it in the swap space.
+    seq->n_dropped = int(seq->tokens.size()) - 1;
+    if (swap_) swap_->drop(seq->req.id);
+  }
   waiting_.push_back(std::move(seq));
   return ok_status();
 }
 
 void Engine::cancel(uint64_t request_id) { cancelled_.push_back(request_id); }
 
+void Engine::set_swap_space(std::unique_ptr<KvSwapSpace> swap) { swap_ = std::move(swap); }
+
 EngineStats Engine::stats() const {
-  EngineStats s;
+  EngineStats s = counts_;
   s.running = int(running_.size());
   s.waiting = int(waiting_.size());
   s.kv_blocks_used = pool_.n_used();
   s.kv_blocks_total = pool_.n_total();
-  s.preemptions = preemptions_;
   return s;
 }
 
 void Engine::finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events) {
   seq->blocks.release_all(pool_);
+  if (seq->n_swapped > 0) swap_->drop(seq->req.id);
   events.push_back(TokenEvent{seq->req.id, -1, true, reason});
   seq.reset();
 }
@@ -129,11 +137,44 @@ bool Engine::preempt_one(const Sequence* keep) {
   if (running_.empty() || running_.back().get() == keep) return false;
   std::unique_ptr<Sequence> victim = std::move(running_.back());
   running_.pop_back();
-  victim->blocks.release_all(pool_);
-  victim->n_cached = 0;  // recomputed from its tokens when it runs again
+  Sequence& v = *victim;
+  if (swap_ && v.n_cached > 0) {
+    const int n_blocks = (v.n_cached + options_.block_size - 1) / options_.block_size;
+    Status st = swap_->save(v.req.id, std::span(v.tokens).first(size_t(v.n_cached)), *kv_,
+                            v.blocks.blocks().first(size_t(n_blocks)));
+    if (st.ok()) {
+      v.n_swapped = v.n_cached;
+      ++counts_.swaps_out;
+    } else {
+      ++counts_.swap_fallbacks;
+    }
+  }
+  v.blocks.release_all(pool_);
+  v.n_dropped = v.n_cached;
+  v.n_cached = 0;  // swapped in, or recomputed from its tokens, when it runs again
   waiting_.push_front(std::move(victim));
-  ++preemptions_;
+  ++counts_.preemptions;
   return true;
+}
+
+// A preempted sequence rejoins: its KV comes back from the swap space into
+// fresh blocks, or (on any failure) is recomputed.
+void Engine::swap_in(Sequence& s) {
+  const int n = s.n_swapped;
+  s.n_swapped = 0;
+  if (n > 0 && s.blocks.reserve(pool_, n)) {
+    Status st = swap_->load(s.req.id, std::span(s.tokens).first(size_t(n)), *kv_, s.blocks.blocks());
+    if (st.ok()) {
+      s.n_cached = n;
+      ++counts_.swaps_in;
+      counts_.tokens_swapped_in += uint64_t(n);
+    } else {
+      ++counts_.swap_fallbacks;
+      swap_->drop(s.req.id);  // a load that timed out may still leave it there
+    }
+  }
+  counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped - s.n_cached));
+  s.n_dropped = 0;
 }
 
 void Engine::step(std::vector<TokenEvent>& events) {
@@ -212,6 +253,7 @@ void Engine::step(std::vector<TokenEvent>& events) {
     if (pool_.n_free() < need_blocks) break;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
+    swap_in(*running_.back());
     if (!schedule_prompt(*running_.back())) break;
   }
   if (n == 0) return;
