@@ -118,6 +118,11 @@ void EngineRunner::run() {
     counters_.kv_blocks_used.store(uint32_t(s.kv_blocks_used));
     counters_.kv_blocks_total.store(uint32_t(s.kv_blocks_total));
     counters_.tokens_generated.fetch_add(new_tokens);
+    counters_.preemptions.store(s.preemptions);
+    counters_.swaps_out.store(s.swaps_out);
+    counters_.swaps_in.store(s.swaps_in);
+    counters_.swap_fallbacks.store(s.swap_fallbacks);
+    counters_.tokens_recomputed.store(s.tokens_recomputed);
     if (!step_events.empty()) wake_ipc();
   }
 }

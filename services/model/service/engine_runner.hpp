@@ -33,6 +33,11 @@ struct EngineCounters {
   std::atomic<uint32_t> kv_blocks_used{0};
   std::atomic<uint32_t> kv_blocks_total{0};
   std::atomic<uint64_t> tokens_generated{0};
+  std::atomic<uint64_t> preemptions{0};
+  std::atomic<uint64_t> swaps_out{0};
+  std::atomic<uint64_t> swaps_in{0};
+  std::atomic<uint64_t> swap_fallbacks{0};
+  std::atomic<uint64_t> tokens_recomputed{0};
 };
 
 class EngineRunner {

@@ -5,6 +5,8 @@
 #include <climits>
 #include <thread>
 
+#include "memory_swap_space.hpp"
+
 namespace llmos::model_service {
 namespace {
 
@@ -153,6 +155,18 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
   auto eng = arena_ ? engine::Engine::create(model_, eo, engine::KvCache::borrow(kv, arena_->kv_data()))
                     : engine::Engine::create(model_, eo);  // device memory, from the driver
   if (!eng.ok()) return fail(eng.status());
+  if (config_.swap_to_memory && w.getMemoryEndpoint().size()) {
+    MemorySwapConfig sc;
+    sc.endpoint = ipc::to_string(w.getMemoryEndpoint());
+    sc.routing_id = "swap:" + config_.name + ":" + std::to_string(::getpid());
+    sc.model = config_.name;
+    auto swap = MemorySwapSpace::connect(zmq_, log_, sc);
+    if (swap.ok()) {
+      (*eng)->set_swap_space(std::move(swap).value());
+    } else {
+      log_.warn("no KV swap to llmos-memory (preempted sequences are recomputed): " + swap.status().to_string());
+    }
+  }
   runner_ = std::make_unique<EngineRunner>(std::move(eng).value(), config_.step_delay_ms);
   engine_fd_.emplace(io_, runner_->signal_fd());
   wait_engine();
@@ -288,6 +302,11 @@ void ModelService::send_heartbeat() {
   hb.setKvBlocksUsed(c.kv_blocks_used.load());
   hb.setKvBlocksTotal(c.kv_blocks_total.load());
   hb.setTokensGenerated(c.tokens_generated.load());
+  hb.setPreemptions(c.preemptions.load());
+  hb.setKvSwapsOut(c.swaps_out.load());
+  hb.setKvSwapsIn(c.swaps_in.load());
+  hb.setKvSwapFallbacks(c.swap_fallbacks.load());
+  hb.setTokensRecomputed(c.tokens_recomputed.load());
   uint32_t n = 0;
   for (const auto& [id, seq] : sequences_) n += !seq.unreported.empty();
   auto progress = hb.initProgress(n);

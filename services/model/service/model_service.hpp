@@ -32,6 +32,8 @@ struct ModelServiceConfig {
   // arena. Otherwise (CUDA) the driver allocates it in device memory.
   bool kv_in_arena = true;
   bool on_cuda = false;   // reported in Hello.device
+  // Preempted sequences keep their KV in llmos-memory (else: recomputed).
+  bool swap_to_memory = true;
 };
 
 class ModelService {
