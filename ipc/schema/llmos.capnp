@@ -226,6 +226,7 @@ struct Heartbeat {
   kvSwapFallbacks @10 :UInt64;  # swaps refused or failed: recomputed instead
   tokensRecomputed @11 :UInt64; # tokens computed again because their KV was dropped
   preemptions @12 :UInt64;      # sequences the engine preempted when KV blocks ran out
+  tokensAdopted @13 :UInt64;    # tokens of KV a dead predecessor left in the arena, reused
 }
 
 struct SequenceProgress {
@@ -342,6 +343,7 @@ struct Stats {
   kvSwapsIn @18 :UInt64;
   kvSwapFallbacks @19 :UInt64;
   tokensRecomputed @20 :UInt64;
+  tokensAdopted @21 :UInt64;
 }
 
 struct Shutdown {

@@ -203,7 +203,8 @@ void KernelServer::on_heartbeat(const ipc::DecodedMessage& m) {
   }
   model->tokens_total = total;
   model->last_heartbeat = now;
-  const EngineCounts counts{hb.getPreemptions(), hb.getKvSwapsOut(), hb.getKvSwapsIn(), hb.getKvSwapFallbacks(), hb.getTokensRecomputed()};
+  const EngineCounts counts{hb.getPreemptions(), hb.getKvSwapsOut(), hb.getKvSwapsIn(), hb.getKvSwapFallbacks(), hb.getTokensRecomputed(),
+                            hb.getTokensAdopted()};
   if (model->counts_pid != hb.getPid()) {  // a new service counts from 0
     model->counts_pid = hb.getPid();
     model->counts = {};
@@ -214,6 +215,7 @@ void KernelServer::on_heartbeat(const ipc::DecodedMessage& m) {
   add(engine_totals_.swaps_in, counts.swaps_in, model->counts.swaps_in);
   add(engine_totals_.swap_fallbacks, counts.swap_fallbacks, model->counts.swap_fallbacks);
   add(engine_totals_.tokens_recomputed, counts.tokens_recomputed, model->counts.tokens_recomputed);
+  add(engine_totals_.tokens_adopted, counts.tokens_adopted, model->counts.tokens_adopted);
   model->counts = counts;
   for (auto p : hb.getProgress()) {
     std::vector<uint32_t> ids = ipc::to_vector(p.getIds());
@@ -285,6 +287,7 @@ void KernelServer::on_stats(const ipc::DecodedMessage& m) {
   s.setKvSwapsIn(engine_totals_.swaps_in);
   s.setKvSwapFallbacks(engine_totals_.swap_fallbacks);
   s.setTokensRecomputed(engine_totals_.tokens_recomputed);
+  s.setTokensAdopted(engine_totals_.tokens_adopted);
   (void)send_to(std::string(m.peer()), out);
 }
 

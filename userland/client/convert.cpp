@@ -94,6 +94,7 @@ SystemStats from_wire(wire::Stats::Reader s) {
   o.kv_swaps_in = s.getKvSwapsIn();
   o.kv_swap_fallbacks = s.getKvSwapFallbacks();
   o.tokens_recomputed = s.getTokensRecomputed();
+  o.tokens_adopted = s.getTokensAdopted();
   return o;
 }
 

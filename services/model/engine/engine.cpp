@@ -109,6 +109,7 @@ Status Engine::submit(GenerationRequest r) {
     seq->n_dropped = int(seq->tokens.size()) - 1;
     if (swap_) swap_->drop(seq->req.id);
   }
+  if (adopt(seq)) return ok_status();
   waiting_.push_back(std::move(seq));
   return ok_status();
 }
@@ -117,17 +118,25 @@ void Engine::cancel(uint64_t request_id) { cancelled_.push_back(request_id); }
 
 void Engine::set_swap_space(std::unique_ptr<KvSwapSpace> swap) { swap_ = std::move(swap); }
 
+void Engine::set_journal(std::unique_ptr<KvJournal> journal) { journal_ = std::move(journal); }
+
 EngineStats Engine::stats() const {
   EngineStats s = counts_;
   s.running = int(running_.size());
   s.waiting = int(waiting_.size());
   s.kv_blocks_used = pool_.n_used();
   s.kv_blocks_total = pool_.n_total();
+  s.retained = int(retained_.size());
   return s;
 }
 
+void Engine::release_kv(Sequence& s) {
+  if (journal_) journal_->forget(s.req.id);
+  s.blocks.release_all(pool_);
+}
+
 void Engine::finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events) {
-  seq->blocks.release_all(pool_);
+  release_kv(*seq);
   if (seq->n_swapped > 0) swap_->drop(seq->req.id);
   events.push_back(TokenEvent{seq->req.id, -1, true, reason});
   seq.reset();
@@ -149,32 +158,12 @@ bool Engine::preempt_one(const Sequence* keep) {
       ++counts_.swap_fallbacks;
     }
   }
-  v.blocks.release_all(pool_);
+  release_kv(v);
   v.n_dropped = v.n_cached;
   v.n_cached = 0;  // swapped in, or recomputed from its tokens, when it runs again
   waiting_.push_front(std::move(victim));
   ++counts_.preemptions;
   return true;
-}
-
-// A preempted sequence rejoins: its KV comes back from the swap space into
-// fresh blocks, or (on any failure) is recomputed.
-void Engine::swap_in(Sequence& s) {
-  const int n = s.n_swapped;
-  s.n_swapped = 0;
-  if (n > 0 && s.blocks.reserve(pool_, n)) {
-    Status st = swap_->load(s.req.id, std::span(s.tokens).first(size_t(n)), *kv_, s.blocks.blocks());
-    if (st.ok()) {
-      s.n_cached = n;
-      ++counts_.swaps_in;
-      counts_.tokens_swapped_in += uint64_t(n);
-    } else {
-      ++counts_.swap_fallbacks;
-      swap_->drop(s.req.id);  // a load that timed out may still leave it there
-    }
-  }
-  counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped - s.n_cached));
-  s.n_dropped = 0;
 }
 
 void Engine::step(std::vector<TokenEvent>& events) {
@@ -224,7 +213,7 @@ void Engine::step(std::vector<TokenEvent>& events) {
     Sequence& s = *running_[i];
     if (int(s.tokens.size()) - s.n_cached != 1) continue;
     while (!s.blocks.reserve(pool_, s.n_cached + 1)) {
-      if (!preempt_one(&s)) break;
+      if (!evict_retained() && !preempt_one(&s)) break;
     }
     if (s.blocks.capacity() < s.n_cached + 1) continue;  // cannot happen: kv_tokens >= ctx_len
     add_chunk(s, 1);
@@ -234,7 +223,8 @@ void Engine::step(std::vector<TokenEvent>& events) {
   auto schedule_prompt = [&](Sequence& s) -> bool {
     int chunk = std::min(int(s.tokens.size()) - s.n_cached, budget - n);
     if (chunk <= 0) return false;
-    s.blocks.reserve(pool_, s.n_cached + chunk);
+    while (!s.blocks.reserve(pool_, s.n_cached + chunk) && evict_retained()) {
+    }
     chunk = std::min(chunk, s.blocks.capacity() - s.n_cached);
     if (chunk <= 0) return false;
     add_chunk(s, chunk);
@@ -250,6 +240,8 @@ void Engine::step(std::vector<TokenEvent>& events) {
     // Admit only when the whole prompt's blocks are free, so admission never
     // forces a preemption of work already running.
     const int need_blocks = (int(s.tokens.size()) + options_.block_size - 1) / options_.block_size;
+    while (pool_.n_free() < need_blocks && evict_retained()) {
+    }
     if (pool_.n_free() < need_blocks) break;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
@@ -271,7 +263,14 @@ void Engine::step(std::vector<TokenEvent>& events) {
   batch.n_outputs = n_out;
   batch.output_rows = output_rows_.data();
   model_.forward(batch, *kv_, logits_.data());
-  for (size_t i = 0; i < step_seqs_.size(); ++i) step_seqs_[i]->n_cached += chunks[i];
+  for (size_t i = 0; i < step_seqs_.size(); ++i) {
+    Sequence& s = *step_seqs_[i];
+    s.n_cached += chunks[i];
+    if (journal_) {
+      const size_t n_blocks = size_t((s.n_cached + options_.block_size - 1) / options_.block_size);
+      journal_->commit(s.req.id, std::span(s.tokens).first(size_t(s.n_cached)), s.blocks.blocks().first(n_blocks));
+    }
+  }
 
   // ---- sample and emit ---------------------------------------------------------
   const size_t n_vocab = size_t(model_.config().n_vocab);
@@ -296,7 +295,7 @@ void Engine::step(std::vector<TokenEvent>& events) {
     }
     events.push_back(ev);
     if (ev.done) {
-      s.blocks.release_all(pool_);
+      release_kv(s);
       s.finished = true;
       any_finished = true;
     }

@@ -3,7 +3,9 @@
 // token each, the rest of the step's token budget goes to prompt chunks.
 // When KV blocks run out, the most recently admitted sequence is preempted: its
 // KV goes to the swap space when there is one (else it is later recomputed from
-// its tokens). Owned and driven by one thread.
+// its tokens). With a journal, each running sequence's committed KV is recorded
+// every step, and an engine that replaces a dead one adopts what it left.
+// Owned and driven by one thread.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -12,6 +14,7 @@
 
 #include "llmos/common/status.hpp"
 #include "llmos/engine/kv_cache.hpp"
+#include "llmos/engine/kv_journal.hpp"
 #include "llmos/engine/kv_swap.hpp"
 #include "llmos/engine/llama_model.hpp"
 #include "llmos/engine/sampler.hpp"
@@ -62,6 +65,9 @@ struct EngineStats {
   uint64_t swap_fallbacks = 0;    // swap-outs refused and swap-ins failed: recomputed instead
   uint64_t tokens_swapped_in = 0;
   uint64_t tokens_recomputed = 0;  // tokens computed again because their KV was dropped
+  uint64_t sequences_adopted = 0;  // resumed requests that adopted KV a previous engine left
+  uint64_t tokens_adopted = 0;
+  int retained = 0;                // sequences of KV left by a previous engine, not yet claimed
 };
 
 class Engine {
@@ -75,6 +81,19 @@ class Engine {
   // Preempted sequences keep their KV in `swap` from now on. REQUIRES: no
   // step has run yet.
   void set_swap_space(std::unique_ptr<KvSwapSpace> swap);
+  // Records every running sequence's committed KV in `journal` from now on.
+  // REQUIRES: no step has run yet.
+  void set_journal(std::unique_ptr<KvJournal> journal);
+  // Takes the blocks of the KV `left` by a previous engine in this engine's KV
+  // memory (a model service that died). When a request of one of these ids is
+  // submitted, it adopts the KV of the tokens it shares with the entry and
+  // computes only the rest; unclaimed entries give their blocks back when
+  // blocks run short or on release_retained(). Entries that are inconsistent
+  // (a block out of range or claimed twice, a count that does not match) are
+  // refused and forgotten. Returns the ids of those it kept. REQUIRES:
+  // nothing was submitted yet.
+  std::vector<uint64_t> retain(std::vector<RetainedKv> left);
+  void release_retained();
 
   // Queues a request; invalid_argument when the prompt is empty, holds an id
   // outside the vocabulary, or does not fit the context; or bad sampling values.
@@ -104,6 +123,9 @@ class Engine {
   Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
   bool preempt_one(const Sequence* keep);
   void swap_in(Sequence& s);
+  void release_kv(Sequence& s);  // gives its blocks back (journal first)
+  bool adopt(std::unique_ptr<Sequence>& seq);
+  bool evict_retained();
   void finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events);
 
   LlamaModel& model_;
@@ -114,6 +136,8 @@ class Engine {
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<uint64_t> cancelled_;
   std::unique_ptr<KvSwapSpace> swap_;  // null: preempted sequences are recomputed
+  std::unique_ptr<KvJournal> journal_;  // null: nothing is recorded
+  std::vector<RetainedKv> retained_;    // left by a previous engine, blocks taken from pool_
   EngineStats counts_;                 // the cumulative counters of stats()
 
   // Step scratch, sized at creation (the hot path allocates nothing):
