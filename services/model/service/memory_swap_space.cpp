@@ -41,9 +41,15 @@ Result<std::unique_ptr<MemorySwapSpace>> MemorySwapSpace::connect(ipc::Context& 
   return std::unique_ptr<MemorySwapSpace>(new MemorySwapSpace(std::move(socket), log, std::move(config)));
 }
 
+Status MemorySwapSpace::paused() const {
+  if (Clock::now() >= paused_until_) return ok_status();
+  return disconnected("swapping to llmos-memory is paused: a swap-in timed out");
+}
+
 Status MemorySwapSpace::save(uint64_t request_id, std::span<const int32_t> tokens, engine::KvCache& kv,
                              std::span<const int32_t> blocks) {
   drain();
+  LLMOS_RETURN_IF_ERROR(paused());
   const uint64_t bytes = uint64_t(blocks.size()) * (kv.block_bytes() + 8) + tokens.size() * 4 + 1024;
   if (int64_t(bytes) > config_.max_message_bytes) {
     return invalid_argument("the KV of " + req(request_id) + " (" + std::to_string(bytes) +
@@ -73,19 +79,19 @@ Status MemorySwapSpace::load(uint64_t request_id, std::span<const int32_t> token
               std::to_string(tokens.size()) + " tokens: " + st.message());
     return st;
   };
+  if (Status st = paused(); !st.ok()) return st;  // logged when the pause began
   ipc::OutgoingMessage out(request_id);
   out.body().initSwapIn().setRelease(true);
   if (Status st = socket_.send(out.builder()); !st.ok()) return fallback(st);
   const auto deadline = Clock::now() + config_.timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      return fallback(disconnected("no answer within " + std::to_string(config_.timeout.count()) + " ms"));
-    }
-    auto m = socket_.receive(left);
+    auto m = left.count() > 0 ? socket_.receive(left) : Result<ipc::DecodedMessage>(disconnected("late"));
     if (!m.ok()) {
       if (m.status().code() == ErrorCode::kInvalidArgument) continue;  // malformed: dropped, logged
-      return fallback(disconnected("no answer within " + std::to_string(config_.timeout.count()) + " ms"));
+      paused_until_ = Clock::now() + config_.pause;
+      return fallback(disconnected("no answer within " + std::to_string(config_.timeout.count()) +
+                                   " ms; swapping paused for " + std::to_string(config_.pause.count()) + " ms"));
     }
     if (m->request_id() != request_id || m->kind() == Body::ACK) {
       note_stray(*m);  // an ack of a swap-out or drop, or another request's

@@ -2,7 +2,9 @@
 // SwapOut (the blocks inline, keyed by the request id) without waiting; load()
 // sends SwapIn (release) and waits at most `timeout` for the snapshot, which it
 // checks (tokens, shape, sizes) before writing a byte; drop() sends SwapDrop.
-// Owns its DEALER socket: used by the engine thread only, after construction.
+// After a swap-in that timed out it refuses everything for `pause`, so a stuck
+// llmos-memory stalls the engine once, not at every resume. Owns its DEALER
+// socket: used by the engine thread only, after construction.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -20,6 +22,7 @@ struct MemorySwapConfig {
   std::string routing_id;  // unique per process: "swap:<model>:<pid>"
   std::string model;       // KvSnapshot.model
   std::chrono::milliseconds timeout{2000};  // a swap-in waits this long, then recomputes
+  std::chrono::milliseconds pause{10000};   // then swapping stops for this long
   int64_t max_message_bytes = 64 << 20;     // memory.sock's cap: bigger swaps are refused here
 };
 
@@ -44,9 +47,12 @@ class MemorySwapSpace final : public engine::KvSwapSpace {
   Status restore(uint64_t request_id, const ipc::DecodedMessage& m, std::span<const int32_t> tokens,
                  engine::KvCache& kv, std::span<const int32_t> blocks);
 
+  Status paused() const;  // ok unless a recent swap-in timed out
+
   ipc::Socket socket_;
   const ipc::Logger& log_;
   MemorySwapConfig config_;
+  std::chrono::steady_clock::time_point paused_until_{};
 };
 
 }  // namespace llmos::model_service
