@@ -203,13 +203,13 @@ void KernelServer::on_heartbeat(const ipc::DecodedMessage& m) {
   }
   model->tokens_total = total;
   model->last_heartbeat = now;
-  const EngineCounts counts{hb.getPreemptions(), hb.getKvSwapsOut(), hb.getKvSwapsIn(), hb.getKvSwapFallbacks(), hb.getTokensRecomputed(),
-                            hb.getTokensAdopted()};
+  const EngineCounts counts{hb.getPreemptions(),      hb.getKvSwapsOut(),       hb.getKvSwapsIn(),
+                            hb.getKvSwapFallbacks(),  hb.getTokensRecomputed(), hb.getTokensAdopted()};
   if (model->counts_pid != hb.getPid()) {  // a new service counts from 0
     model->counts_pid = hb.getPid();
     model->counts = {};
   }
-  auto add = [](uint64_t& total, uint64_t now, uint64_t before) { total += now >= before ? now - before : 0; };
+  auto add = [](uint64_t& sum, uint64_t now, uint64_t before) { sum += now >= before ? now - before : 0; };
   add(engine_totals_.preemptions, counts.preemptions, model->counts.preemptions);
   add(engine_totals_.swaps_out, counts.swaps_out, model->counts.swaps_out);
   add(engine_totals_.swaps_in, counts.swaps_in, model->counts.swaps_in);
