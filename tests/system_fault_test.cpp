@@ -29,7 +29,8 @@ Result<client::GenerateResult> generate_killing(client::IoClient& io, const clie
   return r;
 }
 
-TEST_CASE("kill -9 of the model service mid-generation: the request ends with exactly the undisturbed tokens") {
+TEST_CASE("kill -9 of the model service mid-generation: the request ends with exactly the undisturbed tokens, "
+          "and the replacement reuses the KV left in the arena") {
   System sys({}, kSlowSteps);
   REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
   REQUIRE(sys.llmos({"load", stories_model(), "--name", "s"}).exit_code == 0);
@@ -63,9 +64,20 @@ TEST_CASE("kill -9 of the model service mid-generation: the request ends with ex
   for (const auto& s : ps["services"]) {
     if (s["name"] == "model:s") CHECK(s["restarts"] == 2);
   }
+  std::this_thread::sleep_for(500ms);  // a heartbeat brings the last counts
   auto stats = nlohmann::json::parse(sys.llmos({"stats", "--json"}).out);
+  MESSAGE(stats.dump());
   CHECK(stats["redispatches"].get<uint64_t>() >= 2);
   CHECK(stats["service_restarts"].get<uint64_t>() >= 2);
+  // Each replacement found the request in the arena's sequence table and
+  // adopted the KV of every token the kernel re-dispatched but the last (at
+  // least the prompts, 5 and 12 tokens; the generated tokens the kernel heard
+  // of depend on when the last heartbeat left), computing none of them again.
+  CHECK(stats["tokens_adopted"].get<uint64_t>() >= (5 - 1) + (12 - 1));
+  CHECK(stats["tokens_recomputed"].get<uint64_t>() == 0);
+  const std::string log = sys.log();
+  CHECK(log.find("left by a previous llmos-model; kept 1") != std::string::npos);
+  CHECK(log.find("adopting the KV of up to") != std::string::npos);
 }
 
 TEST_CASE("unload drains: the generation in flight finishes, new ones are refused, then the model goes") {

@@ -7,13 +7,14 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 
 namespace llmos::ipc {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'L', 'M', 'O', 'S', 'K', 'V', '1'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ull;
@@ -39,6 +40,20 @@ std::string describe(const KvArenaLayout& l) {
 
 }  // namespace
 
+KvTableGeometry kv_table_geometry(const KvArenaLayout& layout) {
+  KvTableGeometry g;
+  g.slots = std::min(layout.n_blocks, kKvTableMaxSlots);
+  g.max_blocks = layout.n_blocks;
+  g.max_tokens = layout.n_blocks * layout.block_size;
+  const uint64_t raw = 64 + 4 * (uint64_t{g.max_tokens} + g.max_blocks);
+  g.slot_bytes = (raw + 63) / 64 * 64;
+  return g;
+}
+
+uint64_t kv_arena_data_offset(const KvArenaLayout& layout) {
+  return kKvArenaHeaderBytes + (kv_table_geometry(layout).bytes() + 4095) / 4096 * 4096;
+}
+
 std::string kv_arena_name(const std::filesystem::path& runtime_dir, std::string_view model) {
   return "/" + prefix_of(runtime_dir) + std::string(model);
 }
@@ -60,7 +75,12 @@ Result<KvArenaOwner> KvArenaOwner::create(const std::string& name, const KvArena
   if (layout.elem_bytes != 2 && layout.elem_bytes != 4) {
     return invalid_argument("KV arena " + name + ": element size must be 2 or 4 bytes");
   }
-  const uint64_t bytes = kKvArenaHeaderBytes + layout.data_bytes();
+  const uint64_t offset = kv_arena_data_offset(layout);
+  if (offset > UINT32_MAX || uint64_t{layout.n_blocks} * layout.block_size > UINT32_MAX) {
+    return invalid_argument("KV arena " + name + ": " + std::to_string(layout.n_blocks) +
+                            " blocks need a sequence table larger than the arena header can describe");
+  }
+  const uint64_t bytes = offset + layout.data_bytes();
   int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0 && errno == EEXIST) {
     ::shm_unlink(name.c_str());  // left by a kernel that was killed
@@ -77,10 +97,13 @@ Result<KvArenaOwner> KvArenaOwner::create(const std::string& name, const KvArena
   KvArenaHeader h{};
   std::memcpy(h.magic, kMagic, sizeof kMagic);
   h.version = kVersion;
-  h.header_bytes = static_cast<uint32_t>(kKvArenaHeaderBytes);
+  h.header_bytes = static_cast<uint32_t>(offset);
   h.layout = layout;
   h.data_bytes = layout.data_bytes();
   h.attach_count = 0;
+  const KvTableGeometry table = kv_table_geometry(layout);
+  h.table_slots = table.slots;
+  h.table_slot_bytes = static_cast<uint32_t>(table.slot_bytes);
   if (::pwrite(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) return fail("write header of");
   ::close(fd);
   return KvArenaOwner(name, bytes, layout);
@@ -115,7 +138,7 @@ Result<KvArenaMapping> KvArenaMapping::map(const std::string& name, const KvAren
     ::close(fd);
     return s;
   }
-  const uint64_t bytes = kKvArenaHeaderBytes + expected.data_bytes();
+  const uint64_t bytes = kv_arena_data_offset(expected) + expected.data_bytes();
   if (static_cast<uint64_t>(st.st_size) != bytes) {
     ::close(fd);
     return invalid_argument("KV arena " + name + " is " + std::to_string(st.st_size) +
@@ -128,7 +151,7 @@ Result<KvArenaMapping> KvArenaMapping::map(const std::string& name, const KvAren
   KvArenaMapping m(base, bytes);
   auto* h = static_cast<KvArenaHeader*>(base);
   if (std::memcmp(h->magic, kMagic, sizeof kMagic) != 0 || h->version != kVersion ||
-      h->header_bytes != kKvArenaHeaderBytes) {
+      h->header_bytes != kv_arena_data_offset(expected)) {
     return invalid_argument("KV arena " + name + ": bad header (not an llmos KV arena, or another version)");
   }
   if (!(h->layout == expected)) {

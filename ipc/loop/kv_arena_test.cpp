@@ -34,7 +34,8 @@ TEST_CASE("the kernel creates an arena, a service maps it, and it is gone when t
   {
     auto owner = KvArenaOwner::create(name, small_layout());
     REQUIRE_MESSAGE(owner.ok(), owner.status().to_string());
-    CHECK(owner->bytes() == kKvArenaHeaderBytes + small_layout().data_bytes());
+    CHECK(owner->bytes() == kv_arena_data_offset(small_layout()) + small_layout().data_bytes());
+    CHECK(kv_arena_data_offset(small_layout()) == 2 * 4096);  // header, then a table of 4 slots
     {
       auto a = KvArenaMapping::map(name, small_layout());
       REQUIRE_MESSAGE(a.ok(), a.status().to_string());

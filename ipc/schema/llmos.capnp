@@ -220,6 +220,13 @@ struct Heartbeat {
   progress @7 :List(SequenceProgress);
   # model services: tokens generated since the previous heartbeat, so the kernel
   # can re-dispatch a request with the tokens already streamed.
+  # Model services, counted since the service started:
+  kvSwapsOut @8 :UInt64;        # preempted sequences whose KV went to llmos-memory
+  kvSwapsIn @9 :UInt64;         # resumed sequences that got their KV back
+  kvSwapFallbacks @10 :UInt64;  # swaps refused or failed: recomputed instead
+  tokensRecomputed @11 :UInt64; # tokens computed again because their KV was dropped
+  preemptions @12 :UInt64;      # sequences the engine preempted when KV blocks ran out
+  tokensAdopted @13 :UInt64;    # tokens of KV a dead predecessor left in the arena, reused
 }
 
 struct SequenceProgress {
@@ -329,11 +336,17 @@ struct Stats {
   generatedTokens @9 :UInt64;
   queued @10 :UInt32;
   running @11 :UInt32;
-  preemptions @12 :UInt64;
+  preemptions @12 :UInt64;   # by the kernel, and by model services' engines (KV blocks ran out)
   redispatches @13 :UInt64;
   serviceRestarts @14 :UInt64;
   kvBlocksUsed @15 :UInt64;
   kvBlocksTotal @16 :UInt64;
+  # Summed over the model services' heartbeats (see Heartbeat):
+  kvSwapsOut @17 :UInt64;
+  kvSwapsIn @18 :UInt64;
+  kvSwapFallbacks @19 :UInt64;
+  tokensRecomputed @20 :UInt64;
+  tokensAdopted @21 :UInt64;
 }
 
 struct Shutdown {

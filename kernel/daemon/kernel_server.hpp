@@ -60,6 +60,11 @@ class KernelServer {
     std::string peer;
     uint64_t request_id = 0;
   };
+  // Engine counters a model service reports in its heartbeats (since it started).
+  struct EngineCounts {
+    uint64_t preemptions = 0, swaps_out = 0, swaps_in = 0, swap_fallbacks = 0, tokens_recomputed = 0;
+    uint64_t tokens_adopted = 0;
+  };
   struct ModelRuntime {
     std::string name;
     std::string service;  // "model:<name>"
@@ -79,6 +84,8 @@ class KernelServer {
     uint64_t tokens_total = 0;
     float tokens_per_second = 0;
     TimePoint last_heartbeat{};
+    uint32_t counts_pid = 0;  // the service whose counts `counts` are
+    EngineCounts counts;
   };
 
   // kernel_server.cpp: the loop, services, control messages, shutdown
@@ -151,6 +158,7 @@ class KernelServer {
   uint64_t completed_ = 0, cancelled_ = 0, failed_ = 0;
   uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, service_restarts_ = 0;
   std::map<uint64_t, uint32_t> prompt_len_;  // admitted request -> prompt tokens
+  EngineCounts engine_totals_;  // over every model service that ever ran
 };
 
 }  // namespace llmos::kernel

@@ -292,7 +292,12 @@ int cmd_stats(int argc, char** argv) {
                         {"preemptions", s->preemptions},
                         {"redispatches", s->redispatches},
                         {"service_restarts", s->service_restarts},
-                        {"kv_blocks_total", s->kv_blocks_total}};
+                        {"kv_blocks_total", s->kv_blocks_total},
+                        {"kv_swaps_out", s->kv_swaps_out},
+                        {"kv_swaps_in", s->kv_swaps_in},
+                        {"kv_swap_fallbacks", s->kv_swap_fallbacks},
+                        {"tokens_recomputed", s->tokens_recomputed},
+                        {"tokens_adopted", s->tokens_adopted}};
   if (json) {
     std::cout << out.dump() << "\n";
     return 0;
@@ -310,6 +315,11 @@ int cmd_stats(int argc, char** argv) {
   std::printf("recovery            %llu re-dispatched, %llu service restarts, %llu preemptions\n",
               static_cast<unsigned long long>(s->redispatches), static_cast<unsigned long long>(s->service_restarts),
               static_cast<unsigned long long>(s->preemptions));
+  std::printf("KV swap             %llu out, %llu in, %llu fell back to recomputing\n",
+              static_cast<unsigned long long>(s->kv_swaps_out), static_cast<unsigned long long>(s->kv_swaps_in),
+              static_cast<unsigned long long>(s->kv_swap_fallbacks));
+  std::printf("KV reuse            %llu tokens adopted after a restart, %llu tokens recomputed\n",
+              static_cast<unsigned long long>(s->tokens_adopted), static_cast<unsigned long long>(s->tokens_recomputed));
   return 0;
 }
 

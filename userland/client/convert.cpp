@@ -90,6 +90,11 @@ SystemStats from_wire(wire::Stats::Reader s) {
   o.redispatches = s.getRedispatches();
   o.service_restarts = s.getServiceRestarts();
   o.kv_blocks_total = s.getKvBlocksTotal();
+  o.kv_swaps_out = s.getKvSwapsOut();
+  o.kv_swaps_in = s.getKvSwapsIn();
+  o.kv_swap_fallbacks = s.getKvSwapFallbacks();
+  o.tokens_recomputed = s.getTokensRecomputed();
+  o.tokens_adopted = s.getTokensAdopted();
   return o;
 }
 

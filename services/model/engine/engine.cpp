@@ -98,29 +98,46 @@ Status Engine::submit(GenerationRequest r) {
   Sampler sampler(r.sampling, n_vocab);
   sampler.skip(r.generated.size());
   const int n_generated = int(r.generated.size());
-  auto seq = std::unique_ptr<Sequence>(
-      new Sequence{std::move(r), {}, 0, n_generated, false, BlockTable(options_.block_size), std::move(sampler)});
+  auto seq = std::unique_ptr<Sequence>(new Sequence{std::move(r), {}, 0, n_generated, 0, 0, false,
+                                                    BlockTable(options_.block_size), std::move(sampler)});
   seq->tokens.reserve(size_t(options_.ctx_len));
   seq->tokens = seq->req.prompt;
   seq->tokens.insert(seq->tokens.end(), seq->req.generated.begin(), seq->req.generated.end());
+  if (!seq->req.generated.empty()) {
+    // Resumed after its model service died: that service had the KV of all but
+    // the last token, and may have left some of it in the swap space.
+    seq->n_dropped = int(seq->tokens.size()) - 1;
+    if (swap_) swap_->drop(seq->req.id);
+  }
+  if (adopt(seq)) return ok_status();
   waiting_.push_back(std::move(seq));
   return ok_status();
 }
 
 void Engine::cancel(uint64_t request_id) { cancelled_.push_back(request_id); }
 
+void Engine::set_swap_space(std::unique_ptr<KvSwapSpace> swap) { swap_ = std::move(swap); }
+
+void Engine::set_journal(std::unique_ptr<KvJournal> journal) { journal_ = std::move(journal); }
+
 EngineStats Engine::stats() const {
-  EngineStats s;
+  EngineStats s = counts_;
   s.running = int(running_.size());
   s.waiting = int(waiting_.size());
   s.kv_blocks_used = pool_.n_used();
   s.kv_blocks_total = pool_.n_total();
-  s.preemptions = preemptions_;
+  s.retained = int(retained_.size());
   return s;
 }
 
+void Engine::release_kv(Sequence& s) {
+  if (journal_) journal_->forget(s.req.id);
+  s.blocks.release_all(pool_);
+}
+
 void Engine::finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events) {
-  seq->blocks.release_all(pool_);
+  release_kv(*seq);
+  if (seq->n_swapped > 0) swap_->drop(seq->req.id);
   events.push_back(TokenEvent{seq->req.id, -1, true, reason});
   seq.reset();
 }
@@ -129,10 +146,23 @@ bool Engine::preempt_one(const Sequence* keep) {
   if (running_.empty() || running_.back().get() == keep) return false;
   std::unique_ptr<Sequence> victim = std::move(running_.back());
   running_.pop_back();
-  victim->blocks.release_all(pool_);
-  victim->n_cached = 0;  // recomputed from its tokens when it runs again
+  Sequence& v = *victim;
+  if (swap_ && v.n_cached > 0) {
+    const int n_blocks = (v.n_cached + options_.block_size - 1) / options_.block_size;
+    Status st = swap_->save(v.req.id, std::span(v.tokens).first(size_t(v.n_cached)), *kv_,
+                            v.blocks.blocks().first(size_t(n_blocks)));
+    if (st.ok()) {
+      v.n_swapped = v.n_cached;
+      ++counts_.swaps_out;
+    } else {
+      ++counts_.swap_fallbacks;
+    }
+  }
+  release_kv(v);
+  v.n_dropped = v.n_cached;
+  v.n_cached = 0;  // swapped in, or recomputed from its tokens, when it runs again
   waiting_.push_front(std::move(victim));
-  ++preemptions_;
+  ++counts_.preemptions;
   return true;
 }
 
@@ -183,7 +213,7 @@ void Engine::step(std::vector<TokenEvent>& events) {
     Sequence& s = *running_[i];
     if (int(s.tokens.size()) - s.n_cached != 1) continue;
     while (!s.blocks.reserve(pool_, s.n_cached + 1)) {
-      if (!preempt_one(&s)) break;
+      if (!evict_retained() && !preempt_one(&s)) break;
     }
     if (s.blocks.capacity() < s.n_cached + 1) continue;  // cannot happen: kv_tokens >= ctx_len
     add_chunk(s, 1);
@@ -193,7 +223,8 @@ void Engine::step(std::vector<TokenEvent>& events) {
   auto schedule_prompt = [&](Sequence& s) -> bool {
     int chunk = std::min(int(s.tokens.size()) - s.n_cached, budget - n);
     if (chunk <= 0) return false;
-    s.blocks.reserve(pool_, s.n_cached + chunk);
+    while (!s.blocks.reserve(pool_, s.n_cached + chunk) && evict_retained()) {
+    }
     chunk = std::min(chunk, s.blocks.capacity() - s.n_cached);
     if (chunk <= 0) return false;
     add_chunk(s, chunk);
@@ -209,9 +240,12 @@ void Engine::step(std::vector<TokenEvent>& events) {
     // Admit only when the whole prompt's blocks are free, so admission never
     // forces a preemption of work already running.
     const int need_blocks = (int(s.tokens.size()) + options_.block_size - 1) / options_.block_size;
+    while (pool_.n_free() < need_blocks && evict_retained()) {
+    }
     if (pool_.n_free() < need_blocks) break;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
+    swap_in(*running_.back());
     if (!schedule_prompt(*running_.back())) break;
   }
   if (n == 0) return;
@@ -229,7 +263,14 @@ void Engine::step(std::vector<TokenEvent>& events) {
   batch.n_outputs = n_out;
   batch.output_rows = output_rows_.data();
   model_.forward(batch, *kv_, logits_.data());
-  for (size_t i = 0; i < step_seqs_.size(); ++i) step_seqs_[i]->n_cached += chunks[i];
+  for (size_t i = 0; i < step_seqs_.size(); ++i) {
+    Sequence& s = *step_seqs_[i];
+    s.n_cached += chunks[i];
+    if (journal_) {
+      const size_t n_blocks = size_t((s.n_cached + options_.block_size - 1) / options_.block_size);
+      journal_->commit(s.req.id, std::span(s.tokens).first(size_t(s.n_cached)), s.blocks.blocks().first(n_blocks));
+    }
+  }
 
   // ---- sample and emit ---------------------------------------------------------
   const size_t n_vocab = size_t(model_.config().n_vocab);
@@ -254,7 +295,7 @@ void Engine::step(std::vector<TokenEvent>& events) {
     }
     events.push_back(ev);
     if (ev.done) {
-      s.blocks.release_all(pool_);
+      release_kv(s);
       s.finished = true;
       any_finished = true;
     }

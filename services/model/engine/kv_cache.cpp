@@ -1,5 +1,7 @@
 #include "llmos/engine/kv_cache.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 namespace llmos::engine {
@@ -15,6 +17,15 @@ std::optional<int32_t> KvBlockPool::allocate() {
   free_.pop_back();
   in_use_[size_t(b)] = 1;
   return b;
+}
+
+bool KvBlockPool::take(int32_t block) {
+  if (block < 0 || block >= n_total() || in_use_[size_t(block)]) return false;
+  auto it = std::find(free_.begin(), free_.end(), block);
+  if (it == free_.end()) return false;
+  free_.erase(it);
+  in_use_[size_t(block)] = 1;
+  return true;
 }
 
 void KvBlockPool::release(int32_t block) {
@@ -43,11 +54,49 @@ Result<std::unique_ptr<KvCache>> KvCache::allocate(driver::Driver& driver, const
   }
   LLMOS_ASSIGN_OR_RETURN(auto buffer, driver.alloc(layout.bytes()));
   void* data = buffer->data();
-  return std::unique_ptr<KvCache>(new KvCache(layout, data, std::move(buffer)));
+  return std::unique_ptr<KvCache>(new KvCache(layout, data, std::move(buffer), &driver));
 }
 
 std::unique_ptr<KvCache> KvCache::borrow(const driver::KvLayout& layout, void* memory) {
-  return std::unique_ptr<KvCache>(new KvCache(layout, memory, nullptr));
+  return std::unique_ptr<KvCache>(new KvCache(layout, memory, nullptr, nullptr));
+}
+
+size_t KvCache::block_bytes() const {
+  return size_t(layout_.n_layers) * 2 * size_t(layout_.block_size) * size_t(layout_.kv_dim()) * layout_.elem_bytes();
+}
+
+// A block is n_layers * 2 runs of block_size * kv_dim elements, one per
+// (layer, K or V) plane; run `plane` of `block` starts here.
+std::byte* KvCache::run_of(int plane, int32_t block) const {
+  const size_t elems = layout_.plane_offset(plane / 2, plane % 2) +
+                       size_t(block) * size_t(layout_.block_size) * size_t(layout_.kv_dim());
+  return static_cast<std::byte*>(data_) + elems * layout_.elem_bytes();
+}
+
+void KvCache::read_block(int32_t block, std::span<std::byte> out) {
+  LLMOS_REQUIRE(block >= 0 && block < layout_.n_blocks && out.size() == block_bytes(), "read_block: bad block or size");
+  const size_t run = block_bytes() / (size_t(layout_.n_layers) * 2);
+  for (int plane = 0; plane < layout_.n_layers * 2; ++plane) {
+    std::byte* dst = out.data() + size_t(plane) * run;
+    if (driver_) {
+      driver_->copy_to_host(dst, run_of(plane, block), run);
+    } else {
+      std::memcpy(dst, run_of(plane, block), run);
+    }
+  }
+}
+
+void KvCache::write_block(int32_t block, std::span<const std::byte> in) {
+  LLMOS_REQUIRE(block >= 0 && block < layout_.n_blocks && in.size() == block_bytes(), "write_block: bad block or size");
+  const size_t run = block_bytes() / (size_t(layout_.n_layers) * 2);
+  for (int plane = 0; plane < layout_.n_layers * 2; ++plane) {
+    const std::byte* src = in.data() + size_t(plane) * run;
+    if (driver_) {
+      driver_->copy_to_device(run_of(plane, block), src, run);
+    } else {
+      std::memcpy(run_of(plane, block), src, run);
+    }
+  }
 }
 
 }  // namespace llmos::engine

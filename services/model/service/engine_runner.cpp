@@ -12,7 +12,7 @@ EngineRunner::EngineRunner(std::unique_ptr<engine::Engine> engine, int step_dela
     : engine_(std::move(engine)), step_delay_ms_(step_delay_ms) {
   signal_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   LLMOS_REQUIRE(signal_fd_ >= 0, "eventfd");
-  counters_.kv_blocks_total.store(uint32_t(engine_->stats().kv_blocks_total));
+  publish(engine_->stats(), 0);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -54,6 +54,12 @@ void EngineRunner::cancel(uint64_t request_id) {
   push_command(std::move(c));
 }
 
+void EngineRunner::release_retained() {
+  auto c = std::make_unique<Command>();
+  c->kind = Command::Kind::kReleaseRetained;
+  push_command(std::move(c));
+}
+
 std::unique_ptr<RefusedSubmission> EngineRunner::pop_refusal() {
   RefusedSubmission* r = nullptr;
   if (!refusals_.pop(r)) return nullptr;
@@ -85,6 +91,11 @@ void EngineRunner::run() {
         engine_->cancel(c->request_id);
         continue;
       }
+      if (c->kind == Command::Kind::kReleaseRetained) {
+        engine_->release_retained();
+        publish(engine_->stats(), 0);
+        continue;
+      }
       const uint64_t id = c->request.id;
       Status st = engine_->submit(std::move(c->request));
       if (!st.ok()) {
@@ -112,14 +123,23 @@ void EngineRunner::run() {
         std::this_thread::yield();  // the IPC thread drains
       }
     }
-    const engine::EngineStats s = engine_->stats();
-    counters_.running.store(uint32_t(s.running));
-    counters_.waiting.store(uint32_t(s.waiting));
-    counters_.kv_blocks_used.store(uint32_t(s.kv_blocks_used));
-    counters_.kv_blocks_total.store(uint32_t(s.kv_blocks_total));
-    counters_.tokens_generated.fetch_add(new_tokens);
+    publish(engine_->stats(), new_tokens);
     if (!step_events.empty()) wake_ipc();
   }
+}
+
+void EngineRunner::publish(const engine::EngineStats& s, uint64_t new_tokens) {
+  counters_.running.store(uint32_t(s.running));
+  counters_.waiting.store(uint32_t(s.waiting));
+  counters_.kv_blocks_used.store(uint32_t(s.kv_blocks_used));
+  counters_.kv_blocks_total.store(uint32_t(s.kv_blocks_total));
+  counters_.tokens_generated.fetch_add(new_tokens);
+  counters_.preemptions.store(s.preemptions);
+  counters_.swaps_out.store(s.swaps_out);
+  counters_.swaps_in.store(s.swaps_in);
+  counters_.swap_fallbacks.store(s.swap_fallbacks);
+  counters_.tokens_recomputed.store(s.tokens_recomputed);
+  counters_.tokens_adopted.store(s.tokens_adopted);
 }
 
 }  // namespace llmos::model_service

@@ -33,6 +33,12 @@ struct EngineCounters {
   std::atomic<uint32_t> kv_blocks_used{0};
   std::atomic<uint32_t> kv_blocks_total{0};
   std::atomic<uint64_t> tokens_generated{0};
+  std::atomic<uint64_t> preemptions{0};
+  std::atomic<uint64_t> swaps_out{0};
+  std::atomic<uint64_t> swaps_in{0};
+  std::atomic<uint64_t> swap_fallbacks{0};
+  std::atomic<uint64_t> tokens_recomputed{0};
+  std::atomic<uint64_t> tokens_adopted{0};
 };
 
 class EngineRunner {
@@ -47,6 +53,9 @@ class EngineRunner {
 
   void submit(engine::GenerationRequest request);
   void cancel(uint64_t request_id);
+  // Frees the KV a dead predecessor left that no request has claimed
+  // (Engine::release_retained).
+  void release_retained();
 
   // Outputs, in the order the engine produced them. false when empty.
   bool pop_event(engine::TokenEvent& out) { return events_.pop(out); }
@@ -60,11 +69,12 @@ class EngineRunner {
 
  private:
   struct Command {
-    enum class Kind { kSubmit, kCancel } kind;
+    enum class Kind { kSubmit, kCancel, kReleaseRetained } kind;
     engine::GenerationRequest request;  // kSubmit
     uint64_t request_id = 0;            // kCancel
   };
   void run();
+  void publish(const engine::EngineStats& s, uint64_t new_tokens);  // into counters_
   void push_command(std::unique_ptr<Command> c);
   void wake_ipc();
 

@@ -5,6 +5,9 @@
 #include <climits>
 #include <thread>
 
+#include "arena_journal.hpp"
+#include "memory_swap_space.hpp"
+
 namespace llmos::model_service {
 namespace {
 
@@ -50,7 +53,8 @@ ModelService::ModelService(boost::asio::io_context& io, ipc::Context& zmq, const
       model_(model),
       config_(std::move(config)),
       service_name_("model:" + config_.name),
-      heartbeat_timer_(io) {}
+      heartbeat_timer_(io),
+      retain_timer_(io) {}
 
 ModelService::~ModelService() {
   if (engine_fd_) {
@@ -62,6 +66,7 @@ ModelService::~ModelService() {
 
 void ModelService::stop() {
   heartbeat_timer_.cancel();
+  retain_timer_.cancel();
   io_.stop();
 }
 
@@ -153,7 +158,33 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
   auto eng = arena_ ? engine::Engine::create(model_, eo, engine::KvCache::borrow(kv, arena_->kv_data()))
                     : engine::Engine::create(model_, eo);  // device memory, from the driver
   if (!eng.ok()) return fail(eng.status());
+  if (config_.swap_to_memory && w.getMemoryEndpoint().size()) {
+    MemorySwapConfig sc;
+    sc.endpoint = ipc::to_string(w.getMemoryEndpoint());
+    sc.routing_id = "swap:" + config_.name + ":" + std::to_string(::getpid());
+    sc.model = config_.name;
+    auto swap = MemorySwapSpace::connect(zmq_, log_, sc);
+    if (swap.ok()) {
+      (*eng)->set_swap_space(std::move(swap).value());
+    } else {
+      log_.warn("no KV swap to llmos-memory (preempted sequences are recomputed): " + swap.status().to_string());
+    }
+  }
+  if (arena_) adopt_arena_table(**eng, layout);
   runner_ = std::make_unique<EngineRunner>(std::move(eng).value(), config_.step_delay_ms);
+  if (!left_in_arena_.empty()) {
+    // The kernel re-dispatches its requests right after this Welcome; what is
+    // still unclaimed after the grace period was not coming back.
+    retain_timer_.expires_after(config_.retain_grace);
+    retain_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (left_in_arena_.empty()) return;  // every one was re-dispatched
+      log_.info("freeing the KV of " + std::to_string(left_in_arena_.size()) +
+                " sequence(s) left in the arena that were not re-dispatched");
+      left_in_arena_.clear();
+      runner_->release_retained();
+    });
+  }
   engine_fd_.emplace(io_, runner_->signal_fd());
   wait_engine();
 
@@ -168,6 +199,19 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
             std::to_string(config_.ctx) + ", " + std::to_string(layout.n_blocks) + " KV blocks in " + kv_where + ")");
   send_heartbeat();
   arm_heartbeat();
+}
+
+// What a dead predecessor left in the arena's sequence table goes to the
+// engine, which adopts it when the kernel re-dispatches those requests; from
+// now on the table records this engine's sequences.
+void ModelService::adopt_arena_table(engine::Engine& eng, const ipc::KvArenaLayout& layout) {
+  ArenaHandover h = attach_arena_journal(eng, arena_->table(), layout);
+  left_in_arena_ = std::move(h.kept);
+  if (h.found == 0 && h.torn == 0 && h.corrupt == 0) return;
+  log_.info("the arena holds the KV of " + std::to_string(h.found) + " sequence(s) (" +
+            std::to_string(h.found_tokens) + " tokens) left by a previous llmos-model; kept " +
+            std::to_string(left_in_arena_.size()) + " for their re-dispatch; ignored " + std::to_string(h.torn) +
+            " torn and " + std::to_string(h.corrupt) + " corrupt slot(s)");
 }
 
 Status ModelService::connect_tokens(const std::string& endpoint) {
@@ -203,12 +247,18 @@ void ModelService::on_dispatch(const ipc::DecodedMessage& m) {
   r.stop_ids = ids_from_wire(s.getSampling().getStopIds());
   Sequence& seq = sequences_[id];
   seq.prompt_tokens = uint32_t(r.prompt.size());
+  std::string kv = " (its KV is recomputed)";
+  if (auto it = left_in_arena_.find(id); it != left_in_arena_.end()) {
+    kv = " (adopting the KV of up to " + std::to_string(it->second) + " of its tokens left in the arena)";
+    left_in_arena_.erase(it);
+    if (r.generated.empty()) log_.info("request " + std::to_string(id) + " restarts" + kv);
+  }
   if (!r.generated.empty()) {
     // Resumed after a crash: first the tokens we know were generated, so that
     // llmos-io has them all even if the dead service never sent some; it drops
     // the ones it already streamed.
     log_.info("request " + std::to_string(id) + " resumes after " + std::to_string(r.generated.size()) +
-              " generated tokens");
+              " generated tokens" + kv);
     seq.step_ids = ipc::to_vector(s.getGeneratedIds());
     send_tokens(id, seq, false, int(wire::FinishReason::NONE), ok_status());
   }
@@ -288,6 +338,12 @@ void ModelService::send_heartbeat() {
   hb.setKvBlocksUsed(c.kv_blocks_used.load());
   hb.setKvBlocksTotal(c.kv_blocks_total.load());
   hb.setTokensGenerated(c.tokens_generated.load());
+  hb.setPreemptions(c.preemptions.load());
+  hb.setKvSwapsOut(c.swaps_out.load());
+  hb.setKvSwapsIn(c.swaps_in.load());
+  hb.setKvSwapFallbacks(c.swap_fallbacks.load());
+  hb.setTokensRecomputed(c.tokens_recomputed.load());
+  hb.setTokensAdopted(c.tokens_adopted.load());
   uint32_t n = 0;
   for (const auto& [id, seq] : sequences_) n += !seq.unreported.empty();
   auto progress = hb.initProgress(n);

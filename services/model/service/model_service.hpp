@@ -1,13 +1,14 @@
-// ModelService: the IPC side of llmos-model. Registers with the kernel
-// (Hello -> Welcome with the KV arena), maps the arena and starts the engine
-// thread over it, turns Dispatch/Cancel into engine commands, streams each
-// sequence's new tokens straight to llmos-io as TokenEvents (the final one also
-// to the kernel), and heartbeats with per-sequence progress. Runs on the
-// thread that runs the io_context; the engine runs on EngineRunner's thread.
+// ModelService: the IPC side of llmos-model. Registers with the kernel, maps
+// the KV arena (its sequence table: what a dead predecessor left goes to the
+// engine to adopt) and starts the engine thread over it, turns Dispatch/Cancel
+// into engine commands, streams tokens straight to llmos-io (the final event
+// also to the kernel) and heartbeats with per-sequence progress. Runs on the
+// io_context's thread; the engine runs on EngineRunner's thread.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +33,11 @@ struct ModelServiceConfig {
   // arena. Otherwise (CUDA) the driver allocates it in device memory.
   bool kv_in_arena = true;
   bool on_cuda = false;   // reported in Hello.device
+  // Preempted sequences keep their KV in llmos-memory (else: recomputed).
+  bool swap_to_memory = true;
+  // How long KV a dead predecessor left in the arena waits for its request to
+  // be re-dispatched before its blocks are freed.
+  std::chrono::milliseconds retain_grace{3000};
 };
 
 class ModelService {
@@ -59,6 +65,7 @@ class ModelService {
   void on_kernel_message(ipc::DecodedMessage&& m);
   void on_welcome(const ipc::DecodedMessage& m);
   void on_dispatch(const ipc::DecodedMessage& m);
+  void adopt_arena_table(engine::Engine& eng, const ipc::KvArenaLayout& layout);
   Status connect_tokens(const std::string& endpoint);
   void wait_engine();
   void drain_engine();
@@ -79,6 +86,8 @@ class ModelService {
   std::unique_ptr<EngineRunner> runner_;
   std::optional<boost::asio::posix::stream_descriptor> engine_fd_;
   boost::asio::steady_timer heartbeat_timer_;
+  boost::asio::steady_timer retain_timer_;
+  std::map<uint64_t, uint32_t> left_in_arena_;  // request -> tokens of KV a predecessor left (for the log)
   uint32_t heartbeat_interval_ms_ = 200;
   std::map<uint64_t, Sequence> sequences_;
   uint64_t next_request_id_ = 1;

@@ -1,9 +1,10 @@
 // The shared-memory KV arena of one model: created and sized by llmosd
 // (KvArenaOwner, which unlinks it when destroyed), mapped by the model service
 // (KvArenaMapping) whose engine keeps its paged KV cache there, so the memory
-// belongs to the kernel and outlives a model-service crash. Layout in
-// docs/microkernel.md ("KV arena"). Both handles are owned by one thread; the
-// memory itself is shared between processes.
+// belongs to the kernel and outlives a model-service crash; so does the
+// sequence table (kv_arena_table.hpp) between the header and the KV data. Layout
+// in docs/microkernel.md ("KV arena"). Both handles are owned by one thread;
+// the memory itself is shared between processes.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -29,16 +30,34 @@ struct KvArenaLayout {
   bool operator==(const KvArenaLayout&) const = default;
 };
 
-// The header at offset 0 of every arena (kKvArenaHeaderBytes reserved).
+// The sequence table's geometry, a function of the layout: one slot per
+// sequence (at most kKvTableMaxSlots, at most one per block), each able to hold
+// every block of the arena and the tokens they cover.
+inline constexpr uint32_t kKvTableMaxSlots = 64;
+struct KvTableGeometry {
+  uint32_t slots = 0;
+  uint32_t max_tokens = 0;   // per slot: n_blocks * block_size
+  uint32_t max_blocks = 0;   // per slot: n_blocks
+  uint64_t slot_bytes = 0;   // 64-byte slot header + tokens + blocks, rounded up to 64
+  uint64_t bytes() const { return uint64_t{slots} * slot_bytes; }
+};
+KvTableGeometry kv_table_geometry(const KvArenaLayout& layout);
+
+// The header at offset 0 of every arena (kKvArenaHeaderBytes reserved), then
+// the sequence table at kKvArenaHeaderBytes, then the KV data at header_bytes.
 struct KvArenaHeader {
   char magic[8];             // "LLMOSKV1"
-  uint32_t version;          // 1
-  uint32_t header_bytes;     // kKvArenaHeaderBytes: where the KV data begins
+  uint32_t version;          // 2 (1 had no sequence table)
+  uint32_t header_bytes;     // where the KV data begins: kv_arena_data_offset(layout)
   KvArenaLayout layout;
   uint64_t data_bytes;
   uint64_t attach_count;     // model services that have mapped it (bumped on each attach)
+  uint32_t table_slots;      // kv_table_geometry(layout), written for readers of the raw arena
+  uint32_t table_slot_bytes;
 };
 inline constexpr uint64_t kKvArenaHeaderBytes = 4096;
+// kKvArenaHeaderBytes + the sequence table, rounded up to 4096.
+uint64_t kv_arena_data_offset(const KvArenaLayout& layout);
 
 // "/llmos-<uid>-<hash of runtime_dir>-<model>": unique per system and model, so
 // systems in different runtime directories never share an arena.
@@ -52,6 +71,7 @@ class KvArenaOwner {
  public:
   // shm_open(O_CREAT | O_EXCL, 0600) + ftruncate + the header. A stale arena of
   // the same name is replaced. Errors name the arena and the call that failed.
+  // invalid_argument when the layout's sequence table does not fit the header's fields.
   static Result<KvArenaOwner> create(const std::string& name, const KvArenaLayout& layout);
   KvArenaOwner(KvArenaOwner&& other) noexcept;
   KvArenaOwner& operator=(KvArenaOwner&& other) noexcept;
@@ -60,7 +80,7 @@ class KvArenaOwner {
   ~KvArenaOwner();  // shm_unlink
 
   const std::string& name() const { return name_; }
-  uint64_t bytes() const { return bytes_; }  // header + data
+  uint64_t bytes() const { return bytes_; }  // header + sequence table + data
   const KvArenaLayout& layout() const { return layout_; }
 
  private:
@@ -84,7 +104,8 @@ class KvArenaMapping {
   ~KvArenaMapping();  // munmap
 
   const KvArenaHeader& header() const { return *static_cast<const KvArenaHeader*>(base_); }
-  void* kv_data() { return static_cast<char*>(base_) + kKvArenaHeaderBytes; }  // data_bytes long
+  void* kv_data() { return static_cast<char*>(base_) + header().header_bytes; }  // data_bytes long
+  void* table() { return static_cast<char*>(base_) + kKvArenaHeaderBytes; }      // the sequence table
   uint64_t bytes() const { return bytes_; }
 
  private:

@@ -44,6 +44,8 @@ struct SystemStats {
   uint32_t queued = 0, running = 0;
   uint64_t preemptions = 0, redispatches = 0, service_restarts = 0;
   uint64_t kv_blocks_total = 0;
+  uint64_t kv_swaps_out = 0, kv_swaps_in = 0, kv_swap_fallbacks = 0, tokens_recomputed = 0;
+  uint64_t tokens_adopted = 0;  // KV a dead model service left in its arena, reused by its replacement
 };
 
 struct LoadProgress {

@@ -1,8 +1,11 @@
 // The continuous-batching engine: sequences join and leave between steps; each
 // step is schedule -> forward -> sample -> emit. Decoding sequences take one
 // token each, the rest of the step's token budget goes to prompt chunks.
-// When KV blocks run out, the most recently admitted sequence is preempted and
-// later recomputed from its tokens. Owned and driven by one thread.
+// When KV blocks run out, the most recently admitted sequence is preempted: its
+// KV goes to the swap space when there is one (else it is later recomputed from
+// its tokens). With a journal, each running sequence's committed KV is recorded
+// every step, and an engine that replaces a dead one adopts what it left.
+// Owned and driven by one thread.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -11,6 +14,8 @@
 
 #include "llmos/common/status.hpp"
 #include "llmos/engine/kv_cache.hpp"
+#include "llmos/engine/kv_journal.hpp"
+#include "llmos/engine/kv_swap.hpp"
 #include "llmos/engine/llama_model.hpp"
 #include "llmos/engine/sampler.hpp"
 
@@ -55,6 +60,14 @@ struct EngineStats {
   int kv_blocks_used = 0;
   int kv_blocks_total = 0;
   uint64_t preemptions = 0;
+  uint64_t swaps_out = 0;         // preempted sequences whose KV went to the swap space
+  uint64_t swaps_in = 0;          // resumed sequences that got their KV back
+  uint64_t swap_fallbacks = 0;    // swap-outs refused and swap-ins failed: recomputed instead
+  uint64_t tokens_swapped_in = 0;
+  uint64_t tokens_recomputed = 0;  // tokens computed again because their KV was dropped
+  uint64_t sequences_adopted = 0;  // resumed requests that adopted KV a previous engine left
+  uint64_t tokens_adopted = 0;
+  int retained = 0;                // sequences of KV left by a previous engine, not yet claimed
 };
 
 class Engine {
@@ -64,6 +77,23 @@ class Engine {
   // Uses `kv` (e.g. borrowed from a shared arena) instead of allocating one.
   static Result<std::unique_ptr<Engine>> create(LlamaModel& model, const EngineOptions& options,
                                                 std::unique_ptr<KvCache> kv);
+
+  // Preempted sequences keep their KV in `swap` from now on. REQUIRES: no
+  // step has run yet.
+  void set_swap_space(std::unique_ptr<KvSwapSpace> swap);
+  // Records every running sequence's committed KV in `journal` from now on.
+  // REQUIRES: no step has run yet.
+  void set_journal(std::unique_ptr<KvJournal> journal);
+  // Takes the blocks of the KV `left` by a previous engine in this engine's KV
+  // memory (a model service that died). When a request of one of these ids is
+  // submitted, it adopts the KV of the tokens it shares with the entry and
+  // computes only the rest; unclaimed entries give their blocks back when
+  // blocks run short or on release_retained(). Entries that are inconsistent
+  // (a block out of range or claimed twice, a count that does not match) are
+  // refused and forgotten. Returns the ids of those it kept. REQUIRES:
+  // nothing was submitted yet.
+  std::vector<uint64_t> retain(std::vector<RetainedKv> left);
+  void release_retained();
 
   // Queues a request; invalid_argument when the prompt is empty, holds an id
   // outside the vocabulary, or does not fit the context; or bad sampling values.
@@ -84,12 +114,18 @@ class Engine {
     std::vector<int32_t> tokens;  // prompt + generated
     int n_cached = 0;             // tokens whose K/V are in the cache
     int n_generated = 0;
+    int n_swapped = 0;            // tokens whose KV waits in the swap space
+    int n_dropped = 0;            // tokens whose KV the last preemption dropped
     bool finished = false;
     BlockTable blocks;
     Sampler sampler;
   };
   Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
   bool preempt_one(const Sequence* keep);
+  void swap_in(Sequence& s);
+  void release_kv(Sequence& s);  // gives its blocks back (journal first)
+  bool adopt(std::unique_ptr<Sequence>& seq);
+  bool evict_retained();
   void finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events);
 
   LlamaModel& model_;
@@ -99,7 +135,10 @@ class Engine {
   std::vector<std::unique_ptr<Sequence>> running_;  // in admission order
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<uint64_t> cancelled_;
-  uint64_t preemptions_ = 0;
+  std::unique_ptr<KvSwapSpace> swap_;  // null: preempted sequences are recomputed
+  std::unique_ptr<KvJournal> journal_;  // null: nothing is recorded
+  std::vector<RetainedKv> retained_;    // left by a previous engine, blocks taken from pool_
+  EngineStats counts_;                 // the cumulative counters of stats()
 
   // Step scratch, sized at creation (the hot path allocates nothing):
   int max_blocks_ = 0;

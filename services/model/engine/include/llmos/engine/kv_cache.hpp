@@ -3,6 +3,7 @@
 // data lives in a KvCache buffer laid out as driver::KvLayout describes.
 // Not thread-safe: owned and used by the engine thread.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +28,9 @@ class KvBlockPool {
   int n_used() const { return n_total() - n_free(); }
 
   std::optional<int32_t> allocate();
+  // Marks the free block `block` used (KV adopted from a predecessor engine).
+  // false when it is out of range or already in use.
+  bool take(int32_t block);
   // REQUIRES: `block` was allocated and not yet released.
   void release(int32_t block);
 
@@ -45,6 +49,9 @@ class BlockTable {
   bool reserve(KvBlockPool& pool, int n_tokens);
   // Gives every block back; the table is empty afterwards.
   void release_all(KvBlockPool& pool);
+  // REQUIRES: the table is empty and `blocks` are in use and owned by nobody
+  // else (taken from the pool for this table).
+  void adopt(std::span<const int32_t> blocks) { blocks_.assign(blocks.begin(), blocks.end()); }
 
   int capacity() const { return int(blocks_.size()) * block_size_; }
   int block_size() const { return block_size_; }
@@ -68,12 +75,22 @@ class KvCache {
   const driver::KvLayout& layout() const { return layout_; }
   void* data() { return data_; }
 
+  // One block packed on its own, as swap space and snapshots keep it:
+  // [n_layers][2 (K, V)][block_size][kv_dim] of the cache's element type.
+  size_t block_bytes() const;
+  // REQUIRES: 0 <= block < n_blocks, out.size() == block_bytes().
+  void read_block(int32_t block, std::span<std::byte> out);
+  void write_block(int32_t block, std::span<const std::byte> in);
+
  private:
-  KvCache(const driver::KvLayout& layout, void* data, std::unique_ptr<driver::DeviceBuffer> owned)
-      : layout_(layout), data_(data), owned_(std::move(owned)) {}
+  KvCache(const driver::KvLayout& layout, void* data, std::unique_ptr<driver::DeviceBuffer> owned,
+          driver::Driver* driver)
+      : layout_(layout), data_(data), owned_(std::move(owned)), driver_(driver) {}
+  std::byte* run_of(int plane, int32_t block) const;
   driver::KvLayout layout_;
   void* data_;
   std::unique_ptr<driver::DeviceBuffer> owned_;  // null when borrowed
+  driver::Driver* driver_;  // copies in and out of allocated memory; null when borrowed (host memory)
 };
 
 }  // namespace llmos::engine

@@ -1,0 +1,97 @@
+// How sequences get their KV back instead of recomputing it: from the swap
+// space after a preemption, and from what a previous engine left (retain/adopt).
+#include <algorithm>
+
+#include "llmos/engine/engine.hpp"
+
+namespace llmos::engine {
+
+// A preempted sequence rejoins: its KV comes back from the swap space into
+// fresh blocks, or (on any failure) is recomputed.
+void Engine::swap_in(Sequence& s) {
+  const int n = s.n_swapped;
+  s.n_swapped = 0;
+  if (n > 0 && s.blocks.reserve(pool_, n)) {
+    Status st = swap_->load(s.req.id, std::span(s.tokens).first(size_t(n)), *kv_, s.blocks.blocks());
+    if (st.ok()) {
+      s.n_cached = n;
+      ++counts_.swaps_in;
+      counts_.tokens_swapped_in += uint64_t(n);
+    } else {
+      ++counts_.swap_fallbacks;
+      swap_->drop(s.req.id);  // a load that timed out may still leave it there
+    }
+  }
+  counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped - s.n_cached));
+  s.n_dropped = 0;
+}
+
+std::vector<uint64_t> Engine::retain(std::vector<RetainedKv> left) {
+  std::vector<uint64_t> kept;
+  for (auto& e : left) {
+    const size_t want_blocks = (e.tokens.size() + size_t(options_.block_size) - 1) / size_t(options_.block_size);
+    bool ok = e.request_id != 0 && !e.tokens.empty() && int(e.tokens.size()) < options_.ctx_len &&
+              e.blocks.size() == want_blocks;
+    for (const auto& r : retained_) {
+      if (r.request_id == e.request_id) ok = false;  // the other one stays
+    }
+    size_t taken = 0;
+    while (ok && taken < e.blocks.size() && pool_.take(e.blocks[taken])) ++taken;
+    if (!ok || taken < e.blocks.size()) {
+      for (size_t i = 0; i < taken; ++i) pool_.release(e.blocks[i]);
+      bool other = false;
+      for (const auto& r : retained_) other |= r.request_id == e.request_id;
+      if (journal_ && !other) journal_->forget(e.request_id);
+      continue;
+    }
+    kept.push_back(e.request_id);
+    retained_.push_back(std::move(e));
+  }
+  return kept;
+}
+
+void Engine::release_retained() {
+  while (evict_retained()) {
+  }
+}
+
+bool Engine::evict_retained() {
+  if (retained_.empty()) return false;
+  const RetainedKv& e = retained_.front();
+  if (journal_) journal_->forget(e.request_id);
+  for (int32_t b : e.blocks) pool_.release(b);
+  retained_.erase(retained_.begin());
+  return true;
+}
+
+// A resumed request whose KV a previous engine left: it takes the blocks of
+// the tokens it shares with that KV (all but its last token at most, whose
+// logits it needs) and starts running with them; the rest go back to the pool.
+bool Engine::adopt(std::unique_ptr<Sequence>& seq) {
+  auto it = std::find_if(retained_.begin(), retained_.end(),
+                         [&](const RetainedKv& r) { return r.request_id == seq->req.id; });
+  if (it == retained_.end()) return false;
+  RetainedKv e = std::move(*it);
+  retained_.erase(it);
+  Sequence& s = *seq;
+  const auto common = std::mismatch(s.tokens.begin(), s.tokens.end(), e.tokens.begin(), e.tokens.end());
+  const int n = std::min(int(common.first - s.tokens.begin()), int(s.tokens.size()) - 1);
+  const size_t keep = size_t((std::max(n, 0) + options_.block_size - 1) / options_.block_size);
+  const bool adopted = n > 0 && int(running_.size()) < options_.max_seqs;
+  for (size_t i = adopted ? keep : 0; i < e.blocks.size(); ++i) pool_.release(e.blocks[i]);
+  if (!adopted) {
+    if (journal_) journal_->forget(s.req.id);
+    return false;
+  }
+  s.blocks.adopt(std::span(e.blocks).first(keep));
+  s.n_cached = n;
+  if (journal_) journal_->commit(s.req.id, std::span(s.tokens).first(size_t(n)), s.blocks.blocks());
+  ++counts_.sequences_adopted;
+  counts_.tokens_adopted += uint64_t(n);
+  counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped - n));
+  s.n_dropped = 0;
+  running_.push_back(std::move(seq));
+  return true;
+}
+
+}  // namespace llmos::engine

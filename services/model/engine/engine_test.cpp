@@ -1,0 +1,115 @@
+// The engine under KV pressure: preemption with and without a swap space, on a
+// seeded synthetic model (the tokens of a run are compared between runs, not
+// against a reference implementation; golden checks are in tests/).
+#include "llmos/engine/engine.hpp"
+
+#include <doctest/doctest.h>
+
+#include "engine_test_util.hpp"
+
+namespace llmos::engine {
+namespace {
+
+// Refuses to keep anything, as a full or unreachable memory service does.
+class RefusingSwapSpace final : public KvSwapSpace {
+ public:
+  Status save(uint64_t id, std::span<const int32_t>, KvCache&, std::span<const int32_t>) override {
+    return overloaded("request " + std::to_string(id) + ": full");
+  }
+  Status load(uint64_t id, std::span<const int32_t>, KvCache&, std::span<const int32_t>) override {
+    return not_found("request " + std::to_string(id));
+  }
+  void drop(uint64_t) override {}
+};
+
+// Keeps everything but loses it on the way back (a load that times out after
+// scribbling over the blocks).
+class ForgetfulSwapSpace final : public KvSwapSpace {
+ public:
+  Status save(uint64_t, std::span<const int32_t>, KvCache&, std::span<const int32_t>) override {
+    return ok_status();
+  }
+  Status load(uint64_t id, std::span<const int32_t>, KvCache& kv, std::span<const int32_t> blocks) override {
+    std::vector<std::byte> junk(kv.block_bytes(), std::byte{0x7b});
+    for (int32_t b : blocks) kv.write_block(b, junk);
+    return disconnected("request " + std::to_string(id) + ": no answer in time");
+  }
+  void drop(uint64_t) override { ++drops; }
+  int drops = 0;
+};
+
+TEST_CASE("under KV pressure, swapped-out sequences resume with the tokens of an unpreempted run") {
+  auto model = tiny_model();
+  const auto reqs = requests(6);
+  const Run roomy = run(*model, 8 * kCtx, nullptr, reqs);
+  CHECK(roomy.stats.preemptions == 0);
+  REQUIRE(roomy.tokens.size() == 6);
+
+  const Run recompute = run(*model, 0, nullptr, reqs);
+  auto host = std::make_unique<HostKvSwapSpace>(64u << 20);
+  HostKvSwapSpace* swap = host.get();
+  const Run swapped = run(*model, 0, std::move(host), reqs);
+
+  CHECK(recompute.stats.preemptions > 0);
+  CHECK(recompute.tokens == roomy.tokens);
+  CHECK(swapped.stats.preemptions > 0);
+  CHECK(swapped.stats.swaps_out > 0);
+  CHECK(swapped.stats.swaps_in == swapped.stats.swaps_out);
+  CHECK(swapped.stats.swap_fallbacks == 0);
+  CHECK(swapped.tokens == roomy.tokens);
+  CHECK(swapped.stats.tokens_recomputed < recompute.stats.tokens_recomputed);
+  CHECK(swap->entries() == 0);  // every swap was taken back
+  MESSAGE("preemptions " << recompute.stats.preemptions << " / " << swapped.stats.preemptions
+                         << "; tokens recomputed without swap " << recompute.stats.tokens_recomputed
+                         << ", with swap " << swapped.stats.tokens_recomputed << " ("
+                         << swapped.stats.tokens_swapped_in << " swapped in)");
+}
+
+TEST_CASE("a swap space that refuses or loses the KV costs recomputation, never other tokens") {
+  auto model = tiny_model();
+  const auto reqs = requests(6);
+  const Run roomy = run(*model, 8 * kCtx, nullptr, reqs);
+
+  const Run refused = run(*model, 0, std::make_unique<RefusingSwapSpace>(), reqs);
+  CHECK(refused.stats.preemptions > 0);
+  CHECK(refused.stats.swaps_out == 0);
+  CHECK(refused.stats.swap_fallbacks == refused.stats.preemptions);
+  CHECK(refused.tokens == roomy.tokens);
+
+  auto forgetful = std::make_unique<ForgetfulSwapSpace>();
+  ForgetfulSwapSpace* f = forgetful.get();
+  const Run lost = run(*model, 0, std::move(forgetful), reqs);
+  CHECK(lost.stats.swaps_out > 0);
+  CHECK(lost.stats.swaps_in == 0);
+  CHECK(lost.stats.swap_fallbacks == lost.stats.swaps_out);
+  CHECK(f->drops >= int(lost.stats.swap_fallbacks));
+  CHECK(lost.tokens == roomy.tokens);
+}
+
+TEST_CASE("a cancelled sequence that waits swapped out gives its swap back") {
+  auto model = tiny_model();
+  EngineOptions o;
+  o.max_seqs = 8;
+  o.ctx_len = kCtx;
+  auto eng = Engine::create(*model, o);
+  REQUIRE(eng.ok());
+  auto host = std::make_unique<HostKvSwapSpace>(64u << 20);
+  HostKvSwapSpace* swap = host.get();
+  (*eng)->set_swap_space(std::move(host));
+  for (const auto& r : requests(6)) REQUIRE((*eng)->submit(r).ok());
+  std::vector<TokenEvent> events;
+  while (swap->entries() == 0) {
+    REQUIRE((*eng)->has_work());
+    (*eng)->step(events);
+  }
+  for (uint64_t id = 1; id <= 6; ++id) (*eng)->cancel(id);
+  events.clear();
+  (*eng)->step(events);
+  CHECK(events.size() == 6);
+  CHECK_FALSE((*eng)->has_work());
+  CHECK(swap->entries() == 0);
+  CHECK(swap->used_bytes() == 0);
+}
+
+}  // namespace
+}  // namespace llmos::engine
