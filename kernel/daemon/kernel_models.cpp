@@ -176,9 +176,19 @@ void KernelServer::on_model_service_exit(ModelRuntime& model, const std::string&
   model.service_up = false;
   const ModelRecord* record = registry_.find(model.name);
   if (record && record->state == ModelState::kLoading) {
-    on_model_load_error(model, failed("llmos-model for '" + model.name + "' " + how +
-                                      " while loading; see " +
-                                      (config_.runtime_dir / "llmosd.log").string()));
+    // A service that cannot load sends its reason (say, no CUDA device) and
+    // exits: the exit can be seen before the report is read. The report is
+    // the better error, so it gets a moment to arrive first.
+    Status exited = failed("llmos-model for '" + model.name + "' " + how + " while loading; see " +
+                           (config_.runtime_dir / "llmosd.log").string());
+    auto grace = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(300));
+    grace->async_wait([this, grace, name = model.name, exited](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto it = models_.find(name);
+      const ModelRecord* r = registry_.find(name);
+      if (it == models_.end() || r == nullptr || r->state != ModelState::kLoading || it->second.service_up) return;
+      on_model_load_error(it->second, exited);
+    });
     return;
   }
   (void)scheduler_.set_paused(model.name, true);
