@@ -227,11 +227,14 @@ TEST_CASE("HTTP: a full queue gets 429, and the admitted requests still finish")
   REQUIRE(model > 0);
   ::kill(model, SIGSTOP);
   auto first = std::async(std::launch::async, [&] { return Connection(port).post("/v1/completions", completion("Once", 8)); });
-  auto second = std::async(std::launch::async, [&] {
-    std::this_thread::sleep_for(200ms);
-    return Connection(port).post("/v1/completions", completion("Once upon", 8));
-  });
-  std::this_thread::sleep_for(500ms);
+  auto second = std::async(std::launch::async, [&] { return Connection(port).post("/v1/completions", completion("Once upon", 8)); });
+  bool full = false;  // one running (dispatched to the stopped service), one queued
+  for (int i = 0; i < 200 && !full; ++i) {
+    auto s = stats(sys);
+    full = s["running"].get<uint64_t>() == 1 && s["queued"].get<uint64_t>() == 1;
+    if (!full) std::this_thread::sleep_for(25ms);
+  }
+  REQUIRE(full);
   Connection c(port);
   auto third = c.post("/v1/completions", completion("Once upon a", 8));
   auto streamed = c.post("/v1/completions", completion("Once upon a", 8, /*stream=*/true));
