@@ -114,12 +114,6 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, size_t(q * double(v.size() - 1) + 0.5))];
 }
 
-std::filesystem::path own_dir() {
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::current_path() : exe.parent_path();
-}
-
 int fail(const std::string& m) {
   std::fprintf(stderr, "llmos-bench http: %s\n", m.c_str());
   return 1;
@@ -163,32 +157,14 @@ int run_http_bench(int argc, char** argv) {
     requests = 1;
   }
 
-  std::filesystem::path dir;
-  bool own_system = false;
-  if (!runtime.empty()) {
-    dir = runtime;
-    if (!client::running_kernel_pid(dir)) return fail("no llmos system runs in " + dir.string());
-  } else {
-    std::string pattern = "/tmp/llmos-bench-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) return fail("mkdtemp failed");
-    dir = pattern;
-    client::UpOptions up;
-    up.llmosd = (bin_dir.empty() ? own_dir() : std::filesystem::path(bin_dir)) / "llmosd";
-    up.kernel_args = {"--http", "127.0.0.1:0", "--max-seqs", std::to_string(max_seqs), "--max-queued",
-                      std::to_string(std::max(256, clients * requests))};
-    auto started = client::start_system(dir, up);
-    if (!started.ok()) return fail(started.status().to_string());
-    own_system = true;
-  }
-  auto cleanup = [&] {
-    if (!own_system) return;
-    (void)client::stop_system(dir);
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  };
+  auto system = client::BenchSystem::use_or_start(
+      runtime, bin_dir,
+      {"--http", "127.0.0.1:0", "--max-seqs", std::to_string(max_seqs), "--max-queued",
+       std::to_string(std::max(256, clients * requests))});
+  if (!system.ok()) return fail(system.status().to_string());
+  const std::filesystem::path dir = system->dir();
   auto url = client::http_url(dir);
   if (!url) {
-    cleanup();
     return fail("the system in " + dir.string() + " serves no HTTP API (started with --http off?)");
   }
   const std::string hostport = url->substr(std::string("http://").size());
@@ -202,7 +178,6 @@ int run_http_bench(int argc, char** argv) {
   lo.threads = uint32_t(threads);
   auto loaded = k.ok() ? k->load(lo, nullptr) : Result<client::ModelInfo>(k.status());
   if (!loaded.ok()) {
-    cleanup();
     return fail("load: " + loaded.status().to_string());
   }
   // The API serves the model once llmos-io has seen it ready.
@@ -222,7 +197,6 @@ int run_http_bench(int argc, char** argv) {
     auto s = client::service_decode(dir, "bench", prompt, tokens);
     auto l = client::local_decode(model_path, prompt, tokens, threads, int(loaded->ctx));
     if (!h.ok || !s.ok() || !l.ok()) {
-      cleanup();
       return fail(!h.ok ? "http: " + h.error : (!s.ok() ? s.status() : l.status()).to_string());
     }
     if (h.tokens_per_second > best_http.tokens_per_second) best_http = h;
@@ -261,7 +235,6 @@ int run_http_bench(int argc, char** argv) {
     }
   }
   (void)k->unload("bench");
-  cleanup();
 
   json out = {{"model", model_path},
               {"tokens", tokens},

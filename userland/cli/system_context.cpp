@@ -13,11 +13,7 @@ int report(const char* cmd, const Status& st, int code) {
   return report(cmd, m, code);
 }
 
-std::filesystem::path program_dir() {
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::current_path() : exe.parent_path();
-}
+std::filesystem::path program_dir() { return client::program_dir(); }
 
 Result<SystemHandle> connect_system(bool need_running) {
   SystemHandle h;

@@ -163,12 +163,6 @@ Result<DecodeRate> local_decode(const std::string& path, const std::string& prom
 
 namespace {
 
-std::filesystem::path own_dir() {
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::current_path() : exe.parent_path();
-}
-
 int fail(const std::string& m) {
   std::fprintf(stderr, "llmos-bench ipc: %s\n", m.c_str());
   return 1;
@@ -210,36 +204,17 @@ int run_ipc_bench(int argc, char** argv) {
     repeats = 1;
   }
 
-  // The system: the one running in --runtime-dir, or a temporary one.
-  std::filesystem::path dir;
-  bool own_system = false;
-  if (!runtime.empty()) {
-    dir = runtime;
-    if (!running_kernel_pid(dir)) return fail("no llmos system runs in " + dir.string());
-  } else {
-    std::string pattern = "/tmp/llmos-bench-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) return fail("mkdtemp failed");
-    dir = pattern;
-    UpOptions up;
-    up.llmosd = (bin_dir.empty() ? own_dir() : std::filesystem::path(bin_dir)) / "llmosd";
-    up.kernel_args = {"--http", "off"};  // the message path only; `llmos-bench http` measures HTTP
-    auto started = start_system(dir, up);
-    if (!started.ok()) return fail(started.status().to_string());
-    own_system = true;
-  }
-  auto cleanup = [&] {
-    if (!own_system) return;
-    (void)stop_system(dir);
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  };
+  // The system: the one running in --runtime-dir, or a temporary one (the
+  // message path only: `llmos-bench http` measures HTTP).
+  auto system = BenchSystem::use_or_start(runtime, bin_dir, {"--http", "off"});
+  if (!system.ok()) return fail(system.status().to_string());
+  const std::filesystem::path dir = system->dir();
 
   nlohmann::json out;
   auto kernel_rtt = ping_latency(dir, ipc::kKernelSocket, pings);
   auto io_rtt = ping_latency(dir, ipc::kClientSocket, pings);
   auto kernel_tp = ping_throughput(dir, ipc::kKernelSocket, pings * 4, 64);
   if (!kernel_rtt.ok() || !io_rtt.ok() || !kernel_tp.ok()) {
-    cleanup();
     return fail((!kernel_rtt.ok() ? kernel_rtt.status() : !io_rtt.ok() ? io_rtt.status() : kernel_tp.status()).to_string());
   }
   auto lat = [](const Latency& l) {
@@ -267,7 +242,6 @@ int run_ipc_bench(int argc, char** argv) {
     lo.ctx = uint32_t(ctx);
     auto loaded = k.ok() ? k->load(lo, nullptr) : Result<ModelInfo>(k.status());
     if (!loaded.ok()) {
-      cleanup();
       return fail("load: " + loaded.status().to_string());
     }
     DecodeRate best_service, best_local;
@@ -275,7 +249,6 @@ int run_ipc_bench(int argc, char** argv) {
       auto s = service_decode(dir, "bench", prompt, tokens);
       auto l = local_decode(model_path, prompt, tokens, threads, int(loaded->ctx));
       if (!s.ok() || !l.ok()) {
-        cleanup();
         return fail((!s.ok() ? s.status() : l.status()).to_string());
       }
       if (s->tokens_per_second > best_service.tokens_per_second) best_service = *s;
@@ -303,7 +276,6 @@ int run_ipc_bench(int argc, char** argv) {
     }
   }
   if (json) std::cout << out.dump() << "\n";
-  cleanup();
   return 0;
 }
 

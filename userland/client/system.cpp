@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -246,6 +247,35 @@ std::optional<std::string> http_url(const std::filesystem::path& dir) {
   std::string url;
   if (!std::getline(in, url) || url.rfind("http://", 0) != 0) return std::nullopt;
   return url;
+}
+
+std::filesystem::path program_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::current_path() : exe.parent_path();
+}
+
+Result<BenchSystem> BenchSystem::use_or_start(const std::string& runtime_dir, const std::string& bin_dir,
+                                              std::vector<std::string> kernel_args) {
+  if (!runtime_dir.empty()) {
+    if (!running_kernel_pid(runtime_dir)) return not_found("no llmos system runs in " + runtime_dir);
+    return BenchSystem(runtime_dir, false);
+  }
+  std::string pattern = "/tmp/llmos-bench-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) return failed("mkdtemp " + pattern + ": " + std::strerror(errno));
+  BenchSystem system(pattern, true);  // removes the directory again if the start fails
+  UpOptions up;
+  up.llmosd = (bin_dir.empty() ? program_dir() : std::filesystem::path(bin_dir)) / "llmosd";
+  up.kernel_args = std::move(kernel_args);
+  LLMOS_RETURN_IF_ERROR(start_system(system.dir(), up).status());
+  return system;
+}
+
+BenchSystem::~BenchSystem() {
+  if (!owned_) return;
+  (void)stop_system(dir_);
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
 }
 
 }  // namespace llmos::client

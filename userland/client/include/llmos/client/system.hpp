@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +49,31 @@ Result<DownResult> stop_system(const std::filesystem::path& dir,
 
 // The pid written in <dir>/llmosd.lock, when a kernel holds the lock.
 std::optional<uint32_t> running_kernel_pid(const std::filesystem::path& dir);
+
+// The directory of the running program (llmosd and the services are installed
+// beside `llmos` and `llmos-bench`).
+std::filesystem::path program_dir();
+
+// The system a benchmark measures: the one running in `runtime_dir` when one
+// is given (failing when none runs there), else a new one in a temporary
+// runtime directory, started with llmosd from `bin_dir` (default:
+// program_dir()) and `kernel_args`, and stopped and removed on destruction.
+// Movable, not copyable; used by one thread.
+class BenchSystem {
+ public:
+  static Result<BenchSystem> use_or_start(const std::string& runtime_dir, const std::string& bin_dir,
+                                          std::vector<std::string> kernel_args);
+  BenchSystem(BenchSystem&& other) noexcept : dir_(std::move(other.dir_)), owned_(other.owned_) { other.owned_ = false; }
+  BenchSystem& operator=(BenchSystem&&) = delete;
+  BenchSystem(const BenchSystem&) = delete;
+  ~BenchSystem();
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  BenchSystem(std::filesystem::path dir, bool owned) : dir_(std::move(dir)), owned_(owned) {}
+  std::filesystem::path dir_;
+  bool owned_ = false;
+};
 
 // Where the system's HTTP API listens ("http://127.0.0.1:8080"), from the
 // http.url file llmos-io keeps in `dir`; nullopt when it has none (--http off,
