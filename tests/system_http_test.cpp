@@ -185,7 +185,7 @@ TEST_CASE("HTTP: llmos-io killed comes back on the same port; admin load and unl
   REQUIRE(port != 0);
   {
     Connection c(port);
-    auto r = c.post("/admin/models", json{{"path", stories_model()}, {"name", "stories"}});
+    auto r = c.post("/admin/models", json{{"path", stories_model()}, {"name", "stories"}, {"threads", 1}, {"device", "cpu"}});
     REQUIRE_MESSAGE(r.status == 200, r.body);
     CHECK(r.js()["state"] == "ready");
     CHECK(r.js()["context_length"] == 512);
@@ -196,6 +196,8 @@ TEST_CASE("HTTP: llmos-io killed comes back on the same port; admin load and unl
   auto ps = sys.ps();
   REQUIRE(ps["models"].size() == 1);
   CHECK(ps["models"][0]["name"] == "stories");
+  CHECK(ps["models"][0]["threads"] == 1);
+  CHECK(ps["models"][0]["device"] == "cpu");
 
   const pid_t io = sys.service_pid("io");
   REQUIRE(io > 0);

@@ -105,6 +105,18 @@ Result<LoadParams> parse_load(std::string_view body) {
     }
     p.ctx = obj["ctx"].get<int>();
   }
+  if (obj.contains("threads") && !obj["threads"].is_null()) {
+    if (!obj["threads"].is_number_integer() || obj["threads"].get<int64_t>() < 0 || obj["threads"].get<int64_t>() > 1024) {
+      return invalid_argument("'threads' must be an integer between 0 and 1024 (0 = automatic)");
+    }
+    p.threads = obj["threads"].get<int>();
+  }
+  if (obj.contains("device") && !obj["device"].is_null()) {
+    const bool known = obj["device"].is_string() &&
+                       (obj["device"] == "cpu" || obj["device"] == "cuda" || obj["device"] == "auto");
+    if (!known) return invalid_argument("'device' must be \"cpu\", \"cuda\" or \"auto\"");
+    p.device = obj["device"].get<std::string>();
+  }
   return p;
 }
 

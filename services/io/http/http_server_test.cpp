@@ -324,7 +324,13 @@ TEST_CASE("models, admin load and unload") {
   CHECK(c.send(bhttp::verb::get, "/v1/models/fake").js()["id"] == "fake");
   CHECK(c.send(bhttp::verb::get, "/v1/models/other").status == 404);
 
-  r = c.post("/admin/models", {{"path", "/models/stories260K.gguf"}, {"ctx", 128}});
+  r = c.post("/admin/models", {{"path", "/models/x.gguf"}, {"threads", -1}});
+  CHECK(r.status == 400);
+  CHECK(r.js()["error"]["message"] == "'threads' must be an integer between 0 and 1024 (0 = automatic)");
+  r = c.post("/admin/models", {{"path", "/models/x.gguf"}, {"device", "tpu"}});
+  CHECK(r.status == 400);
+  CHECK(r.js()["error"]["message"] == "'device' must be \"cpu\", \"cuda\" or \"auto\"");
+  r = c.post("/admin/models", {{"path", "/models/stories260K.gguf"}, {"ctx", 128}, {"threads", 2}, {"device", "cpu"}});
   REQUIRE(r.status == 200);
   CHECK(r.js()["name"] == "stories260K");
   CHECK(r.js()["state"] == "ready");

@@ -85,6 +85,11 @@ void LocalBackend::cancel(GenerationHandle handle) {
 
 void LocalBackend::load_model(LoadParams params, std::function<void(Status)> done) {
   reap();
+  if (params.device == "cuda") {  // "auto" is the CPU here
+    if (done) done(unimplemented("`llmos serve --local` runs models on the CPU; use device \"cpu\" or \"auto\", "
+                                 "or the system (`llmos up`) for CUDA"));
+    return;
+  }
   if (params.name.empty()) params.name = std::filesystem::path(params.path).stem().string();
   std::shared_ptr<ModelRunner> runner;
   Status refused;

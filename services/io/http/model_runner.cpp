@@ -78,7 +78,7 @@ Status ModelRunner::load() {
   const tokenizer::Tokenizer& tok = text->tok;
 
   driver::DriverOptions dopts;
-  dopts.threads = options_.threads;
+  dopts.threads = params_.threads > 0 ? params_.threads : options_.threads;
   LLMOS_ASSIGN_OR_RETURN(auto drv, driver::make_cpu_driver(dopts));
   const std::string device = drv->info().name;
   engine::ModelOptions mopts;

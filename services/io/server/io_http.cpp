@@ -173,7 +173,10 @@ void IoServer::admin_load(http::LoadParams params, std::function<void(Status)> d
   load.setPath(ipc::as_text(params.path));
   load.setName(ipc::as_text(params.name));
   load.setCtx(uint32_t(std::max(0, params.ctx)));
-  load.setDevice(wire::Device::AUTO);
+  load.setThreads(uint32_t(std::max(0, params.threads)));
+  load.setDevice(params.device == "cpu"    ? wire::Device::CPU
+                 : params.device == "cuda" ? wire::Device::CUDA
+                                           : wire::Device::AUTO);
   if (Status st = kernel_->send(out.builder()); !st.ok()) return done(st);
   admin_calls_[id] = AdminCall{std::move(done), params.name, params.path};
 }

@@ -96,6 +96,8 @@ struct LoadParams {
   std::string path;
   std::string name;  // "" = the file's stem
   int ctx = 0;       // 0 = the model's
+  int threads = 0;   // CPU threads; 0 = automatic
+  std::string device = "auto";  // "cpu", "cuda" or "auto" (CUDA when a GPU answers, else the CPU)
 };
 
 struct ModelStats {
