@@ -101,6 +101,17 @@ TEST_CASE("HTTP through the services: concurrent clients get the text of llmos g
   }
 
   Connection c(port);
+  // A prompt longer than the context: the kernel refuses it, and a streamed
+  // request still gets the 400 status line, not an error inside a 200 stream.
+  std::string long_prompt;
+  for (int i = 0; i < 200; ++i) long_prompt += "Once upon a time ";
+  for (bool stream : {false, true}) {
+    auto r = c.post("/v1/completions", completion(long_prompt, 4, stream));
+    CHECK(r.status == 400);
+    CHECK_MESSAGE(r.js()["error"]["message"].get<std::string>().find("does not fit the context of 512 tokens") !=
+                      std::string::npos,
+                  r.body);
+  }
   auto metrics = c.send(boost::beast::http::verb::get, "/metrics");
   REQUIRE(metrics.status == 200);
   CHECK(metrics.body.find("llmos_http_requests_total{endpoint=\"completions\",outcome=\"ok\"} 5") != std::string::npos);

@@ -70,11 +70,10 @@ Status IoServer::start() {
     // again when it can, so clients find the API where it was.
     std::ifstream in(runtime_dir_ / "http.url");
     std::string url;
-    if (std::getline(in, url) && url.rfind(':') != std::string::npos) {
-      const std::string port = url.substr(url.rfind(':') + 1);
-      if (!port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos) {
-        previous_http_port_ = uint16_t(std::stoul(port));
-      }
+    http::HttpServerOptions previous;
+    if (std::getline(in, url) && url.rfind("http://", 0) == 0 &&
+        http::parse_listen_address(url.substr(7), previous).ok()) {
+      previous_http_port_ = previous.port;
     }
   }
   std::error_code ignored;
