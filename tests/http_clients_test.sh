@@ -111,7 +111,7 @@ AUTH=(-H "Authorization: Bearer $KEY")
 # status BODY_FILE METHOD PATH [curl args...]: prints the HTTP status
 status() {
   local out=$1 method=$2 path=$3; shift 3
-  curl -s -o "$out" -w '%{http_code}' -X "$method" "$BASE$path" "$@"
+  curl -s --max-time 60 -o "$out" -w '%{http_code}' -X "$method" "$BASE$path" "$@"
 }
 completion_json() {  # prompt extra-json-fields
   jq -nc --arg m "$NAME" --arg p "$1" --argjson n $MAX_TOKENS --argjson extra "$2" \

@@ -14,8 +14,12 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -115,10 +119,19 @@ class System {
     up_ = run_process(argv);
     for (const auto& name : env_names_) ::unsetenv(name.c_str());
     if (up_.exit_code == 0) record_pids();
+    watchdog_ = std::thread([this] { watch(); });
   }
   System(const System&) = delete;
   System& operator=(const System&) = delete;
   ~System() {
+    {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      done_ = true;
+    }
+    watch_cv_.notify_all();
+    watchdog_.join();
+    // A REQUIRE that failed is unwinding: the log says what the system saw.
+    if (std::uncaught_exceptions() > 0) std::cerr << "llmosd.log of the failed test:\n" << log_tail() << std::endl;
     run_process({kLlmos, "down"});
     for (pid_t p : wait_gone(pids_, std::chrono::milliseconds(5000))) ::kill(p, SIGKILL);
     reap_children();
@@ -136,6 +149,10 @@ class System {
   std::string log() const {
     std::ifstream in(dir_ / "llmosd.log");
     return {std::istreambuf_iterator<char>(in), {}};
+  }
+  std::string log_tail(size_t bytes = 16000) const {
+    std::string text = log();
+    return text.size() > bytes ? text.substr(text.size() - bytes) : text;
   }
 
   // `llmos ARGS...` in this system. A `load` without --device gets --device
@@ -206,6 +223,21 @@ class System {
   void remember(pid_t p) {
     if (p > 0 && std::find(pids_.begin(), pids_.end(), p) == pids_.end()) pids_.push_back(p);
   }
+  // A test that hangs is aborted after kWatchdog with what the system was
+  // doing, rather than running into ctest's timeout with no output.
+  static constexpr std::chrono::seconds kWatchdog{150};
+  void watch() {
+    std::unique_lock<std::mutex> lock(watch_mu_);
+    if (watch_cv_.wait_for(lock, kWatchdog, [this] { return done_; })) return;
+    std::cerr << "system test still running after " << kWatchdog.count() << " s; llmos ps:\n"
+              << run_process({kLlmos, "ps", "--json"}).out << "\nllmosd.log (tail):\n"
+              << log_tail() << std::endl;
+    std::abort();
+  }
+  std::thread watchdog_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool done_ = false;
   std::filesystem::path dir_;
   std::vector<std::string> env_names_;
   ProcessResult up_;

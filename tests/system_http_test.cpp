@@ -140,6 +140,7 @@ TEST_CASE("HTTP: kill -9 of the model service mid-stream; the client receives th
   REQUIRE(c.read_until("\"text\":\""));  // tokens are flowing
   ::kill(model, SIGKILL);
   const std::string raw = c.read_to_end();
+  REQUIRE_MESSAGE(!c.timed_out(), "the stream went silent after the kill; received:\n" << raw);
   const size_t body_at = raw.find("\r\n\r\n");
   REQUIRE(body_at != std::string::npos);
   // Chunked transfer: take the data lines.
@@ -241,6 +242,10 @@ TEST_CASE("HTTP: a full queue gets 429, and the admitted requests still finish")
   ::kill(model, SIGSTOP);
   auto first = std::async(std::launch::async, [&] { return Connection(port).post("/v1/completions", completion("Once", 8)); });
   auto second = std::async(std::launch::async, [&] { return Connection(port).post("/v1/completions", completion("Once upon", 8)); });
+  struct Resume {  // on every path, before the futures wait: a failed REQUIRE leaves no stopped service
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{model};
   bool full = false;  // one running (dispatched to the stopped service), one queued
   for (int i = 0; i < 200 && !full; ++i) {
     auto s = stats(sys);

@@ -1,6 +1,7 @@
 // Runs a program for a test and captures its exit code, stdout and stderr.
 // Test-only helper; each call is independent (thread-safe as fork/exec is).
 #pragma once
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -19,7 +20,15 @@ struct ProcessResult {
 inline ProcessResult run_process(const std::vector<std::string>& argv) {
   int out_pipe[2], err_pipe[2];
   ProcessResult r;
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) return r;
+  // Close-on-exec: a program started by another thread at the same time must
+  // not inherit these pipes (it would hold them open, and this call would wait
+  // for it). The child's dup2 onto 1 and 2 clears the flag there.
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return r;
+  // Built before the fork: the child of a threaded process only calls
+  // async-signal-safe functions.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
     dup2(out_pipe[1], 1);
@@ -28,9 +37,6 @@ inline ProcessResult run_process(const std::vector<std::string>& argv) {
     close(err_pipe[0]);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }
@@ -41,7 +47,10 @@ inline ProcessResult run_process(const std::vector<std::string>& argv) {
   int open_fds = 2;
   char buf[4096];
   while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0) break;
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
       ssize_t n = read(fds[i].fd, buf, sizeof buf);

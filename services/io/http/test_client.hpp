@@ -2,13 +2,11 @@
 // and an SSE body splitter. Test-only; one Connection per thread.
 #pragma once
 #include <doctest/doctest.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -29,14 +27,21 @@ struct Reply {
   json js() const { return json::parse(body); }
 };
 
-// A blocking test client on one connection; reads time out after 10 s so a
-// broken server fails the test instead of hanging it.
+// A blocking test client on one connection. Every read and write has a 10 s
+// limit (Asio's blocking calls ignore SO_RCVTIMEO, so the operations are run
+// asynchronously under a deadline): a broken server fails the test with a
+// message instead of hanging it.
 class Connection {
  public:
-  explicit Connection(uint16_t port) : sock_(ioc_) {
-    sock_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    timeval tv{10, 0};
-    ::setsockopt(sock_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  static constexpr std::chrono::seconds kLimit{10};
+
+  explicit Connection(uint16_t port) : stream_(ioc_) {
+    stream_.expires_after(kLimit);
+    boost::system::error_code ec;
+    stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
+                          [&](boost::system::error_code e) { ec = e; });
+    run();
+    if (ec) throw boost::system::system_error(ec, "connect to port " + std::to_string(port));
   }
 
   Reply send(bhttp::verb method, const std::string& target, const std::string& body = "",
@@ -47,59 +52,91 @@ class Connection {
     if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();
-    bhttp::write(sock_, req);
-    return read_reply();
+    boost::system::error_code ec;
+    stream_.expires_after(kLimit);
+    bhttp::async_write(stream_, req, [&](boost::system::error_code e, size_t) { ec = e; });
+    run();
+    if (ec) throw boost::system::system_error(ec, "write " + target);
+    return read_reply(target);
   }
   Reply post(const std::string& target, const json& body, const std::string& auth = "") {
     return send(bhttp::verb::post, target, body.dump(), auth);
   }
-  Reply read_reply() {
+  Reply read_reply(const std::string& what = "reply") {
     bhttp::response_parser<bhttp::string_body> p;
     p.body_limit(boost::none);
-    bhttp::read(sock_, buf_, p);
+    boost::system::error_code ec;
+    stream_.expires_after(kLimit);
+    bhttp::async_read(stream_, buf_, p, [&](boost::system::error_code e, size_t) { ec = e; });
+    run();
+    if (ec) throw boost::system::system_error(ec, "read the reply to " + what);
     Reply r;
     r.status = p.get().result_int();
     r.body = p.get().body();
     r.headers = p.get().base();
     return r;
   }
-  void write_raw(const std::string& bytes) { net::write(sock_, net::buffer(bytes)); }
-  // Reads until `needle` arrived (true) or the peer closed (false).
+  void write_raw(const std::string& bytes) {
+    boost::system::error_code ec;
+    stream_.expires_after(kLimit);
+    net::async_write(stream_, net::buffer(bytes), [&](boost::system::error_code e, size_t) { ec = e; });
+    run();
+    if (ec) throw boost::system::system_error(ec, "write");
+  }
+  // Reads until `needle` arrived (true) or the peer closed or went silent for
+  // the limit (false).
   bool read_until(const std::string& needle) {
     char chunk[4096];
     while (raw_.find(needle) == std::string::npos) {
       boost::system::error_code ec;
-      const size_t n = sock_.read_some(net::buffer(chunk), ec);
-      if (ec) return false;
+      size_t n = 0;
+      stream_.expires_after(kLimit);
+      stream_.async_read_some(net::buffer(chunk), [&](boost::system::error_code e, size_t k) {
+        ec = e;
+        n = k;
+      });
+      run();
+      if (ec) {
+        timed_out_ = ec == boost::beast::error::timeout;
+        return false;
+      }
       raw_.append(chunk, n);
     }
     return true;
   }
-  // Everything up to the server's close.
+  // Everything up to the server's close (or the limit; see timed_out()).
   std::string read_to_end() {
     read_until(std::string(1, '\0') + "never");
     return raw_;
   }
+  // True when the last read_until stopped because the server went silent.
+  bool timed_out() const { return timed_out_; }
   // True when the server closes the connection within `limit`.
   bool closed_by_server(std::chrono::milliseconds limit) {
-    const auto start = std::chrono::steady_clock::now();
     char chunk[4096];
+    stream_.expires_after(limit);
     for (;;) {
       boost::system::error_code ec;
-      sock_.read_some(net::buffer(chunk), ec);
-      if (ec) return std::chrono::steady_clock::now() - start < limit;
+      stream_.async_read_some(net::buffer(chunk), [&](boost::system::error_code e, size_t) { ec = e; });
+      run();
+      if (ec) return ec != boost::beast::error::timeout;
     }
   }
   void close() {
     boost::system::error_code ec;
-    sock_.close(ec);
+    stream_.socket().close(ec);
   }
 
  private:
+  void run() {
+    ioc_.restart();
+    ioc_.run();
+  }
   net::io_context ioc_;
-  tcp::socket sock_;
+  boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buf_;
   std::string raw_;
+  bool timed_out_ = false;
 };
 
 // The data payloads of an SSE body; REQUIREs the framing.
