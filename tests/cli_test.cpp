@@ -142,5 +142,13 @@ TEST_CASE("bad arguments are refused with a message naming the option") {
   CHECK(r.err.find("frobnicate") != std::string::npos);
 }
 
+TEST_CASE("llmosd run by hand refuses a malformed --http before it starts anything") {
+  TempDir dir;
+  auto r = run_process({LLMOS_BIN_DIR "/llmosd", "--runtime-dir", (dir.path / "rt").string(), "--http", "localhost"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("--http 'localhost' is not ADDR:PORT") != std::string::npos, r.err);
+  CHECK(!fs::exists(dir.path / "rt"));  // nothing started, not even the runtime directory
+}
+
 }  // namespace
 }  // namespace llmos

@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "kernel_server.hpp"
+#include "llmos/http/http_server.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 
 namespace {
@@ -61,6 +62,14 @@ int main(int argc, char** argv) {
   if (vm.count("help")) {
     std::cout << "usage: llmosd [options]\n" << opts;
     return 0;
+  }
+  if (!http.empty() && http != "off") {
+    // Checked here, once: llmos-io would otherwise refuse it at every restart.
+    llmos::http::HttpServerOptions parsed;
+    if (auto st = llmos::http::parse_listen_address(http, parsed); !st.ok()) {
+      std::fprintf(stderr, "llmosd: --http %s\n", st.message().c_str());
+      return 2;
+    }
   }
   ::signal(SIGPIPE, SIG_IGN);
   llmos::ipc::Logger log("llmosd");
