@@ -180,5 +180,40 @@ TEST_CASE("the shell runs the commands it reads; chat keeps a conversation that 
   CHECK(nlohmann::json::parse(more.out)["prompt_tokens"].get<uint32_t>() > 11);
 }
 
+// Three turns of one saved session; returns each turn's JSON and the stats.
+std::pair<std::vector<nlohmann::json>, nlohmann::json> three_turns(std::vector<std::string> env) {
+  System sys({}, std::move(env));
+  REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
+  REQUIRE(sys.llmos({"load", stories_model(), "--name", "s"}).exit_code == 0);
+  std::vector<nlohmann::json> turns;
+  for (const char* text : {"Once upon a time", " Then the dog", " At last"}) {
+    auto r = sys.llmos({"generate", "s", text, "--temperature", "0", "-n", "40", "--session", "conv", "--json"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    turns.push_back(nlohmann::json::parse(r.out));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a heartbeat brings the last counts
+  auto stats = sys.llmos({"stats", "--json"});
+  REQUIRE(stats.exit_code == 0);
+  return {turns, nlohmann::json::parse(stats.out)};
+}
+
+TEST_CASE("a conversation's later turns reuse the KV of its earlier ones, and generate what they would without") {
+  const auto [cached, with] = three_turns({});
+  const auto [plain, without] = three_turns({"LLMOS_PREFIX_CACHE=0"});
+  REQUIRE(cached.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK(cached[i]["ids"] == plain[i]["ids"]);
+    CHECK(cached[i]["text"] == plain[i]["text"]);
+  }
+  // Turn 2's prompt holds turn 1's prompt and answer, turn 3's both of those.
+  CHECK(cached[2]["prompt_tokens"].get<uint64_t>() > cached[1]["prompt_tokens"].get<uint64_t>() + 40);
+  CHECK(with["prefix_cache_hits"].get<uint64_t>() == 2);
+  CHECK(with["prefix_cache_tokens"].get<uint64_t>() >= 64);
+  CHECK(without["prefix_cache_hits"].get<uint64_t>() == 0);
+  MESSAGE("prompt tokens " << with["prompt_tokens"] << ", of which " << with["prefix_cache_tokens"]
+                           << " came from the prefix cache");
+}
+
 }  // namespace
 }  // namespace llmos::testing

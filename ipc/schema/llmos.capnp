@@ -227,6 +227,8 @@ struct Heartbeat {
   tokensRecomputed @11 :UInt64; # tokens computed again because their KV was dropped
   preemptions @12 :UInt64;      # sequences the engine preempted when KV blocks ran out
   tokensAdopted @13 :UInt64;    # tokens of KV a dead predecessor left in the arena, reused
+  prefixHits @14 :UInt64;       # sequences that shared KV blocks from the prefix cache
+  prefixTokens @15 :UInt64;     # prompt tokens whose KV came from the prefix cache
 }
 
 struct SequenceProgress {
@@ -347,6 +349,8 @@ struct Stats {
   kvSwapFallbacks @19 :UInt64;
   tokensRecomputed @20 :UInt64;
   tokensAdopted @21 :UInt64;
+  prefixHits @22 :UInt64;
+  prefixTokens @23 :UInt64;
 }
 
 struct Shutdown {

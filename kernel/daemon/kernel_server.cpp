@@ -206,7 +206,8 @@ void KernelServer::on_heartbeat(const ipc::DecodedMessage& m) {
   model->tokens_total = total;
   model->last_heartbeat = now;
   const EngineCounts counts{hb.getPreemptions(),      hb.getKvSwapsOut(),       hb.getKvSwapsIn(),
-                            hb.getKvSwapFallbacks(),  hb.getTokensRecomputed(), hb.getTokensAdopted()};
+                            hb.getKvSwapFallbacks(),  hb.getTokensRecomputed(), hb.getTokensAdopted(),
+                            hb.getPrefixHits(),       hb.getPrefixTokens()};
   if (model->counts_pid != hb.getPid()) {  // a new service counts from 0
     model->counts_pid = hb.getPid();
     model->counts = {};
@@ -218,6 +219,8 @@ void KernelServer::on_heartbeat(const ipc::DecodedMessage& m) {
   add(engine_totals_.swap_fallbacks, counts.swap_fallbacks, model->counts.swap_fallbacks);
   add(engine_totals_.tokens_recomputed, counts.tokens_recomputed, model->counts.tokens_recomputed);
   add(engine_totals_.tokens_adopted, counts.tokens_adopted, model->counts.tokens_adopted);
+  add(engine_totals_.prefix_hits, counts.prefix_hits, model->counts.prefix_hits);
+  add(engine_totals_.prefix_tokens, counts.prefix_tokens, model->counts.prefix_tokens);
   model->counts = counts;
   for (auto p : hb.getProgress()) {
     std::vector<uint32_t> ids = ipc::to_vector(p.getIds());
@@ -290,6 +293,8 @@ void KernelServer::on_stats(const ipc::DecodedMessage& m) {
   s.setKvSwapFallbacks(engine_totals_.swap_fallbacks);
   s.setTokensRecomputed(engine_totals_.tokens_recomputed);
   s.setTokensAdopted(engine_totals_.tokens_adopted);
+  s.setPrefixHits(engine_totals_.prefix_hits);
+  s.setPrefixTokens(engine_totals_.prefix_tokens);
   (void)send_to(std::string(m.peer()), out);
 }
 

@@ -63,7 +63,7 @@ class KernelServer {
   // Engine counters a model service reports in its heartbeats (since it started).
   struct EngineCounts {
     uint64_t preemptions = 0, swaps_out = 0, swaps_in = 0, swap_fallbacks = 0, tokens_recomputed = 0;
-    uint64_t tokens_adopted = 0;
+    uint64_t tokens_adopted = 0, prefix_hits = 0, prefix_tokens = 0;
   };
   struct ModelRuntime {
     std::string name;

@@ -297,7 +297,9 @@ int cmd_stats(int argc, char** argv) {
                         {"kv_swaps_in", s->kv_swaps_in},
                         {"kv_swap_fallbacks", s->kv_swap_fallbacks},
                         {"tokens_recomputed", s->tokens_recomputed},
-                        {"tokens_adopted", s->tokens_adopted}};
+                        {"tokens_adopted", s->tokens_adopted},
+                        {"prefix_cache_hits", s->prefix_hits},
+                        {"prefix_cache_tokens", s->prefix_tokens}};
   if (json) {
     std::cout << out.dump() << "\n";
     return 0;
@@ -320,6 +322,8 @@ int cmd_stats(int argc, char** argv) {
               static_cast<unsigned long long>(s->kv_swap_fallbacks));
   std::printf("KV reuse            %llu tokens adopted after a restart, %llu tokens recomputed\n",
               static_cast<unsigned long long>(s->tokens_adopted), static_cast<unsigned long long>(s->tokens_recomputed));
+  std::printf("prefix cache        %llu requests reused %llu prompt tokens of KV\n",
+              static_cast<unsigned long long>(s->prefix_hits), static_cast<unsigned long long>(s->prefix_tokens));
   return 0;
 }
 

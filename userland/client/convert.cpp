@@ -95,6 +95,8 @@ SystemStats from_wire(wire::Stats::Reader s) {
   o.kv_swap_fallbacks = s.getKvSwapFallbacks();
   o.tokens_recomputed = s.getTokensRecomputed();
   o.tokens_adopted = s.getTokensAdopted();
+  o.prefix_hits = s.getPrefixHits();
+  o.prefix_tokens = s.getPrefixTokens();
   return o;
 }
 

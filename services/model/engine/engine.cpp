@@ -56,6 +56,7 @@ Result<std::unique_ptr<Engine>> Engine::create(LlamaModel& model, const EngineOp
 
 Engine::Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv)
     : model_(model), options_(options), kv_(std::move(kv)), pool_(kv_->layout().n_blocks) {
+  if (options.prefix_cache) prefix_ = std::make_unique<PrefixCache>(options.block_size);
   const int T = model.options().max_batch_tokens;
   const size_t S = size_t(options.max_seqs);
   max_blocks_ = (options.ctx_len + options.block_size - 1) / options.block_size;
@@ -124,15 +125,33 @@ EngineStats Engine::stats() const {
   EngineStats s = counts_;
   s.running = int(running_.size());
   s.waiting = int(waiting_.size());
-  s.kv_blocks_used = pool_.n_used();
+  // Blocks only the prefix cache holds count as free: they go at the first need.
+  s.kv_blocks_used = pool_.n_used() - (prefix_ ? prefix_->only_cached(pool_) : 0);
   s.kv_blocks_total = pool_.n_total();
   s.retained = int(retained_.size());
+  s.prefix_cached_blocks = prefix_ ? prefix_->size() : 0;
   return s;
 }
 
-void Engine::release_kv(Sequence& s) {
+void Engine::release_kv(Sequence& s, bool keep) {
   if (journal_) journal_->forget(s.req.id);
+  if (keep && prefix_) prefix_->insert(std::span(s.tokens).first(size_t(s.n_cached)), s.blocks.blocks(), pool_);
   s.blocks.release_all(pool_);
+}
+
+bool Engine::reclaim() { return evict_retained() || (prefix_ && prefix_->evict(pool_)); }
+
+// A sequence about to run with no KV: the cached blocks of its longest cached
+// prefix become its first blocks (all but its last token at most, whose
+// logits it needs), and only the rest is computed.
+void Engine::reuse_prefix(Sequence& s) {
+  if (!prefix_ || s.n_cached > 0 || s.n_swapped > 0 || !s.blocks.blocks().empty()) return;
+  std::vector<int32_t> shared = prefix_->match(s.tokens, int(s.tokens.size()) - 1, pool_);
+  if (shared.empty()) return;
+  s.blocks.adopt(shared);
+  s.n_cached = int(shared.size()) * options_.block_size;
+  ++counts_.prefix_hits;
+  counts_.tokens_from_prefix += uint64_t(s.n_cached);
 }
 
 void Engine::finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events) {
@@ -158,7 +177,7 @@ bool Engine::preempt_one(const Sequence* keep) {
       ++counts_.swap_fallbacks;
     }
   }
-  release_kv(v);
+  release_kv(v, /*keep=*/false);  // short of blocks: caching them would only evict them again
   v.n_dropped = v.n_cached;
   v.n_cached = 0;  // swapped in, or recomputed from its tokens, when it runs again
   waiting_.push_front(std::move(victim));
@@ -213,7 +232,7 @@ void Engine::step(std::vector<TokenEvent>& events) {
     Sequence& s = *running_[i];
     if (int(s.tokens.size()) - s.n_cached != 1) continue;
     while (!s.blocks.reserve(pool_, s.n_cached + 1)) {
-      if (!evict_retained() && !preempt_one(&s)) break;
+      if (!reclaim() && !preempt_one(&s)) break;
     }
     if (s.blocks.capacity() < s.n_cached + 1) continue;  // cannot happen: kv_tokens >= ctx_len
     add_chunk(s, 1);
@@ -223,7 +242,7 @@ void Engine::step(std::vector<TokenEvent>& events) {
   auto schedule_prompt = [&](Sequence& s) -> bool {
     int chunk = std::min(int(s.tokens.size()) - s.n_cached, budget - n);
     if (chunk <= 0) return false;
-    while (!s.blocks.reserve(pool_, s.n_cached + chunk) && evict_retained()) {
+    while (!s.blocks.reserve(pool_, s.n_cached + chunk) && reclaim()) {
     }
     chunk = std::min(chunk, s.blocks.capacity() - s.n_cached);
     if (chunk <= 0) return false;
@@ -237,10 +256,12 @@ void Engine::step(std::vector<TokenEvent>& events) {
   }
   while (!waiting_.empty() && n < budget && int(running_.size()) < options_.max_seqs) {
     Sequence& s = *waiting_.front();
+    reuse_prefix(s);
     // Admit only when the whole prompt's blocks are free, so admission never
     // forces a preemption of work already running.
-    const int need_blocks = (int(s.tokens.size()) + options_.block_size - 1) / options_.block_size;
-    while (pool_.n_free() < need_blocks && evict_retained()) {
+    const int need_blocks = (int(s.tokens.size()) + options_.block_size - 1) / options_.block_size -
+                            int(s.blocks.blocks().size());
+    while (pool_.n_free() < need_blocks && reclaim()) {
     }
     if (pool_.n_free() < need_blocks) break;
     running_.push_back(std::move(waiting_.front()));

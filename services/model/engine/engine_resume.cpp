@@ -35,8 +35,27 @@ std::vector<uint64_t> Engine::retain(std::vector<RetainedKv> left) {
     for (const auto& r : retained_) {
       if (r.request_id == e.request_id) ok = false;  // the other one stays
     }
+    // A block in use here may be held by an entry retained before: sequences
+    // that shared a cached prefix share its full blocks. It must then be the
+    // same block of the same prefix in both; anything else is a table that
+    // claims a block twice.
+    const size_t bs = size_t(options_.block_size);
+    auto claim = [&](size_t i) {
+      const int32_t b = e.blocks[i];
+      if (pool_.take(b)) return true;
+      const size_t full = (i + 1) * bs;
+      if (e.tokens.size() < full) return false;
+      for (const auto& r : retained_) {
+        if (i < r.blocks.size() && r.blocks[i] == b && r.tokens.size() >= full &&
+            std::equal(e.tokens.begin(), e.tokens.begin() + std::ptrdiff_t(full), r.tokens.begin())) {
+          pool_.share(b);
+          return true;
+        }
+      }
+      return false;
+    };
     size_t taken = 0;
-    while (ok && taken < e.blocks.size() && pool_.take(e.blocks[taken])) ++taken;
+    while (ok && taken < e.blocks.size() && claim(taken)) ++taken;
     if (!ok || taken < e.blocks.size()) {
       for (size_t i = 0; i < taken; ++i) pool_.release(e.blocks[i]);
       bool other = false;

@@ -6,7 +6,7 @@
 
 namespace llmos::engine {
 
-KvBlockPool::KvBlockPool(int n_blocks) : in_use_(size_t(n_blocks), 0) {
+KvBlockPool::KvBlockPool(int n_blocks) : refs_(size_t(n_blocks), 0) {
   free_.reserve(size_t(n_blocks));
   for (int i = n_blocks - 1; i >= 0; --i) free_.push_back(i);  // block 0 handed out first
 }
@@ -15,23 +15,27 @@ std::optional<int32_t> KvBlockPool::allocate() {
   if (free_.empty()) return std::nullopt;
   int32_t b = free_.back();
   free_.pop_back();
-  in_use_[size_t(b)] = 1;
+  refs_[size_t(b)] = 1;
   return b;
 }
 
 bool KvBlockPool::take(int32_t block) {
-  if (block < 0 || block >= n_total() || in_use_[size_t(block)]) return false;
+  if (block < 0 || block >= n_total() || refs_[size_t(block)] != 0) return false;
   auto it = std::find(free_.begin(), free_.end(), block);
   if (it == free_.end()) return false;
   free_.erase(it);
-  in_use_[size_t(block)] = 1;
+  refs_[size_t(block)] = 1;
   return true;
 }
 
+void KvBlockPool::share(int32_t block) {
+  LLMOS_REQUIRE(block >= 0 && block < n_total() && refs_[size_t(block)] > 0, "sharing a block not in use");
+  ++refs_[size_t(block)];
+}
+
 void KvBlockPool::release(int32_t block) {
-  LLMOS_REQUIRE(block >= 0 && block < n_total() && in_use_[size_t(block)], "releasing a block not in use");
-  in_use_[size_t(block)] = 0;
-  free_.push_back(block);
+  LLMOS_REQUIRE(block >= 0 && block < n_total() && refs_[size_t(block)] > 0, "releasing a block not in use");
+  if (--refs_[size_t(block)] == 0) free_.push_back(block);
 }
 
 bool BlockTable::reserve(KvBlockPool& pool, int n_tokens) {

@@ -140,6 +140,8 @@ void EngineRunner::publish(const engine::EngineStats& s, uint64_t new_tokens) {
   counters_.swap_fallbacks.store(s.swap_fallbacks);
   counters_.tokens_recomputed.store(s.tokens_recomputed);
   counters_.tokens_adopted.store(s.tokens_adopted);
+  counters_.prefix_hits.store(s.prefix_hits);
+  counters_.prefix_tokens.store(s.tokens_from_prefix);
 }
 
 }  // namespace llmos::model_service

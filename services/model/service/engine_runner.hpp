@@ -39,6 +39,8 @@ struct EngineCounters {
   std::atomic<uint64_t> swap_fallbacks{0};
   std::atomic<uint64_t> tokens_recomputed{0};
   std::atomic<uint64_t> tokens_adopted{0};
+  std::atomic<uint64_t> prefix_hits{0};
+  std::atomic<uint64_t> prefix_tokens{0};
 };
 
 class EngineRunner {

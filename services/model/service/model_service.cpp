@@ -155,6 +155,7 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
   eo.ctx_len = config_.ctx;
   eo.kv_tokens = kv.n_blocks * kv.block_size;
   eo.block_size = kv.block_size;
+  eo.prefix_cache = config_.prefix_cache;
   auto eng = arena_ ? engine::Engine::create(model_, eo, engine::KvCache::borrow(kv, arena_->kv_data()))
                     : engine::Engine::create(model_, eo);  // device memory, from the driver
   if (!eng.ok()) return fail(eng.status());
@@ -344,6 +345,8 @@ void ModelService::send_heartbeat() {
   hb.setKvSwapFallbacks(c.swap_fallbacks.load());
   hb.setTokensRecomputed(c.tokens_recomputed.load());
   hb.setTokensAdopted(c.tokens_adopted.load());
+  hb.setPrefixHits(c.prefix_hits.load());
+  hb.setPrefixTokens(c.prefix_tokens.load());
   uint32_t n = 0;
   for (const auto& [id, seq] : sequences_) n += !seq.unreported.empty();
   auto progress = hb.initProgress(n);

@@ -35,6 +35,7 @@ struct ModelServiceConfig {
   bool on_cuda = false;   // reported in Hello.device
   // Preempted sequences keep their KV in llmos-memory (else: recomputed).
   bool swap_to_memory = true;
+  bool prefix_cache = true;  // reuse the KV of cached prompt prefixes (LLMOS_PREFIX_CACHE=0 turns it off)
   // How long KV a dead predecessor left in the arena waits for its request to
   // be re-dispatched before its blocks are freed.
   std::chrono::milliseconds retain_grace{3000};

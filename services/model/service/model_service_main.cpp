@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   config.kv_in_arena = !config.on_cuda;
   if (const char* d = std::getenv("LLMOS_TEST_STEP_DELAY_MS")) config.step_delay_ms = std::atoi(d);
   if (const char* s = std::getenv("LLMOS_KV_SWAP")) config.swap_to_memory = std::string(s) != "0";
+  if (const char* s = std::getenv("LLMOS_PREFIX_CACHE")) config.prefix_cache = std::string(s) != "0";
 
   boost::asio::io_context io;
   llmos::model_service::ModelService svc(io, zmq, log, **model, config);

@@ -46,6 +46,7 @@ struct SystemStats {
   uint64_t kv_blocks_total = 0;
   uint64_t kv_swaps_out = 0, kv_swaps_in = 0, kv_swap_fallbacks = 0, tokens_recomputed = 0;
   uint64_t tokens_adopted = 0;  // KV a dead model service left in its arena, reused by its replacement
+  uint64_t prefix_hits = 0, prefix_tokens = 0;  // requests, and their prompt tokens, served from the prefix cache
 };
 
 struct LoadProgress {

@@ -5,6 +5,9 @@
 // KV goes to the swap space when there is one (else it is later recomputed from
 // its tokens). With a journal, each running sequence's committed KV is recorded
 // every step, and an engine that replaces a dead one adopts what it left.
+// With the prefix cache (on by default), the full KV blocks of a sequence that
+// leaves stay cached, and a new sequence whose prompt begins with the same
+// tokens shares them instead of computing that KV again.
 // Owned and driven by one thread.
 #pragma once
 #include <cstdint>
@@ -17,6 +20,7 @@
 #include "llmos/engine/kv_journal.hpp"
 #include "llmos/engine/kv_swap.hpp"
 #include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/prefix_cache.hpp"
 #include "llmos/engine/sampler.hpp"
 
 namespace llmos::engine {
@@ -27,6 +31,7 @@ struct EngineOptions {
   int kv_tokens = 0;        // KV capacity in tokens over all sequences; 0 = ctx_len
   DType kv_type = DType::kF16;
   int block_size = kDefaultBlockSize;
+  bool prefix_cache = true;  // keep the full KV blocks of finished sequences for reuse
 };
 
 struct GenerationRequest {
@@ -57,7 +62,7 @@ struct TokenEvent {
 struct EngineStats {
   int running = 0;        // sequences holding KV blocks
   int waiting = 0;        // admitted, not yet started (or preempted)
-  int kv_blocks_used = 0;
+  int kv_blocks_used = 0;   // held by sequences (not counting blocks only the prefix cache holds)
   int kv_blocks_total = 0;
   uint64_t preemptions = 0;
   uint64_t swaps_out = 0;         // preempted sequences whose KV went to the swap space
@@ -68,6 +73,9 @@ struct EngineStats {
   uint64_t sequences_adopted = 0;  // resumed requests that adopted KV a previous engine left
   uint64_t tokens_adopted = 0;
   int retained = 0;                // sequences of KV left by a previous engine, not yet claimed
+  uint64_t prefix_hits = 0;        // admitted sequences that shared KV blocks from the prefix cache
+  uint64_t tokens_from_prefix = 0; // prompt tokens whose KV came from the prefix cache
+  int prefix_cached_blocks = 0;    // blocks the prefix cache holds (some also used by running sequences)
 };
 
 class Engine {
@@ -89,7 +97,8 @@ class Engine {
   // submitted, it adopts the KV of the tokens it shares with the entry and
   // computes only the rest; unclaimed entries give their blocks back when
   // blocks run short or on release_retained(). Entries that are inconsistent
-  // (a block out of range or claimed twice, a count that does not match) are
+  // (a block out of range or claimed twice other than as the same full block
+  // of a shared prefix, a count that does not match) are
   // refused and forgotten. Returns the ids of those it kept. REQUIRES:
   // nothing was submitted yet.
   std::vector<uint64_t> retain(std::vector<RetainedKv> left);
@@ -123,7 +132,11 @@ class Engine {
   Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
   bool preempt_one(const Sequence* keep);
   void swap_in(Sequence& s);
-  void release_kv(Sequence& s);  // gives its blocks back (journal first)
+  // Gives its blocks back (journal first); with `keep`, its full blocks stay
+  // in the prefix cache.
+  void release_kv(Sequence& s, bool keep = true);
+  void reuse_prefix(Sequence& s);  // shares cached blocks of its prompt's prefix
+  bool reclaim();                  // frees blocks nobody runs on: retained KV, then cached prefixes
   bool adopt(std::unique_ptr<Sequence>& seq);
   bool evict_retained();
   void finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events);
@@ -138,6 +151,7 @@ class Engine {
   std::unique_ptr<KvSwapSpace> swap_;  // null: preempted sequences are recomputed
   std::unique_ptr<KvJournal> journal_;  // null: nothing is recorded
   std::vector<RetainedKv> retained_;    // left by a previous engine, blocks taken from pool_
+  std::unique_ptr<PrefixCache> prefix_;  // null: the prefix cache is off
   EngineStats counts_;                 // the cumulative counters of stats()
 
   // Step scratch, sized at creation (the hot path allocates nothing):

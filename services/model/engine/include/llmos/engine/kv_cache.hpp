@@ -17,26 +17,34 @@ namespace llmos::engine {
 
 inline constexpr int kDefaultBlockSize = 16;  // tokens per KV block
 
-// Hands out physical block ids [0, n_blocks). Freed blocks are reused LIFO so
-// recently touched memory is reused first.
+// Hands out physical block ids [0, n_blocks), with a reference count each: a
+// full block of a shared prompt prefix is held by every sequence that uses it
+// and by the prefix cache, and goes back to the free list with its last
+// reference. Freed blocks are reused LIFO so recently touched memory is reused
+// first.
 class KvBlockPool {
  public:
   explicit KvBlockPool(int n_blocks);
 
-  int n_total() const { return int(in_use_.size()); }
+  int n_total() const { return int(refs_.size()); }
   int n_free() const { return int(free_.size()); }
   int n_used() const { return n_total() - n_free(); }
 
+  // A free block, with one reference.
   std::optional<int32_t> allocate();
   // Marks the free block `block` used (KV adopted from a predecessor engine).
   // false when it is out of range or already in use.
   bool take(int32_t block);
-  // REQUIRES: `block` was allocated and not yet released.
+  // One more reference to the block `block`, which is in use.
+  void share(int32_t block);
+  // Drops one reference; the block is free after its last.
+  // REQUIRES: `block` is in use.
   void release(int32_t block);
+  int refs(int32_t block) const { return refs_[size_t(block)]; }
 
  private:
-  std::vector<int32_t> free_;    // stack of free ids
-  std::vector<uint8_t> in_use_;  // [n_blocks]
+  std::vector<int32_t> free_;  // stack of free ids
+  std::vector<int32_t> refs_;  // [n_blocks]; 0 = free
 };
 
 // A sequence's map from logical block (position / block_size) to physical block.
@@ -49,8 +57,8 @@ class BlockTable {
   bool reserve(KvBlockPool& pool, int n_tokens);
   // Gives every block back; the table is empty afterwards.
   void release_all(KvBlockPool& pool);
-  // REQUIRES: the table is empty and `blocks` are in use and owned by nobody
-  // else (taken from the pool for this table).
+  // REQUIRES: the table is empty and this table holds one reference to each
+  // of `blocks` (taken or shared from the pool for it).
   void adopt(std::span<const int32_t> blocks) { blocks_.assign(blocks.begin(), blocks.end()); }
 
   int capacity() const { return int(blocks_.size()) * block_size_; }
