@@ -89,6 +89,50 @@ DecodeResult run(engine::LlamaModel& model, int batch, int prompt, int gen, DTyp
   return res;
 }
 
+// The next turn of a conversation: a first request of `prompt` tokens runs
+// `gen` tokens; then a second whose prompt is the first's tokens and `turn`
+// new ones. Returns the milliseconds from the second's submit to its first
+// token, with the prefix cache on or off.
+double followup_ttft_ms(engine::LlamaModel& model, int prompt, int gen, int turn, DType kv_type, bool cache) {
+  engine::EngineOptions eo;
+  eo.max_seqs = 1;
+  eo.ctx_len = prompt + gen + turn + 2;
+  eo.kv_type = kv_type;
+  eo.prefix_cache = cache;
+  auto eng = engine::Engine::create(model, eo);
+  if (!eng.ok()) {
+    std::fprintf(stderr, "llmos-bench: %s\n", eng.status().to_string().c_str());
+    std::exit(1);
+  }
+  engine::GenerationRequest first;
+  first.id = 1;
+  first.prompt = random_prompt(prompt, model.config().n_vocab, 77);
+  first.sampling.temperature = 0.0f;
+  first.max_tokens = gen;
+  engine::GenerationRequest next = first;
+  if (!(*eng)->submit(std::move(first)).ok()) std::exit(1);
+  std::vector<engine::TokenEvent> events;
+  while ((*eng)->has_work()) {
+    events.clear();
+    (*eng)->step(events);
+    for (const auto& ev : events) {
+      if (ev.token >= 0) next.prompt.push_back(ev.token);
+    }
+  }
+  const auto more = random_prompt(turn + 1, model.config().n_vocab, 78);
+  next.prompt.insert(next.prompt.end(), more.begin() + 1, more.end());
+  next.id = 2;
+  next.max_tokens = 2;
+  const auto t0 = Clock::now();
+  if (!(*eng)->submit(std::move(next)).ok()) std::exit(1);
+  for (bool got = false; !got;) {
+    events.clear();
+    (*eng)->step(events);
+    got = !events.empty();
+  }
+  return 1e3 * seconds_since(t0);
+}
+
 }  // namespace
 
 int run_engine_bench(int argc, char** argv) {
@@ -157,6 +201,10 @@ int run_engine_bench(int argc, char** argv) {
   run(m, 1, std::min(prompt, 16), 4, kv_type);  // warm-up: page in the weights
   const DecodeResult single = run(m, 1, prompt, gen, kv_type);
   const DecodeResult batched = batch > 1 ? run(m, batch, prompt, gen, kv_type) : single;
+  // A conversation's next turn: `turn` new tokens after the first turn.
+  const int turn = 32;
+  const double ttft_cached = followup_ttft_ms(m, prompt, gen, turn, kv_type, true);
+  const double ttft_plain = followup_ttft_ms(m, prompt, gen, turn, kv_type, false);
   const double weight_gb = double(m.weight_bytes()) / 1e9;
   const double roofline_tps = bw_gbs / weight_gb;
 
@@ -174,7 +222,10 @@ int run_engine_bench(int argc, char** argv) {
                        {"decode_tokens_per_s_batch", batched.decode_tps},
                        {"read_bandwidth_gb_per_s", bw_gbs},
                        {"roofline_decode_tokens_per_s", roofline_tps},
-                       {"roofline_fraction", single.decode_tps / roofline_tps}};
+                       {"roofline_fraction", single.decode_tps / roofline_tps},
+                       {"next_turn_new_tokens", turn},
+                       {"next_turn_first_token_ms_prefix_cache", ttft_cached},
+                       {"next_turn_first_token_ms_no_cache", ttft_plain}};
     std::cout << out.dump(2) << "\n";
   } else {
     std::printf("model            %s (%.1f MB of weights)\n", model_path.c_str(), weight_gb * 1e3);
@@ -182,6 +233,9 @@ int run_engine_bench(int argc, char** argv) {
     std::printf("prefill          %.1f tokens/s (%d-token prompt)\n", single.prefill_tps, prompt);
     std::printf("decode batch 1   %.1f tokens/s\n", single.decode_tps);
     std::printf("decode batch %-3d %.1f tokens/s (all sequences together)\n", batch, batched.decode_tps);
+    std::printf("next turn        first token after %.1f ms with the prefix cache, %.1f ms without "
+                "(%d + %d prompt tokens, %d new)\n",
+                ttft_cached, ttft_plain, prompt, gen, turn);
     if (bw_gbs > 0) {
       std::printf("read bandwidth   %.1f GB/s -> roofline %.1f tokens/s; batch-1 decode reaches %.0f%%\n", bw_gbs,
                   roofline_tps, 100.0 * single.decode_tps / roofline_tps);
