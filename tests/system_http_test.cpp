@@ -116,6 +116,34 @@ TEST_CASE("HTTP through the services: concurrent clients get the text of llmos g
   REQUIRE(metrics.status == 200);
   CHECK(metrics.body.find("llmos_http_requests_total{endpoint=\"completions\",outcome=\"ok\"} 5") != std::string::npos);
   CHECK(metrics.body.find("llmos_kv_blocks_free{model=\"stories\"}") != std::string::npos);
+
+  // A chat client sends the whole conversation again: the second turn reuses
+  // the KV of the first (its long first message at least), and /metrics says so.
+  const std::string first_turn = long_prompt.substr(0, 200);
+  auto chat = [&](const json& messages) {
+    auto r = c.post("/v1/chat/completions",
+                    {{"model", "stories"}, {"messages", messages}, {"max_tokens", 24}, {"temperature", 0}});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return r.js()["choices"][0]["message"]["content"].get<std::string>();
+  };
+  json messages = json::array({{{"role", "user"}, {"content", first_turn}}});
+  const std::string answer = chat(messages);
+  messages.push_back({{"role", "assistant"}, {"content", answer}});
+  messages.push_back({{"role", "user"}, {"content", "And then?"}});
+  chat(messages);
+  double hits = 0, tokens = 0;
+  for (int i = 0; i < 60 && hits == 0; ++i) {  // heartbeats and the snapshot bring the counters
+    std::this_thread::sleep_for(50ms);
+    const std::string body = c.send(boost::beast::http::verb::get, "/metrics").body;
+    auto value = [&](const std::string& name) {
+      const size_t at = body.find("\n" + name + " ");
+      return at == std::string::npos ? 0.0 : std::stod(body.substr(at + name.size() + 2));
+    };
+    hits = value("llmos_prefix_cache_hits_total");
+    tokens = value("llmos_prefix_cache_tokens_total");
+  }
+  CHECK(hits >= 1);
+  CHECK(tokens >= 32);
 }
 
 TEST_CASE("HTTP: kill -9 of the model service mid-stream; the client receives the undisturbed text") {

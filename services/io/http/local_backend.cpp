@@ -133,7 +133,11 @@ void LocalBackend::unload_model(std::string name, std::function<void(Status)> do
 Result<BackendStats> LocalBackend::stats() {
   BackendStats out;
   std::lock_guard lock(mu_);
-  for (const auto& [name, runner] : models_) out.models.push_back(runner->stats());
+  for (const auto& [name, runner] : models_) {
+    out.models.push_back(runner->stats());
+    out.prefix_cache_hits += out.models.back().prefix_cache_hits;
+    out.prefix_cache_tokens += out.models.back().prefix_cache_tokens;
+  }
   return out;
 }
 

@@ -161,6 +161,11 @@ std::string HttpMetrics::render(const BackendStats* stats) const {
   }
   header(out, "llmos_service_restarts", "gauge", "Service restarts by the supervisor since the system started.");
   if (stats) sample(out, "llmos_service_restarts", "", std::to_string(stats->service_restarts));
+  header(out, "llmos_prefix_cache_hits_total", "counter",
+         "Requests that reused the cached KV of their prompt's prefix instead of computing it.");
+  if (stats) sample(out, "llmos_prefix_cache_hits_total", "", std::to_string(stats->prefix_cache_hits));
+  header(out, "llmos_prefix_cache_tokens_total", "counter", "Prompt tokens whose KV came from the prefix cache.");
+  if (stats) sample(out, "llmos_prefix_cache_tokens_total", "", std::to_string(stats->prefix_cache_tokens));
   return out;
 }
 

@@ -63,6 +63,8 @@ TEST_CASE("the exposition parses and holds every metric the API promises") {
   BackendStats stats;
   stats.models.push_back(ModelStats{"stories", 2, 1, 3, 29, 1234567});
   stats.service_restarts = 4;
+  stats.prefix_cache_hits = 3;
+  stats.prefix_cache_tokens = 96;
   const std::string text = m.render(&stats);
   const auto s = parse_exposition(text);
   CHECK(s.at("llmos_http_requests_total{endpoint=\"completions\",outcome=\"ok\"}") == 2);
@@ -80,6 +82,9 @@ TEST_CASE("the exposition parses and holds every metric the API promises") {
   CHECK(s.at("llmos_kv_blocks_free{model=\"stories\"}") == 29);
   CHECK(s.at("llmos_model_memory_bytes{model=\"stories\"}") == 1234567);
   CHECK(s.at("llmos_service_restarts") == 4);
+  CHECK(s.at("llmos_prefix_cache_hits_total") == 3);
+  CHECK(s.at("llmos_prefix_cache_tokens_total") == 96);
+  CHECK(text.find("# TYPE llmos_prefix_cache_tokens_total counter\n") != std::string::npos);
   CHECK(s.at("llmos_http_open_connections") == 1);
   CHECK(s.at("llmos_backend_up") == 1);
   CHECK(text.find("# TYPE llmos_http_requests_total counter\n") != std::string::npos);

@@ -230,6 +230,8 @@ void ModelRunner::publish_stats() {
   stats_.running = es.running;
   stats_.kv_blocks_used = es.kv_blocks_used;
   stats_.kv_blocks_free = es.kv_blocks_total - es.kv_blocks_used;
+  stats_.prefix_cache_hits = es.prefix_hits;
+  stats_.prefix_cache_tokens = es.tokens_from_prefix;
 }
 
 // ---- called from any thread -------------------------------------------------------

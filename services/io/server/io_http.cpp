@@ -243,7 +243,8 @@ bool IoServer::on_snapshot_reply(const ipc::DecodedMessage& m) {
     return true;
   }
   if (m.kind() == Body::STATS && m.request_id() == snapshot_stats_query_) {
-    backend_->set_service_restarts(m.body().getStats().getServiceRestarts());
+    auto st = m.body().getStats();
+    backend_->set_system_counters(st.getServiceRestarts(), st.getPrefixHits(), st.getPrefixTokens());
     return true;
   }
   return false;

@@ -114,6 +114,8 @@ Result<http::BackendStats> IpcBackend::stats() {
   http::BackendStats out;
   for (const auto& m : models_) out.models.push_back(m.stats);
   out.service_restarts = service_restarts_;
+  out.prefix_cache_hits = prefix_hits_;
+  out.prefix_cache_tokens = prefix_tokens_;
   return out;
 }
 
@@ -139,9 +141,11 @@ void IpcBackend::remove_model(const std::string& name) {
   std::erase_if(models_, [&](const ModelSnapshot& m) { return m.info.name == name; });
 }
 
-void IpcBackend::set_service_restarts(uint64_t restarts) {
+void IpcBackend::set_system_counters(uint64_t service_restarts, uint64_t prefix_hits, uint64_t prefix_tokens) {
   std::lock_guard lock(mu_);
-  service_restarts_ = restarts;
+  service_restarts_ = service_restarts;
+  prefix_hits_ = prefix_hits;
+  prefix_tokens_ = prefix_tokens;
   answered_ = std::chrono::steady_clock::now();
 }
 

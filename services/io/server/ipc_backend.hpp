@@ -47,7 +47,8 @@ class IpcBackend final : public http::GenerationBackend {
   void set_models(std::vector<ModelSnapshot> models);
   void upsert_model(ModelSnapshot model);  // one model's news (a load or unload reply)
   void remove_model(const std::string& name);
-  void set_service_restarts(uint64_t restarts);
+  // The kernel's system-wide counters (its Stats reply).
+  void set_system_counters(uint64_t service_restarts, uint64_t prefix_hits, uint64_t prefix_tokens);
 
  private:
   Status kernel_silent_locked() const;
@@ -59,7 +60,7 @@ class IpcBackend final : public http::GenerationBackend {
   ModelTextCache& texts_;
   mutable std::mutex mu_;
   std::vector<ModelSnapshot> models_;
-  uint64_t service_restarts_ = 0;
+  uint64_t service_restarts_ = 0, prefix_hits_ = 0, prefix_tokens_ = 0;
   std::chrono::steady_clock::time_point answered_{};  // the kernel's last answer; epoch: never
 };
 

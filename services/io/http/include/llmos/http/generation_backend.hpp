@@ -107,11 +107,15 @@ struct ModelStats {
   int kv_blocks_used = 0;
   int kv_blocks_free = 0;
   uint64_t memory_bytes = 0;
+  uint64_t prefix_cache_hits = 0;    // requests that reused cached KV of their prompt's prefix
+  uint64_t prefix_cache_tokens = 0;  // prompt tokens whose KV came from the prefix cache
 };
 
 struct BackendStats {
   std::vector<ModelStats> models;
   uint64_t service_restarts = 0;
+  uint64_t prefix_cache_hits = 0;    // over every model (and model service) so far
+  uint64_t prefix_cache_tokens = 0;
 };
 
 class GenerationBackend {
