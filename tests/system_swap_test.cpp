@@ -6,6 +6,7 @@
 // llmos-memory stops answering and the swaps fall back to recomputing.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <functional>
 #include <thread>
 
@@ -125,6 +126,66 @@ TEST_CASE("llmos-memory stops answering: swap-ins time out, the KV is recomputed
   CHECK(s["kv_swaps_in"].get<uint64_t>() == 0);
   CHECK(s["kv_swap_fallbacks"].get<uint64_t>() > 0);
   CHECK(s["tokens_recomputed"].get<uint64_t>() > 0);
+}
+
+TEST_CASE("an interactive request takes the place of a running batch one, which resumes from llmos-memory") {
+  // One sequence at a time: the batch request holds it when the interactive
+  // one arrives.
+  System sys({"--max-seqs", "1"}, kSlowSteps);
+  REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
+  REQUIRE(sys.llmos({"load", stories_model(), "--name", "s"}).exit_code == 0);
+  const std::string batch_prompt = "Once upon a time", interactive_prompt = "The little dog";
+  auto local = [&](const std::string& prompt, int n) {
+    auto r = run_process({kLlmos, "generate", "--local", "--model", stories_model(), "--prompt", prompt,
+                          "--temperature", "0", "-n", std::to_string(n), "--json"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return nlohmann::json::parse(r.out)["ids"].get<std::vector<uint32_t>>();
+  };
+  const auto batch_want = local(batch_prompt, 300), interactive_want = local(interactive_prompt, 24);
+
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point batch_done, interactive_done;
+  Result<client::GenerateResult> batch = failed("not run"), interactive = failed("not run");
+  std::atomic<uint32_t> batch_tokens{0};
+  std::thread b([&] {
+    auto io = client::IoClient::connect(sys.dir());
+    if (!io.ok()) {
+      batch = io.status();
+      return;
+    }
+    client::GenerateOptions g = greedy("s", batch_prompt, 300);
+    g.batch_priority = true;
+    batch = io->generate(g, [&](std::string_view, std::span<const uint32_t> ids) { batch_tokens += uint32_t(ids.size()); });
+    batch_done = Clock::now();
+  });
+  for (int i = 0; i < 400 && batch_tokens < 20; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(batch_tokens >= 20);  // under way
+  std::thread t([&] {
+    auto io = client::IoClient::connect(sys.dir());
+    if (!io.ok()) {
+      interactive = io.status();
+      return;
+    }
+    interactive = io->generate(greedy("s", interactive_prompt, 24), nullptr);
+    interactive_done = Clock::now();
+  });
+  t.join();
+  b.join();
+  REQUIRE_MESSAGE(batch.ok(), batch.status().to_string());
+  REQUIRE_MESSAGE(interactive.ok(), interactive.status().to_string());
+  CHECK(interactive_done < batch_done);  // it did not wait for the 300 tokens
+  CHECK(interactive->ids == interactive_want);
+  CHECK(batch->ids == batch_want);  // the preempted request continued exactly
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a heartbeat brings the last counts
+  auto stats = sys.llmos({"stats", "--json"});
+  REQUIRE(stats.exit_code == 0);
+  const auto st = nlohmann::json::parse(stats.out);
+  MESSAGE("priority preemption: " << st.dump());
+  CHECK(st["preemptions"].get<uint64_t>() >= 1);
+  CHECK(st["kv_swaps_out"].get<uint64_t>() >= 1);
+  CHECK(st["kv_swaps_in"].get<uint64_t>() >= 1);
+  CHECK(st["tokens_recomputed"].get<uint64_t>() == 0);
+  CHECK(sys.log().find("preempting batch request") != std::string::npos);
 }
 
 }  // namespace

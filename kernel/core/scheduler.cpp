@@ -241,6 +241,31 @@ std::optional<uint64_t> Scheduler::choose_preemption_victim(std::string_view mod
   return victim->request.id;
 }
 
+std::optional<uint64_t> Scheduler::choose_priority_preemption(std::string_view model,
+                                                              const std::set<uint64_t>& pending,
+                                                              TimePoint now) const {
+  auto it = models_.find(model);
+  if (it == models_.end()) return std::nullopt;
+  const ModelQueue& q = it->second;
+  if (q.paused || q.interactive.empty() || q.running.size() < running_cap(q)) return std::nullopt;
+  if (!q.batch.empty() && now - requests_.at(q.batch.front()).queued_since >= config_.batch_max_wait) {
+    return std::nullopt;  // an aged batch request starts next: taking one off would only swap them
+  }
+  size_t making_room = 0;
+  const TrackedRequest* victim = nullptr;
+  for (uint64_t id : q.running) {
+    if (pending.count(id)) {
+      ++making_room;
+      continue;
+    }
+    const TrackedRequest& r = requests_.at(id);
+    if (r.request.priority != Priority::kBatch) continue;
+    if (!victim || r.admission_order > victim->admission_order) victim = &r;
+  }
+  if (making_room >= q.interactive.size() || !victim) return std::nullopt;
+  return victim->request.id;
+}
+
 void Scheduler::requeue_front(ModelQueue& q, TrackedRequest& r, TimePoint now) {
   q.running.erase(r.request.id);
   --total_running_;

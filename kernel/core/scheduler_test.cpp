@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 namespace llmos::kernel {
@@ -175,6 +176,46 @@ TEST_CASE("the preemption victim is the lowest priority, most recently admitted 
   CHECK(resumed[0].generated == std::vector<uint32_t>{5, 6});
   CHECK(resumed[0].dispatches == 2);
   CHECK(s.counters().preemptions == 1);
+}
+
+TEST_CASE("an interactive request waiting at the cap takes the place of the latest batch request") {
+  SchedulerConfig cfg;
+  cfg.batch_max_wait = 5s;
+  Scheduler s(cfg);
+  TimePoint t{};
+  REQUIRE(s.add_model("m", {128, 2}).ok());
+  REQUIRE(s.submit(req(1, "m", Priority::kBatch), t).ok());
+  REQUIRE(s.submit(req(2, "m", Priority::kBatch), t).ok());
+  CHECK(s.schedule(t).size() == 2);
+  std::set<uint64_t> pending;
+  CHECK_FALSE(s.choose_priority_preemption("m", pending, t).has_value());  // nothing waits
+  REQUIRE(s.submit(req(3, "m", Priority::kBatch), t).ok());
+  CHECK_FALSE(s.choose_priority_preemption("m", pending, t).has_value());  // batch waits for batch
+  REQUIRE(s.submit(req(4, "m", Priority::kInteractive), t).ok());
+  REQUIRE(s.submit(req(5, "m", Priority::kInteractive), t).ok());
+  // Two interactive requests wait: the two batch ones go, latest first.
+  auto v = s.choose_priority_preemption("m", pending, t);
+  REQUIRE(v.has_value());
+  CHECK(*v == 2u);
+  pending.insert(*v);
+  v = s.choose_priority_preemption("m", pending, t);
+  REQUIRE(v.has_value());
+  CHECK(*v == 1u);
+  pending.insert(*v);
+  CHECK_FALSE(s.choose_priority_preemption("m", pending, t).has_value());  // room for both is coming
+  REQUIRE(s.requeue_preempted(2, true, t).ok());
+  REQUIRE(s.requeue_preempted(1, true, t).ok());
+  CHECK(ids_of(s.schedule(t)) == std::vector<uint64_t>{4, 5});
+  // Interactive work is never taken off for interactive work.
+  REQUIRE(s.submit(req(6, "m", Priority::kInteractive), t).ok());
+  CHECK_FALSE(s.choose_priority_preemption("m", {}, t).has_value());
+  REQUIRE(s.finish(4).ok());
+  REQUIRE(s.finish(5).ok());
+  CHECK(ids_of(s.schedule(t)) == std::vector<uint64_t>{6, 1});  // batch 1 was preempted first: it leads
+  // A batch request that has waited past batch_max_wait goes next: no preemption then.
+  REQUIRE(s.submit(req(7, "m", Priority::kInteractive), t).ok());
+  CHECK(s.choose_priority_preemption("m", {}, t) == 1u);
+  CHECK_FALSE(s.choose_priority_preemption("m", {}, t + 6s).has_value());
 }
 
 TEST_CASE("after a model service crash its requests are re-dispatched first, with their tokens") {

@@ -222,7 +222,7 @@ void KernelServer::fail_model(ModelRuntime& model, const Status& why) {
                      Status(why.code(), "model '" + name + "' failed: " + why.message()),
                      uint32_t(r.request.prompt.size()));
     ++failed_;
-    prompt_len_.erase(r.request.id);
+    forget_request(r.request.id);
   }
   (void)supervisor_.stop(model.service);
   if (model.load_waiter) send_error(model.load_waiter->peer, model.load_waiter->request_id, why);
@@ -278,7 +278,7 @@ void KernelServer::finish_unload(ModelRuntime& model) {
   for (const auto& r : scheduler_.remove_model(name)) {
     send_final_event(r.request.id, wire::FinishReason::ERROR, failed("model '" + name + "' was unloaded"),
                      uint32_t(r.request.prompt.size()));
-    prompt_len_.erase(r.request.id);
+    forget_request(r.request.id);
   }
   (void)registry_.mark_unloaded(name);
   if (const ModelRecord* record = registry_.find(name)) {

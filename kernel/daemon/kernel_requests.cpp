@@ -74,18 +74,23 @@ void KernelServer::on_cancel(const ipc::DecodedMessage& m) {
   const TrackedRequest* r = scheduler_.find(id);
   if (r == nullptr) return;  // already finished
   const std::string model = r->request.model;
+  const bool swapped_out = r->swapped_out;
   auto outcome = scheduler_.cancel(id);
   if (!outcome.ok()) return;
   if (*outcome == Scheduler::CancelOutcome::kRemovedFromQueue) {
+    if (swapped_out) drop_swapped(model, id);
     ++cancelled_;
     send_final_event(id, wire::FinishReason::CANCELLED, ok_status(), prompt_len_[id]);
-    prompt_len_.erase(id);
+    forget_request(id);
   } else {
     auto it = models_.find(model);
     if (it != models_.end() && it->second.service_up) {
       ipc::OutgoingMessage out(id);
       out.body().initCancel().setReason(m.body().getCancel().getReason());
-      if (send_to(it->second.service, out).ok()) return;  // the service sends the final event
+      if (send_to(it->second.service, out).ok()) {
+        cancelling_.insert(id);  // a Preempted crossing the Cancel ends it instead
+        return;                  // the service sends the final event
+      }
     }
     end_request(id, wire::FinishReason::CANCELLED, ok_status());
   }
@@ -108,7 +113,7 @@ void KernelServer::on_token_event(const ipc::DecodedMessage& m) {
     default: ++completed_; break;
   }
   (void)scheduler_.finish(id);
-  prompt_len_.erase(id);
+  forget_request(id);
   const std::string name = model->name;
   check_drained(*model);
   if (models_.count(name)) pump();
@@ -117,6 +122,63 @@ void KernelServer::on_token_event(const ipc::DecodedMessage& m) {
 void KernelServer::pump() {
   if (shutting_down_) return;
   for (const auto& r : scheduler_.schedule(clock_.now())) dispatch(r);
+  preempt_for_priority();
+}
+
+// An interactive request waits while a model runs at its cap, some of it
+// batch work: the latest batch request is taken off (its KV swapped out) to
+// make room, and goes back to the front of the batch queue with its tokens.
+void KernelServer::preempt_for_priority() {
+  const TimePoint now = clock_.now();
+  for (auto& [name, model] : models_) {
+    if (!model.service_up) continue;
+    while (auto victim = scheduler_.choose_priority_preemption(name, preempting_, now)) {
+      ipc::OutgoingMessage out(*victim);
+      out.body().initPreempt().setSwapOut(true);
+      if (!send_to(model.service, out).ok()) break;  // its exit requeues everything
+      preempting_.insert(*victim);
+      log_.info("preempting batch request " + std::to_string(*victim) + " of '" + name +
+                "' for an interactive one");
+    }
+  }
+}
+
+void KernelServer::on_preempted(const ipc::DecodedMessage& m) {
+  ModelRuntime* model = model_of_service(m.peer());
+  if (model == nullptr) return;
+  const uint64_t id = m.request_id();
+  preempting_.erase(id);
+  const TrackedRequest* r = scheduler_.find(id);
+  if (r == nullptr || !r->running) return;  // ended meanwhile
+  auto p = m.body().getPreempted();
+  const std::vector<uint32_t> ids = ipc::to_vector(p.getGeneratedIds());
+  if (Status st = scheduler_.record_tokens(id, 0, ids); !st.ok()) log_.warn("preempted: " + st.message());
+  if (cancelling_.count(id)) {
+    // The client's cancel crossed the preemption: it ends here (end_request's
+    // Cancel makes the service drop the KV it swapped out).
+    end_request(id, wire::FinishReason::CANCELLED, ok_status());
+    check_drained(*model);
+    return pump();
+  }
+  (void)scheduler_.requeue_preempted(id, p.getSwappedOut(), clock_.now());
+  log_.info("request " + std::to_string(id) + " preempted after " + std::to_string(ids.size()) + " tokens (" +
+            (p.getSwappedOut() ? std::to_string(p.getCommittedTokens()) + " tokens of KV swapped out)"
+                               : std::string("its KV will be recomputed)")));
+  pump();
+}
+
+void KernelServer::drop_swapped(const std::string& model, uint64_t id) {
+  auto it = models_.find(model);
+  if (it == models_.end() || !it->second.service_up) return;
+  ipc::OutgoingMessage out(id);
+  out.body().initCancel().setReason("its request ended while preempted");
+  (void)send_to(it->second.service, out);
+}
+
+void KernelServer::forget_request(uint64_t id) {
+  prompt_len_.erase(id);
+  preempting_.erase(id);
+  cancelling_.erase(id);
 }
 
 void KernelServer::dispatch(const TrackedRequest& r) {
@@ -130,7 +192,9 @@ void KernelServer::dispatch(const TrackedRequest& r) {
   to_wire(r.request.sampling, s.initSampling());
   s.setPriority(r.request.priority == Priority::kBatch ? wire::Priority::BATCH : wire::Priority::INTERACTIVE);
   set_ids(s.initGeneratedIds(uint32_t(r.generated.size())), r.generated);
-  d.setSwappedOut(false);
+  d.setSwappedOut(r.swapped_out);
+  preempting_.erase(r.request.id);
+  cancelling_.erase(r.request.id);
   d.setTokenEndpoint(ipc::as_text(token_endpoint_));
   if (r.dispatches > 1) {
     log_.info("request " + std::to_string(r.request.id) + " re-dispatched to '" + it->second.service +
@@ -145,7 +209,7 @@ void KernelServer::dispatch(const TrackedRequest& r) {
 void KernelServer::end_request(uint64_t id, wire::FinishReason reason, const Status& error) {
   const TrackedRequest* r = scheduler_.find(id);
   if (r == nullptr) return;
-  if (r->running) {
+  if (r->running || r->swapped_out) {  // a swapped-out one has KV to drop there
     auto it = models_.find(r->request.model);
     if (it != models_.end() && it->second.service_up) {
       ipc::OutgoingMessage out(id);
@@ -161,7 +225,7 @@ void KernelServer::end_request(uint64_t id, wire::FinishReason reason, const Sta
     ++failed_;
   }
   send_final_event(id, reason, error, prompt_len_[id]);
-  prompt_len_.erase(id);
+  forget_request(id);
 }
 
 void KernelServer::cancel_all_requests(const std::string& why) {

@@ -116,6 +116,7 @@ void KernelServer::on_message(ipc::DecodedMessage&& m) {
     case Body::SUBMIT: return on_submit(m);
     case Body::CANCEL: return on_cancel(m);
     case Body::TOKEN_EVENT: return on_token_event(m);
+    case Body::PREEMPTED: return on_preempted(m);
     case Body::ERROR_REPLY: {
       if (ModelRuntime* model = model_of_service(m.peer())) {
         return on_model_load_error(*model, ipc::to_status(m.body().getErrorReply().getError()));

@@ -24,7 +24,8 @@ FinishReason to_finish(engine::FinishReason r) {
   switch (r) {
     case engine::FinishReason::kLength:
     case engine::FinishReason::kContext: return FinishReason::kLength;
-    case engine::FinishReason::kCancelled: return FinishReason::kCancelled;
+    case engine::FinishReason::kCancelled:
+    case engine::FinishReason::kPreempted: return FinishReason::kCancelled;  // never asked for here
     case engine::FinishReason::kNone:
     case engine::FinishReason::kStop: break;
   }

@@ -12,6 +12,7 @@ const char* finish_reason_name(FinishReason r) {
     case FinishReason::kLength: return "length";
     case FinishReason::kContext: return "context";
     case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kPreempted: return "preempted";
   }
   return "none";
 }
@@ -105,10 +106,17 @@ Status Engine::submit(GenerationRequest r) {
   seq->tokens = seq->req.prompt;
   seq->tokens.insert(seq->tokens.end(), seq->req.generated.begin(), seq->req.generated.end());
   if (!seq->req.generated.empty()) {
-    // Resumed after its model service died: that service had the KV of all but
-    // the last token, and may have left some of it in the swap space.
+    // Resumed: the KV of all but the last token was computed before. After a
+    // preempt() here it waits in the swap space; after its model service died,
+    // whatever that service left in the swap space is stale.
     seq->n_dropped = int(seq->tokens.size()) - 1;
-    if (swap_) swap_->drop(seq->req.id);
+    auto parked = parked_.find(seq->req.id);
+    if (seq->req.resume_swapped && parked != parked_.end() && parked->second <= seq->n_dropped) {
+      seq->n_swapped = parked->second;
+    } else if (swap_) {
+      swap_->drop(seq->req.id);
+    }
+    if (parked != parked_.end()) parked_.erase(parked);
   }
   if (adopt(seq)) return ok_status();
   waiting_.push_back(std::move(seq));
@@ -116,6 +124,30 @@ Status Engine::submit(GenerationRequest r) {
 }
 
 void Engine::cancel(uint64_t request_id) { cancelled_.push_back(request_id); }
+
+void Engine::preempt(uint64_t request_id) { preempting_.push_back(request_id); }
+
+void Engine::take_off(std::unique_ptr<Sequence>& seq, std::vector<TokenEvent>& events) {
+  Sequence& s = *seq;
+  int kept = s.n_swapped;  // a sequence waiting after an earlier preemption keeps its swap
+  if (swap_ && s.n_cached > 0) {
+    const int n_blocks = (s.n_cached + options_.block_size - 1) / options_.block_size;
+    Status st = swap_->save(s.req.id, std::span(s.tokens).first(size_t(s.n_cached)), *kv_,
+                            s.blocks.blocks().first(size_t(n_blocks)));
+    if (st.ok()) {
+      kept = s.n_cached;
+      ++counts_.swaps_out;
+    } else {
+      ++counts_.swap_fallbacks;
+    }
+  }
+  release_kv(s);  // its full blocks stay in the prefix cache: a resume may find them there
+  if (kept > 0) parked_[s.req.id] = kept;
+  TokenEvent ev{s.req.id, -1, true, FinishReason::kPreempted};
+  ev.kv_kept = kept;
+  events.push_back(ev);  // the kernel counts this preemption: it asked for it
+  seq.reset();
+}
 
 void Engine::set_swap_space(std::unique_ptr<KvSwapSpace> swap) { swap_ = std::move(swap); }
 
@@ -195,7 +227,19 @@ void Engine::step(std::vector<TokenEvent>& events) {
       if (s && s->req.id == id) finish(s, FinishReason::kCancelled, events);
     }
   }
+  for (uint64_t id : cancelled_) {
+    if (parked_.erase(id) > 0 && swap_) swap_->drop(id);  // taken off by preempt(), never resumed
+  }
   cancelled_.clear();
+  for (uint64_t id : preempting_) {
+    for (auto& s : running_) {
+      if (s && s->req.id == id) take_off(s, events);
+    }
+    for (auto& s : waiting_) {
+      if (s && s->req.id == id) take_off(s, events);
+    }
+  }
+  preempting_.clear();
   std::erase(running_, nullptr);
   std::erase(waiting_, nullptr);
 

@@ -111,5 +111,68 @@ TEST_CASE("a cancelled sequence that waits swapped out gives its swap back") {
   CHECK(swap->used_bytes() == 0);
 }
 
+TEST_CASE("a request preempted on the kernel's word resumes from the swap space with the tokens of an undisturbed run") {
+  auto model = tiny_model();
+  const auto reqs = requests(3);
+  const Run roomy = run(*model, 8 * kCtx, nullptr, reqs);
+
+  EngineOptions o;
+  o.max_seqs = 8;
+  o.ctx_len = kCtx;
+  o.kv_tokens = 8 * kCtx;
+  o.prefix_cache = false;  // the KV must come back from the swap space, not the cache
+  auto created = Engine::create(*model, o);
+  REQUIRE(created.ok());
+  Engine& eng = **created;
+  auto host = std::make_unique<HostKvSwapSpace>(64u << 20);
+  HostKvSwapSpace* swap = host.get();
+  eng.set_swap_space(std::move(host));
+  for (const auto& r : reqs) REQUIRE(eng.submit(r).ok());
+  std::map<uint64_t, std::vector<int32_t>> got;
+  std::vector<TokenEvent> events;
+  auto step = [&] {
+    events.clear();
+    eng.step(events);
+    for (const auto& ev : events) {
+      if (ev.token >= 0) got[ev.request_id].push_back(ev.token);
+    }
+  };
+  for (int i = 0; i < 10; ++i) step();
+  eng.preempt(2);
+  eng.preempt(3);
+  step();
+  int kept2 = -1;
+  for (const auto& ev : events) {
+    if (ev.request_id == 2) {
+      CHECK(ev.done);
+      CHECK(ev.reason == FinishReason::kPreempted);
+      kept2 = ev.kv_kept;
+    }
+  }
+  CHECK(kept2 == int(reqs[1].prompt.size() + got[2].size()) - 1);  // all but the last token's KV
+  CHECK(swap->entries() == 2);
+  for (int i = 0; i < 5; ++i) step();  // request 1 goes on alone
+  // Request 3 is cancelled while off the engine: its swap goes.
+  eng.cancel(3);
+  step();
+  CHECK(swap->entries() == 1);
+  // Request 2 comes back with what it generated.
+  GenerationRequest back = reqs[1];
+  back.generated = got[2];
+  back.resume_swapped = true;
+  REQUIRE(eng.submit(back).ok());
+  for (int steps = 0; eng.has_work(); ++steps) {
+    REQUIRE(steps < 5000);
+    step();
+  }
+  CHECK(got[1] == roomy.tokens.at(1));
+  CHECK(got[2] == roomy.tokens.at(2));
+  const EngineStats s = eng.stats();
+  CHECK(s.swaps_in == 1);
+  CHECK(s.tokens_recomputed == 0);
+  CHECK(swap->entries() == 0);
+  CHECK(s.kv_blocks_used == 0);
+}
+
 }  // namespace
 }  // namespace llmos::engine

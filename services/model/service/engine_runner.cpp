@@ -54,6 +54,13 @@ void EngineRunner::cancel(uint64_t request_id) {
   push_command(std::move(c));
 }
 
+void EngineRunner::preempt(uint64_t request_id) {
+  auto c = std::make_unique<Command>();
+  c->kind = Command::Kind::kPreempt;
+  c->request_id = request_id;
+  push_command(std::move(c));
+}
+
 void EngineRunner::release_retained() {
   auto c = std::make_unique<Command>();
   c->kind = Command::Kind::kReleaseRetained;
@@ -89,6 +96,10 @@ void EngineRunner::run() {
       std::unique_ptr<Command> c(raw);
       if (c->kind == Command::Kind::kCancel) {
         engine_->cancel(c->request_id);
+        continue;
+      }
+      if (c->kind == Command::Kind::kPreempt) {
+        engine_->preempt(c->request_id);
         continue;
       }
       if (c->kind == Command::Kind::kReleaseRetained) {

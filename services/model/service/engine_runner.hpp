@@ -55,6 +55,7 @@ class EngineRunner {
 
   void submit(engine::GenerationRequest request);
   void cancel(uint64_t request_id);
+  void preempt(uint64_t request_id);  // Engine::preempt
   // Frees the KV a dead predecessor left that no request has claimed
   // (Engine::release_retained).
   void release_retained();
@@ -71,9 +72,9 @@ class EngineRunner {
 
  private:
   struct Command {
-    enum class Kind { kSubmit, kCancel, kReleaseRetained } kind;
+    enum class Kind { kSubmit, kCancel, kPreempt, kReleaseRetained } kind;
     engine::GenerationRequest request;  // kSubmit
-    uint64_t request_id = 0;            // kCancel
+    uint64_t request_id = 0;            // kCancel, kPreempt
   };
   void run();
   void publish(const engine::EngineStats& s, uint64_t new_tokens);  // into counters_

@@ -20,6 +20,7 @@ wire::FinishReason wire_reason(engine::FinishReason r) {
     case engine::FinishReason::kLength: return wire::FinishReason::LENGTH;
     case engine::FinishReason::kContext: return wire::FinishReason::CONTEXT;
     case engine::FinishReason::kCancelled: return wire::FinishReason::CANCELLED;
+    case engine::FinishReason::kPreempted:  // never a final event (send_preempted)
     case engine::FinishReason::kNone: break;
   }
   return wire::FinishReason::NONE;
@@ -107,7 +108,12 @@ void ModelService::on_kernel_message(ipc::DecodedMessage&& m) {
       if (!welcomed_) return log_.warn("dispatch before welcome: dropped");
       return on_dispatch(m);
     case Body::CANCEL:
-      if (runner_ && sequences_.count(m.request_id())) runner_->cancel(m.request_id());
+      // Also for a request we no longer run: one preempted here may have left
+      // KV in the swap space, which the engine then drops.
+      if (runner_) runner_->cancel(m.request_id());
+      return;
+    case Body::PREEMPT:
+      if (runner_ && sequences_.count(m.request_id())) runner_->preempt(m.request_id());
       return;
     case Body::ERROR_REPLY:
       log_.error("the kernel refused us: " + ipc::to_status(m.body().getErrorReply().getError()).to_string());
@@ -246,9 +252,11 @@ void ModelService::on_dispatch(const ipc::DecodedMessage& m) {
   r.sampling = sampling_from_wire(s.getSampling());
   r.max_tokens = int(std::min<uint32_t>(s.getSampling().getMaxTokens(), INT_MAX));
   r.stop_ids = ids_from_wire(s.getSampling().getStopIds());
+  r.resume_swapped = d.getSwappedOut();
   Sequence& seq = sequences_[id];
   seq.prompt_tokens = uint32_t(r.prompt.size());
-  std::string kv = " (its KV is recomputed)";
+  std::string kv = d.getSwappedOut() ? " (after a preemption; its KV comes back from the swap space)"
+                                     : " (its KV is recomputed)";
   if (auto it = left_in_arena_.find(id); it != left_in_arena_.end()) {
     kv = " (adopting the KV of up to " + std::to_string(it->second) + " of its tokens left in the arena)";
     left_in_arena_.erase(it);
@@ -293,7 +301,10 @@ void ModelService::drain_engine() {
       if (seq.step_ids.empty()) touched.push_back(ev.request_id);
       seq.step_ids.push_back(uint32_t(ev.token));
     }
-    if (ev.done) {
+    if (ev.done && ev.reason == engine::FinishReason::kPreempted) {
+      send_preempted(ev.request_id, seq, ev.kv_kept);
+      sequences_.erase(it);
+    } else if (ev.done) {
       send_tokens(ev.request_id, seq, true, int(wire_reason(ev.reason)), ok_status());
       sequences_.erase(it);
     }
@@ -303,6 +314,22 @@ void ModelService::drain_engine() {
     if (it != sequences_.end() && !it->second.step_ids.empty()) {
       send_tokens(id, it->second, false, int(wire::FinishReason::NONE), ok_status());
     }
+  }
+}
+
+// The engine took a request off at the kernel's request: the tokens it made
+// until then go to llmos-io, and the kernel learns all of them and whether
+// its KV waits in the swap space, to dispatch it again later.
+void ModelService::send_preempted(uint64_t id, Sequence& seq, int kv_kept) {
+  if (!seq.step_ids.empty()) send_tokens(id, seq, false, int(wire::FinishReason::NONE), ok_status());
+  ipc::OutgoingMessage out(id);
+  auto p = out.body().initPreempted();
+  p.setCommittedTokens(uint32_t(std::max(kv_kept, 0)));
+  p.setSwappedOut(kv_kept > 0);
+  auto ids = p.initGeneratedIds(uint32_t(seq.all_ids.size()));
+  for (size_t i = 0; i < seq.all_ids.size(); ++i) ids.set(uint32_t(i), seq.all_ids[i]);
+  if (Status st = kernel_->send(out.builder()); !st.ok()) {
+    log_.warn("preempted request " + std::to_string(id) + " not reported: " + st.message());
   }
 }
 
@@ -322,6 +349,7 @@ void ModelService::send_tokens(uint64_t id, Sequence& seq, bool done, int finish
     }
   }
   if (done) (void)kernel_->send(out.builder());
+  seq.all_ids.insert(seq.all_ids.end(), seq.step_ids.begin(), seq.step_ids.end());
   if (seq.unreported.empty()) seq.unreported_offset = seq.generated;
   seq.unreported.insert(seq.unreported.end(), seq.step_ids.begin(), seq.step_ids.end());
   seq.generated += uint32_t(seq.step_ids.size());

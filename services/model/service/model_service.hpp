@@ -62,6 +62,7 @@ class ModelService {
     std::vector<uint32_t> step_ids;       // new ids of the current drain
     std::vector<uint32_t> unreported;     // ids since the last heartbeat
     uint32_t unreported_offset = 0;
+    std::vector<uint32_t> all_ids;        // every generated id, for a Preempted reply
   };
   void on_kernel_message(ipc::DecodedMessage&& m);
   void on_welcome(const ipc::DecodedMessage& m);
@@ -71,6 +72,7 @@ class ModelService {
   void wait_engine();
   void drain_engine();
   void send_tokens(uint64_t id, Sequence& seq, bool done, int finish_reason, const Status& error);
+  void send_preempted(uint64_t id, Sequence& seq, int kv_kept);
   void send_heartbeat();
   void arm_heartbeat();
 

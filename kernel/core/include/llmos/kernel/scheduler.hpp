@@ -125,6 +125,14 @@ class Scheduler {
   // sequence asking for blocks) is never chosen. nullopt when there is none.
   std::optional<uint64_t> choose_preemption_victim(std::string_view model,
                                                    std::optional<uint64_t> except = {}) const;
+  // Priority preemption: when `model` runs at its cap of sequences and an
+  // interactive request waits to start next (no batch request has waited past
+  // batch_max_wait), the running batch request to take off for it: the latest
+  // admitted, skipping `pending` (preemptions asked for and not yet done, each
+  // of which already makes room for one waiting interactive request). nullopt
+  // when there is no such need or no batch request runs.
+  std::optional<uint64_t> choose_priority_preemption(std::string_view model, const std::set<uint64_t>& pending,
+                                                     TimePoint now) const;
   // The model service stopped running `id` at our request: it goes back to the
   // front of its queue, keeping its tokens.
   Status requeue_preempted(uint64_t id, bool swapped_out, TimePoint now);

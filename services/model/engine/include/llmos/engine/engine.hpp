@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "llmos/common/status.hpp"
@@ -45,9 +46,14 @@ struct GenerationRequest {
   // and advance the sampler as if drawn here, so a greedy or seeded request
   // continues with exactly the tokens an undisturbed run gives. Not re-emitted.
   std::vector<int32_t> generated;
+  // Set when the request was preempted by preempt() here and comes back: the
+  // KV it left in the swap space is loaded instead of recomputed.
+  bool resume_swapped = false;
 };
 
-enum class FinishReason { kNone, kStop, kLength, kContext, kCancelled };
+// kPreempted: preempt() took the request off this engine before its end; it
+// comes back later as a resumed request.
+enum class FinishReason { kNone, kStop, kLength, kContext, kCancelled, kPreempted };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", ...
 
 // One new token of a request, or its end. token is -1 on an event that only
@@ -57,6 +63,7 @@ struct TokenEvent {
   int32_t token = -1;
   bool done = false;
   FinishReason reason = FinishReason::kNone;
+  int kv_kept = 0;  // kPreempted: tokens whose KV went to the swap space (0: none kept)
 };
 
 struct EngineStats {
@@ -108,10 +115,19 @@ class Engine {
   // outside the vocabulary, or does not fit the context; or bad sampling values.
   Status submit(GenerationRequest request);
   // Ends a request at the next step boundary with FinishReason::kCancelled.
+  // Also drops the swapped-out KV of a request preempt() took off.
   void cancel(uint64_t request_id);
+  // Takes a request off this engine at the next step boundary (the kernel
+  // gives its place to a request of a higher priority class): its KV goes to
+  // the swap space (and its full blocks to the prefix cache), and it ends with
+  // FinishReason::kPreempted and kv_kept. Submitted again with
+  // resume_swapped and its generated tokens, it continues from there.
+  void preempt(uint64_t request_id);
   // Runs one step and appends what happened to `events`.
   void step(std::vector<TokenEvent>& events);
-  bool has_work() const { return !running_.empty() || !waiting_.empty() || !cancelled_.empty(); }
+  bool has_work() const {
+    return !running_.empty() || !waiting_.empty() || !cancelled_.empty() || !preempting_.empty();
+  }
 
   EngineStats stats() const;
   const EngineOptions& options() const { return options_; }
@@ -131,6 +147,7 @@ class Engine {
   };
   Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
   bool preempt_one(const Sequence* keep);
+  void take_off(std::unique_ptr<Sequence>& seq, std::vector<TokenEvent>& events);  // preempt()
   void swap_in(Sequence& s);
   // Gives its blocks back (journal first); with `keep`, its full blocks stay
   // in the prefix cache.
@@ -148,6 +165,8 @@ class Engine {
   std::vector<std::unique_ptr<Sequence>> running_;  // in admission order
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<uint64_t> cancelled_;
+  std::vector<uint64_t> preempting_;          // preempt() requests for the next step
+  std::unordered_map<uint64_t, int> parked_;  // taken off by preempt(): tokens whose KV waits in swap_
   std::unique_ptr<KvSwapSpace> swap_;  // null: preempted sequences are recomputed
   std::unique_ptr<KvJournal> journal_;  // null: nothing is recorded
   std::vector<RetainedKv> retained_;    // left by a previous engine, blocks taken from pool_
