@@ -419,8 +419,9 @@ struct Dispatch {
 }
 
 struct Preempt {
-  # kernel -> model service: stop running this sequence for now (KV blocks ran
-  # out). Reply: `preempted`. The kernel re-dispatches it later.
+  # kernel -> model service: stop running this sequence for now (an
+  # interactive request needs its place). Reply: `preempted`, unless the
+  # sequence ended first. The kernel re-dispatches it later with swappedOut.
   swapOut @0 :Bool;          # save its KV blocks to the memory service first
 }
 
