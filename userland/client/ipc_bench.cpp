@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <vector>
 
 #include "llmos/client/client.hpp"
@@ -163,6 +165,38 @@ Result<DecodeRate> local_decode(const std::string& path, const std::string& prom
 
 namespace {
 
+// The first token of an interactive stream that arrives while another stream
+// (batch or interactive) holds the model's only sequence slot: the system in
+// `dir` runs with --max-seqs 1. Behind batch work, the kernel preempts it;
+// behind interactive work, the request waits for it to end.
+Result<double> first_token_behind(const std::filesystem::path& dir, const std::string& model, bool behind_batch,
+                                  int busy_tokens) {
+  std::atomic<int> busy_seen{0};
+  Status busy_status = ok_status();
+  std::thread busy([&] {
+    auto io = IoClient::connect(dir);
+    if (!io.ok()) {
+      busy_status = io.status();
+      busy_seen = -1;
+      return;
+    }
+    GenerateOptions g;
+    g.model = model;
+    g.prompt = "Once upon a time";
+    g.temperature = 0;
+    g.max_tokens = uint32_t(busy_tokens);
+    g.batch_priority = behind_batch;
+    auto r = io->generate(g, [&](std::string_view, std::span<const uint32_t> ids) { busy_seen += int(ids.size()); });
+    if (!r.ok()) busy_status = r.status();
+  });
+  while (busy_seen >= 0 && busy_seen < 16) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto d = busy_seen >= 0 ? service_decode(dir, model, "The little dog", 16) : Result<DecodeRate>(busy_status);
+  busy.join();
+  LLMOS_RETURN_IF_ERROR(busy_status);
+  LLMOS_ASSIGN_OR_RETURN(DecodeRate rate, std::move(d));
+  return rate.first_token_ms;
+}
+
 int fail(const std::string& m) {
   std::fprintf(stderr, "llmos-bench ipc: %s\n", m.c_str());
   return 1;
@@ -273,6 +307,37 @@ int run_ipc_bench(int argc, char** argv) {
       std::printf("  in-process (--local)  %9.1f tokens/s  (first token after %.2f ms)\n", best_local.tokens_per_second,
                   best_local.first_token_ms);
       std::printf("  service path costs %.1f%% of single-stream decode throughput\n", overhead);
+    }
+  }
+  if (!model_path.empty() && runtime.empty()) {
+    // Priority preemption, on a system of its own with one sequence slot.
+    auto one = BenchSystem::use_or_start("", bin_dir, {"--http", "off", "--max-seqs", "1"});
+    if (!one.ok()) return fail(one.status().to_string());
+    auto k = KernelClient::connect(one->dir());
+    LoadOptions lo;
+    lo.path = model_path;
+    lo.name = "bench";
+    lo.threads = uint32_t(threads);
+    lo.ctx = uint32_t(ctx);
+    auto loaded = k.ok() ? k->load(lo, nullptr) : Result<ModelInfo>(k.status());
+    if (!loaded.ok()) return fail("load: " + loaded.status().to_string());
+    const int busy = std::min<int>(int(loaded->ctx) - 8, std::max(tokens, 32) * 2);
+    double behind_batch = 1e300, behind_interactive = 1e300;
+    for (int i = 0; i < repeats; ++i) {
+      auto b = first_token_behind(one->dir(), "bench", true, busy);
+      auto n = first_token_behind(one->dir(), "bench", false, busy);
+      if (!b.ok() || !n.ok()) return fail((!b.ok() ? b.status() : n.status()).to_string());
+      behind_batch = std::min(behind_batch, *b);
+      behind_interactive = std::min(behind_interactive, *n);
+    }
+    out["priority"] = {{"busy_tokens", busy},
+                       {"first_token_ms_behind_batch", behind_batch},
+                       {"first_token_ms_behind_interactive", behind_interactive}};
+    if (!json) {
+      std::printf("an interactive request while another stream (%d tokens) holds the only slot, best of %d:\n", busy,
+                  repeats);
+      std::printf("  behind a batch stream (preempted)        first token after %8.2f ms\n", behind_batch);
+      std::printf("  behind an interactive stream (waits)     first token after %8.2f ms\n", behind_interactive);
     }
   }
   if (json) std::cout << out.dump() << "\n";
