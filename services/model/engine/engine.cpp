@@ -105,19 +105,20 @@ Status Engine::submit(GenerationRequest r) {
   seq->tokens.reserve(size_t(options_.ctx_len));
   seq->tokens = seq->req.prompt;
   seq->tokens.insert(seq->tokens.end(), seq->req.generated.begin(), seq->req.generated.end());
-  if (!seq->req.generated.empty()) {
-    // Resumed: the KV of all but the last token was computed before. After a
-    // preempt() here it waits in the swap space; after its model service died,
-    // whatever that service left in the swap space is stale.
-    seq->n_dropped = int(seq->tokens.size()) - 1;
-    auto parked = parked_.find(seq->req.id);
-    if (seq->req.resume_swapped && parked != parked_.end() && parked->second <= seq->n_dropped) {
-      seq->n_swapped = parked->second;
-    } else if (swap_) {
-      swap_->drop(seq->req.id);
-    }
-    if (parked != parked_.end()) parked_.erase(parked);
+  // Resumed: the KV of all but the last token was computed before. After a
+  // preempt() here (maybe before its first token) what it kept waits in the
+  // swap space; after its model service died, whatever that service left in
+  // the swap space is stale.
+  const int computed_before = int(seq->tokens.size()) - 1;
+  auto parked = parked_.find(seq->req.id);
+  if (seq->req.resume_swapped && parked != parked_.end() && parked->second <= computed_before) {
+    seq->n_swapped = parked->second;
+    seq->n_dropped = std::max(parked->second, seq->req.generated.empty() ? 0 : computed_before);
+  } else if (!seq->req.generated.empty() || parked != parked_.end()) {
+    if (!seq->req.generated.empty()) seq->n_dropped = computed_before;
+    if (swap_) swap_->drop(seq->req.id);
   }
+  if (parked != parked_.end()) parked_.erase(parked);
   if (adopt(seq)) return ok_status();
   waiting_.push_back(std::move(seq));
   return ok_status();
