@@ -27,13 +27,13 @@ struct Reply {
   json js() const { return json::parse(body); }
 };
 
-// A blocking test client on one connection. Every read and write has a 10 s
+// A blocking test client on one connection. Every read and write has a 30 s
 // limit (Asio's blocking calls ignore SO_RCVTIMEO, so the operations are run
 // asynchronously under a deadline): a broken server fails the test with a
 // message instead of hanging it.
 class Connection {
  public:
-  static constexpr std::chrono::seconds kLimit{10};
+  static constexpr std::chrono::seconds kLimit{30};
 
   explicit Connection(uint16_t port) : stream_(ioc_) {
     stream_.expires_after(kLimit);
