@@ -197,6 +197,16 @@ Result<double> first_token_behind(const std::filesystem::path& dir, const std::s
   return rate.first_token_ms;
 }
 
+// Loads `path` as model "bench" into the system behind `k`.
+Result<ModelInfo> load_bench_model(KernelClient& k, const std::string& path, int threads, int ctx) {
+  LoadOptions lo;
+  lo.path = path;
+  lo.name = "bench";
+  lo.threads = uint32_t(threads);
+  lo.ctx = uint32_t(ctx);
+  return k.load(lo, nullptr);
+}
+
 int fail(const std::string& m) {
   std::fprintf(stderr, "llmos-bench ipc: %s\n", m.c_str());
   return 1;
@@ -269,15 +279,8 @@ int run_ipc_bench(int argc, char** argv) {
 
   if (!model_path.empty()) {
     auto k = KernelClient::connect(dir);
-    LoadOptions lo;
-    lo.path = model_path;
-    lo.name = "bench";
-    lo.threads = uint32_t(threads);
-    lo.ctx = uint32_t(ctx);
-    auto loaded = k.ok() ? k->load(lo, nullptr) : Result<ModelInfo>(k.status());
-    if (!loaded.ok()) {
-      return fail("load: " + loaded.status().to_string());
-    }
+    auto loaded = k.ok() ? load_bench_model(*k, model_path, threads, ctx) : Result<ModelInfo>(k.status());
+    if (!loaded.ok()) return fail("load: " + loaded.status().to_string());
     DecodeRate best_service, best_local;
     for (int i = 0; i < repeats; ++i) {
       auto s = service_decode(dir, "bench", prompt, tokens);
@@ -314,12 +317,7 @@ int run_ipc_bench(int argc, char** argv) {
     auto one = BenchSystem::use_or_start("", bin_dir, {"--http", "off", "--max-seqs", "1"});
     if (!one.ok()) return fail(one.status().to_string());
     auto k = KernelClient::connect(one->dir());
-    LoadOptions lo;
-    lo.path = model_path;
-    lo.name = "bench";
-    lo.threads = uint32_t(threads);
-    lo.ctx = uint32_t(ctx);
-    auto loaded = k.ok() ? k->load(lo, nullptr) : Result<ModelInfo>(k.status());
+    auto loaded = k.ok() ? load_bench_model(*k, model_path, threads, ctx) : Result<ModelInfo>(k.status());
     if (!loaded.ok()) return fail("load: " + loaded.status().to_string());
     const int busy = std::min<int>(int(loaded->ctx) - 8, std::max(tokens, 32) * 2);
     double behind_batch = 1e300, behind_interactive = 1e300;
