@@ -9,6 +9,7 @@
 #include <iostream>
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -190,11 +191,34 @@ Result<double> first_token_behind(const std::filesystem::path& dir, const std::s
     if (!r.ok()) busy_status = r.status();
   });
   while (busy_seen >= 0 && busy_seen < 16) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  auto d = busy_seen >= 0 ? service_decode(dir, model, "The little dog", 16) : Result<DecodeRate>(busy_status);
+  Result<double> first_ms = failed("not measured");
+  if (busy_seen >= 0) {
+    auto io = IoClient::connect(dir);
+    if (io.ok()) {
+      GenerateOptions g;
+      g.model = model;
+      g.prompt = "The little dog";
+      g.temperature = 0;
+      g.max_tokens = 16;
+      const auto t0 = Clock::now();
+      std::optional<Clock::time_point> first;
+      auto r = io->generate(g, [&](std::string_view, std::span<const uint32_t>) {
+        if (!first) first = Clock::now();
+      });
+      if (!r.ok()) {
+        first_ms = r.status();
+      } else if (!first) {
+        first_ms = failed("the interactive request streamed no text");
+      } else {
+        first_ms = micros(*first - t0) / 1000;
+      }
+    } else {
+      first_ms = io.status();
+    }
+  }
   busy.join();
   LLMOS_RETURN_IF_ERROR(busy_status);
-  LLMOS_ASSIGN_OR_RETURN(DecodeRate rate, std::move(d));
-  return rate.first_token_ms;
+  return first_ms;
 }
 
 // Loads `path` as model "bench" into the system behind `k`.
