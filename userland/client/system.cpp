@@ -165,9 +165,32 @@ Result<UpResult> start_system(const std::filesystem::path& dir, const UpOptions&
   }
 }
 
+namespace {
+
+// True when `pid` is gone or a zombie. A killed llmosd can still hold its lock
+// for a moment after that: its main thread is a zombie while its other threads
+// finish exiting, and they share the file that holds the lock.
+bool exited(uint32_t pid) {
+  if (pid == 0 || ::kill(pid_t(pid), 0) != 0) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && (line[close + 2] == 'Z' || line[close + 2] == 'X');
+}
+
+}  // namespace
+
 Result<DownResult> stop_system(const std::filesystem::path& dir, std::chrono::milliseconds timeout) {
   DownResult result;
   auto pid = running_kernel_pid(dir);
+  if (pid && exited(*pid)) {  // died (kill -9, a crash): wait for its lock to go, then it was not running
+    const auto until = Clock::now() + 2s;
+    while (pid && Clock::now() < until) {
+      std::this_thread::sleep_for(10ms);
+      pid = running_kernel_pid(dir);
+    }
+  }
   if (!pid) {
     ipc::remove_stale_kv_arenas(dir);
     return result;
