@@ -171,15 +171,8 @@ int run_http_bench(int argc, char** argv) {
   const std::string host = hostport.substr(0, hostport.rfind(':'));
   const std::string port = hostport.substr(hostport.rfind(':') + 1);
 
-  auto k = client::KernelClient::connect(dir);
-  client::LoadOptions lo;
-  lo.path = model_path;
-  lo.name = "bench";
-  lo.threads = uint32_t(threads);
-  auto loaded = k.ok() ? k->load(lo, nullptr) : Result<client::ModelInfo>(k.status());
-  if (!loaded.ok()) {
-    return fail("load: " + loaded.status().to_string());
-  }
+  auto loaded = system->load_bench_model(model_path, threads);
+  if (!loaded.ok()) return fail("load: " + loaded.status().to_string());
   // The API serves the model once llmos-io has seen it ready.
   for (int i = 0; i < 100; ++i) {
     if (stream_completion(host, port, {{"model", "bench"}, {"prompt", "x"}, {"max_tokens", 1}}).ok) break;
@@ -234,7 +227,7 @@ int run_http_bench(int argc, char** argv) {
       generated += t.completion_tokens;
     }
   }
-  (void)k->unload("bench");
+  if (auto k = client::KernelClient::connect(dir); k.ok()) (void)k->unload("bench");
 
   json out = {{"model", model_path},
               {"tokens", tokens},

@@ -111,10 +111,11 @@ Result<DecodeRate> service_decode(const std::filesystem::path& dir, const std::s
   }));
   DecodeRate d;
   d.tokens = int(r.ids.size());
+  if (arrivals.empty()) return d;
+  d.first_token_ms = micros(arrivals.front() - t0) / 1000;
   if (arrivals.size() < 2) return d;
   size_t after_first = 0;
   for (size_t i = 1; i < counts.size(); ++i) after_first += counts[i];
-  d.first_token_ms = micros(arrivals.front() - t0) / 1000;
   d.tokens_per_second = double(after_first) / std::chrono::duration<double>(arrivals.back() - arrivals.front()).count();
   return d;
 }
@@ -191,44 +192,12 @@ Result<double> first_token_behind(const std::filesystem::path& dir, const std::s
     if (!r.ok()) busy_status = r.status();
   });
   while (busy_seen >= 0 && busy_seen < 16) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  Result<double> first_ms = failed("not measured");
-  if (busy_seen >= 0) {
-    auto io = IoClient::connect(dir);
-    if (io.ok()) {
-      GenerateOptions g;
-      g.model = model;
-      g.prompt = "The little dog";
-      g.temperature = 0;
-      g.max_tokens = 16;
-      const auto t0 = Clock::now();
-      std::optional<Clock::time_point> first;
-      auto r = io->generate(g, [&](std::string_view, std::span<const uint32_t>) {
-        if (!first) first = Clock::now();
-      });
-      if (!r.ok()) {
-        first_ms = r.status();
-      } else if (!first) {
-        first_ms = failed("the interactive request streamed no text");
-      } else {
-        first_ms = micros(*first - t0) / 1000;
-      }
-    } else {
-      first_ms = io.status();
-    }
-  }
+  auto d = busy_seen >= 0 ? service_decode(dir, model, "The little dog", 16) : Result<DecodeRate>(busy_status);
   busy.join();
   LLMOS_RETURN_IF_ERROR(busy_status);
-  return first_ms;
-}
-
-// Loads `path` as model "bench" into the system behind `k`.
-Result<ModelInfo> load_bench_model(KernelClient& k, const std::string& path, int threads, int ctx) {
-  LoadOptions lo;
-  lo.path = path;
-  lo.name = "bench";
-  lo.threads = uint32_t(threads);
-  lo.ctx = uint32_t(ctx);
-  return k.load(lo, nullptr);
+  LLMOS_ASSIGN_OR_RETURN(DecodeRate rate, std::move(d));
+  if (rate.tokens == 0) return failed("the interactive request generated nothing");
+  return rate.first_token_ms;
 }
 
 int fail(const std::string& m) {
@@ -302,8 +271,7 @@ int run_ipc_bench(int argc, char** argv) {
   }
 
   if (!model_path.empty()) {
-    auto k = KernelClient::connect(dir);
-    auto loaded = k.ok() ? load_bench_model(*k, model_path, threads, ctx) : Result<ModelInfo>(k.status());
+    auto loaded = system->load_bench_model(model_path, threads, ctx);
     if (!loaded.ok()) return fail("load: " + loaded.status().to_string());
     DecodeRate best_service, best_local;
     for (int i = 0; i < repeats; ++i) {
@@ -315,7 +283,7 @@ int run_ipc_bench(int argc, char** argv) {
       if (s->tokens_per_second > best_service.tokens_per_second) best_service = *s;
       if (l->tokens_per_second > best_local.tokens_per_second) best_local = *l;
     }
-    (void)k->unload("bench");
+    if (auto k = KernelClient::connect(dir); k.ok()) (void)k->unload("bench");
     const double overhead = best_local.tokens_per_second > 0
                                 ? 100.0 * (1.0 - best_service.tokens_per_second / best_local.tokens_per_second)
                                 : 0;
@@ -340,8 +308,7 @@ int run_ipc_bench(int argc, char** argv) {
     // Priority preemption, on a system of its own with one sequence slot.
     auto one = BenchSystem::use_or_start("", bin_dir, {"--http", "off", "--max-seqs", "1"});
     if (!one.ok()) return fail(one.status().to_string());
-    auto k = KernelClient::connect(one->dir());
-    auto loaded = k.ok() ? load_bench_model(*k, model_path, threads, ctx) : Result<ModelInfo>(k.status());
+    auto loaded = one->load_bench_model(model_path, threads, ctx);
     if (!loaded.ok()) return fail("load: " + loaded.status().to_string());
     const int busy = std::min<int>(int(loaded->ctx) - 8, std::max(tokens, 32) * 2);
     double behind_batch = 1e300, behind_interactive = 1e300;

@@ -278,6 +278,16 @@ std::filesystem::path program_dir() {
   return ec ? std::filesystem::current_path() : exe.parent_path();
 }
 
+Result<ModelInfo> BenchSystem::load_bench_model(const std::string& path, int threads, int ctx) const {
+  LLMOS_ASSIGN_OR_RETURN(auto kernel, KernelClient::connect(dir_));
+  LoadOptions lo;
+  lo.path = path;
+  lo.name = "bench";
+  lo.threads = uint32_t(threads);
+  lo.ctx = uint32_t(ctx);
+  return kernel.load(lo, nullptr);
+}
+
 Result<BenchSystem> BenchSystem::use_or_start(const std::string& runtime_dir, const std::string& bin_dir,
                                               std::vector<std::string> kernel_args) {
   if (!runtime_dir.empty()) {

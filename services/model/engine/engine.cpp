@@ -159,7 +159,7 @@ EngineStats Engine::stats() const {
   s.running = int(running_.size());
   s.waiting = int(waiting_.size());
   // Blocks only the prefix cache holds count as free: they go at the first need.
-  s.kv_blocks_used = pool_.n_used() - (prefix_ ? prefix_->only_cached(pool_) : 0);
+  s.kv_blocks_used = pool_.n_used() - pool_.n_only_cached();
   s.kv_blocks_total = pool_.n_total();
   s.retained = int(retained_.size());
   s.prefix_cached_blocks = prefix_ ? prefix_->size() : 0;

@@ -6,7 +6,7 @@
 
 namespace llmos::engine {
 
-KvBlockPool::KvBlockPool(int n_blocks) : refs_(size_t(n_blocks), 0) {
+KvBlockPool::KvBlockPool(int n_blocks) : refs_(size_t(n_blocks), 0), cached_(size_t(n_blocks), 0) {
   free_.reserve(size_t(n_blocks));
   for (int i = n_blocks - 1; i >= 0; --i) free_.push_back(i);  // block 0 handed out first
 }
@@ -30,12 +30,25 @@ bool KvBlockPool::take(int32_t block) {
 
 void KvBlockPool::share(int32_t block) {
   LLMOS_REQUIRE(block >= 0 && block < n_total() && refs_[size_t(block)] > 0, "sharing a block not in use");
+  if (cached_[size_t(block)] && refs_[size_t(block)] == 1) --only_cached_;
   ++refs_[size_t(block)];
+}
+
+void KvBlockPool::set_cached(int32_t block, bool cached) {
+  LLMOS_REQUIRE(block >= 0 && block < n_total() && refs_[size_t(block)] > 0, "caching a block not in use");
+  if (bool(cached_[size_t(block)]) == cached) return;
+  cached_[size_t(block)] = cached;
+  if (refs_[size_t(block)] == 1) only_cached_ += cached ? 1 : -1;
 }
 
 void KvBlockPool::release(int32_t block) {
   LLMOS_REQUIRE(block >= 0 && block < n_total() && refs_[size_t(block)] > 0, "releasing a block not in use");
-  if (--refs_[size_t(block)] == 0) free_.push_back(block);
+  const int left = --refs_[size_t(block)];
+  if (cached_[size_t(block)] && left == 1) ++only_cached_;
+  if (left == 0) {
+    LLMOS_REQUIRE(!cached_[size_t(block)], "a block the prefix cache keeps lost its last reference");
+    free_.push_back(block);
+  }
 }
 
 bool BlockTable::reserve(KvBlockPool& pool, int n_tokens) {

@@ -59,6 +59,7 @@ void PrefixCache::insert(std::span<const int32_t> tokens, std::span<const int32_
       e.depth = int(i);
       e.tokens.assign(piece.begin(), piece.end());
       pool.share(e.block);
+      pool.set_cached(e.block, true);
     } else if (e.parent != parent || !std::equal(piece.begin(), piece.end(), e.tokens.begin(), e.tokens.end())) {
       return;  // a different prefix under the same key (a hash collision): keep the one there
     }
@@ -77,19 +78,17 @@ bool PrefixCache::evict(KvBlockPool& pool) {
     }
   }
   if (victim == entries_.end()) return false;
+  pool.set_cached(victim->second.block, false);
   pool.release(victim->second.block);
   entries_.erase(victim);
   return true;
 }
 
-int PrefixCache::only_cached(const KvBlockPool& pool) const {
-  int n = 0;
-  for (const auto& [key, e] : entries_) n += pool.refs(e.block) == 1;
-  return n;
-}
-
 void PrefixCache::clear(KvBlockPool& pool) {
-  for (auto& [key, e] : entries_) pool.release(e.block);
+  for (auto& [key, e] : entries_) {
+    pool.set_cached(e.block, false);
+    pool.release(e.block);
+  }
   entries_.clear();
 }
 

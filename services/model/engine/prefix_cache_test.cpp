@@ -42,13 +42,14 @@ TEST_CASE("the prefix cache finds whole blocks of a prefix, checks every token, 
   CHECK(cache.size() == 2);  // the partial block is not kept
   a.release_all(pool);
   CHECK(pool.n_used() == 2);
-  CHECK(cache.only_cached(pool) == 2);
+  CHECK(pool.n_only_cached() == 2);
 
   // The same first 8 tokens, then others: both blocks; a limit of 7 tokens: one.
   auto longer = iota_tokens(20);
   auto got = cache.match(longer, 19, pool);
   REQUIRE(got.size() == 2);
   CHECK(pool.refs(got[0]) == 2);
+  CHECK(pool.n_only_cached() == 0);  // a sequence holds both now
   CHECK(cache.match(longer, 7, pool).size() == 1);
   pool.release(got[0]);  // the second match's reference
   // One token different in the second block: only the first block.
@@ -66,6 +67,7 @@ TEST_CASE("the prefix cache finds whole blocks of a prefix, checks every token, 
   CHECK(cache.evict(pool));
   CHECK_FALSE(cache.evict(pool));
   CHECK(pool.n_used() == 0);
+  CHECK(pool.n_only_cached() == 0);
 }
 
 TEST_CASE("eviction takes the least recently used prefix first, its deepest block first") {

@@ -68,6 +68,9 @@ class BenchSystem {
   BenchSystem(const BenchSystem&) = delete;
   ~BenchSystem();
   const std::filesystem::path& dir() const { return dir_; }
+  // Loads `path` as the model "bench" (`threads` CPU threads; `ctx` 0 = the
+  // model's context) and waits until it is ready.
+  Result<ModelInfo> load_bench_model(const std::string& path, int threads, int ctx = 0) const;
 
  private:
   BenchSystem(std::filesystem::path dir, bool owned) : dir_(std::move(dir)), owned_(owned) {}

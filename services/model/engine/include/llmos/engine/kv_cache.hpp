@@ -41,10 +41,17 @@ class KvBlockPool {
   // REQUIRES: `block` is in use.
   void release(int32_t block);
   int refs(int32_t block) const { return refs_[size_t(block)]; }
+  // Marks the block `block` (in use) as kept by the prefix cache, or no
+  // longer. n_only_cached() counts the marked blocks nobody else holds,
+  // kept up to date on every share and release (the engine reads it each step).
+  void set_cached(int32_t block, bool cached);
+  int n_only_cached() const { return only_cached_; }
 
  private:
-  std::vector<int32_t> free_;  // stack of free ids
-  std::vector<int32_t> refs_;  // [n_blocks]; 0 = free
+  std::vector<int32_t> free_;    // stack of free ids
+  std::vector<int32_t> refs_;    // [n_blocks]; 0 = free
+  std::vector<uint8_t> cached_;  // [n_blocks]; kept by the prefix cache
+  int only_cached_ = 0;          // cached blocks with exactly one reference (the cache's)
 };
 
 // A sequence's map from logical block (position / block_size) to physical block.

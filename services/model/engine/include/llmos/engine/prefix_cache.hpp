@@ -6,7 +6,8 @@
 // including them (a chain: each key mixes its parent's key with its own
 // tokens), and each entry keeps its tokens and its parent's key, so a match is
 // checked token by token. The cache holds one reference to each block it
-// keeps; a block only the cache holds is freed, least recently used first,
+// keeps (and marks it in the pool, which counts the blocks only the cache
+// holds); a block only the cache holds is freed, least recently used first,
 // when the engine runs short of blocks. A shared block is never written: a
 // sequence only appends after its last full block. Not thread-safe: owned and
 // used by the engine thread.
@@ -40,8 +41,6 @@ class PrefixCache {
   void clear(KvBlockPool& pool);
 
   int size() const { return int(entries_.size()); }
-  // Blocks only the cache holds (free for the taking: evict() gives them back).
-  int only_cached(const KvBlockPool& pool) const;
 
  private:
   struct Entry {
