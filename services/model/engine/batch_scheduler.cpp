@@ -6,19 +6,6 @@
 
 namespace llmos::engine {
 
-const char* sequence_state_name(SequenceState s) {
-  switch (s) {
-    case SequenceState::kWaiting: return "waiting";
-    case SequenceState::kPrefilling: return "prefilling";
-    case SequenceState::kDecoding: return "decoding";
-    case SequenceState::kSwapped: return "swapped";
-    case SequenceState::kDropped: return "dropped";
-    case SequenceState::kParked: return "parked";
-    case SequenceState::kFinished: return "finished";
-  }
-  return "waiting";
-}
-
 BatchScheduler::BatchScheduler(const SchedulerOptions& o)
     : options_(o), max_blocks_((o.ctx_len + o.block_size - 1) / std::max(o.block_size, 1)), pool_(o.n_blocks) {
   LLMOS_REQUIRE(o.ctx_len >= 2 && o.block_size > 0 && o.max_seqs > 0 && o.max_batch_tokens > 0,

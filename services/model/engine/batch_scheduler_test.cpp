@@ -291,5 +291,47 @@ TEST_CASE("a sequence taken off is parked with its KV swapped out and resumes fr
   CHECK(eng.state(1) == SequenceState::kWaiting);
 }
 
+// The journal as a map, as the model service's arena sequence table holds it.
+class MapJournal final : public KvJournal {
+ public:
+  void commit(uint64_t id, std::span<const int32_t> tokens, std::span<const int32_t> blocks) override {
+    table[id] = RetainedKv{id, {tokens.begin(), tokens.end()}, {blocks.begin(), blocks.end()}};
+  }
+  void forget(uint64_t id) override { table.erase(id); }
+  std::map<uint64_t, RetainedKv> table;
+};
+
+TEST_CASE("a resumed request adopts the KV a previous engine left and computes only the rest") {
+  BatchScheduler sched(options(8, 64, 4, false));
+  auto journal = std::make_unique<MapJournal>();
+  MapJournal& table = *journal;
+  sched.set_journal(std::move(journal));
+  FakeEngine eng(sched);
+  const auto prompt = tokens_from(10, 1);
+  std::vector<RetainedKv> left = {
+      {1, prompt, {2, 5, 6}},
+      {2, tokens_from(5, 1), {5, 7}},  // block 5 again, not as the same full block: refused
+      {3, tokens_from(4, 50), {0}},
+  };
+  CHECK(sched.retain(left) == std::vector<uint64_t>{1, 3});
+  CHECK(sched.n_retained() == 2);
+  CHECK(sched.pool().n_used() == 4);
+  // Request 1 comes back with two tokens generated after those 10.
+  sched.add(1, 1, prompt, std::vector<int32_t>{7, 7}, false);
+  CHECK(eng.state(1) == SequenceState::kPrefilling);
+  CHECK(sched.find(1)->n_cached() == 10);
+  CHECK(sched.find(1)->blocks().blocks()[1] == 5);
+  CHECK(sched.counters().sequences_adopted == 1);
+  CHECK(sched.counters().tokens_adopted == 10);
+  CHECK(sched.counters().tokens_recomputed == 1);  // token 11, generated before but without KV here
+  CHECK(eng.step().chunks == Chunks{{1, 2}});
+  CHECK(table.table.at(1).tokens.size() == 12);
+  // Unclaimed KV gives its blocks back.
+  sched.release_retained();
+  CHECK(sched.n_retained() == 0);
+  CHECK(table.table.count(3) == 0);
+  CHECK(sched.pool().n_used() == 3);
+}
+
 }  // namespace
 }  // namespace llmos::engine

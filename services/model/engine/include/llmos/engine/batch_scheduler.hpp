@@ -4,7 +4,7 @@
 // journal; each step it writes a StepPlan (who computes how many tokens, which
 // rows need logits, who swaps out or in, who ended) that the Engine executes
 // and reports back on. Knows no model and no driver. Owned and driven by one
-// thread; the Sequence pointers of a plan stay valid until the next schedule().
+// thread; the Sequence pointers of a plan stay valid until end_step().
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -27,7 +27,6 @@ enum class SequenceState : uint8_t {
   kParked,      // taken off by preempt(); its KV waits in the swap space for the request to return
   kFinished,    // ended; forgotten at the end of the step
 };
-const char* sequence_state_name(SequenceState s);  // "waiting", "prefilling", ...
 
 struct SchedulerOptions {
   int max_seqs = 16;           // sequences running at once
