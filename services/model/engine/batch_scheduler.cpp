@@ -18,6 +18,7 @@ BatchScheduler::BatchScheduler(const SchedulerOptions& o)
   plan_.swap_outs.reserve(S);
   plan_.swap_out_blocks.reserve(S * size_t(max_blocks_));
   plan_.swap_ins.reserve(S);
+  plan_.preempted.reserve(S);
   plan_.ended.reserve(S);
   plan_.dropped_swaps.reserve(S);
 }
@@ -153,6 +154,7 @@ bool BatchScheduler::preempt_newest(const Sequence* keep) {
   v.n_dropped_ = v.n_cached_;
   v.n_cached_ = 0;
   v.preempted_at_ = step_;
+  plan_.preempted.push_back(v.id_);
   waiting_.push_front(std::move(victim));
   ++counts_.preemptions;
   return true;

@@ -37,6 +37,7 @@ const StepPlan& BatchScheduler::schedule() {
   plan_.swap_outs.clear();
   plan_.swap_out_blocks.clear();
   plan_.swap_ins.clear();
+  plan_.preempted.clear();
   plan_.ended.clear();
   plan_.dropped_swaps.clear();
 

@@ -34,6 +34,7 @@ struct Step {
   std::vector<std::pair<uint64_t, int>> chunks;  // id, tokens
   std::vector<uint64_t> logits;                  // ids that sampled
   std::vector<std::pair<uint64_t, int>> swap_outs, swap_ins;
+  std::vector<uint64_t> preempted;
   std::vector<StepPlan::Ended> ended;
   std::vector<uint64_t> dropped_swaps;
 };
@@ -60,6 +61,7 @@ struct FakeEngine {
       sched.swapped_in(op, swaps_ok);
     }
     out.ended = p.ended;
+    out.preempted = p.preempted;
     out.dropped_swaps = p.dropped_swaps;
     CHECK(p.n_tokens <= sched.options().max_batch_tokens);
     for (const auto& c : p.chunks) out.chunks.emplace_back(c.seq->id(), c.n_tokens);
@@ -132,6 +134,7 @@ TEST_CASE("when blocks run out, the most recently admitted sequences are preempt
   Crowded c(false);
   Step s = c.eng.step();
   CHECK(s.chunks == Chunks{{1, 1}, {2, 1}});
+  CHECK(s.preempted == std::vector<uint64_t>{4, 3});
   CHECK(s.swap_outs.empty());  // no swap space: their KV is dropped
   CHECK(c.sched.counters().preemptions == 2);
   CHECK(c.eng.state(3) == SequenceState::kDropped);

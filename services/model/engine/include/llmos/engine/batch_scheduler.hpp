@@ -106,6 +106,7 @@ struct StepPlan {
   std::vector<SwapOut> swap_outs;      // [max_seqs] run before the swap-ins and the forward step
   std::vector<int32_t> swap_out_blocks;  // [max_seqs][max_blocks] (grows) the blocks swap_outs[] had
   std::vector<SwapIn> swap_ins;        // [max_seqs]
+  std::vector<uint64_t> preempted;     // [max_seqs] ids preempted for blocks, newest first
   std::vector<Ended> ended;            // [max_seqs] (grows) in event order
   std::vector<uint64_t> dropped_swaps;  // [max_seqs] (grows) ids whose swapped-out KV is to be dropped
 
