@@ -96,8 +96,8 @@ void BatchScheduler::reuse_prefix(Sequence& s) {
   if (shared.empty()) return;
   s.blocks_.adopt(shared);
   s.n_cached_ = int(shared.size()) * options_.block_size;
-  ++counts_.prefix_hits;
-  counts_.tokens_from_prefix += uint64_t(s.n_cached_);
+  ++counts_[EngineCounter::kPrefixHits];
+  counts_[EngineCounter::kPrefixTokens] += uint64_t(s.n_cached_);
 }
 
 void BatchScheduler::settle(Sequence& s) {
@@ -156,16 +156,16 @@ bool BatchScheduler::preempt_newest(const Sequence* keep) {
   v.preempted_at_ = step_;
   plan_.preempted.push_back(v.id_);
   waiting_.push_front(std::move(victim));
-  ++counts_.preemptions;
+  ++counts_[EngineCounter::kPreemptions];
   return true;
 }
 
 void BatchScheduler::swapped_out(const StepPlan::SwapOut& op, bool ok) {
   Sequence& s = *op.seq;
   if (ok) {
-    ++counts_.swaps_out;
+    ++counts_[EngineCounter::kSwapsOut];
   } else {
-    ++counts_.swap_fallbacks;
+    ++counts_[EngineCounter::kSwapFallbacks];
   }
   if (op.ended < 0) {  // preempted for blocks
     s.n_swapped_ = ok ? op.n_tokens : 0;
@@ -185,13 +185,13 @@ void BatchScheduler::swapped_in(const StepPlan::SwapIn& op, bool ok) {
   s.n_swapped_ = 0;
   if (ok) {
     s.n_cached_ = op.n_tokens;
-    ++counts_.swaps_in;
-    counts_.tokens_swapped_in += uint64_t(op.n_tokens);
+    ++counts_[EngineCounter::kSwapsIn];
+    counts_[EngineCounter::kTokensSwappedIn] += uint64_t(op.n_tokens);
     journal(s);
   } else {
-    ++counts_.swap_fallbacks;  // its reserved blocks are recomputed into
+    ++counts_[EngineCounter::kSwapFallbacks];  // its reserved blocks are recomputed into
   }
-  counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped_ - s.n_cached_));
+  counts_[EngineCounter::kTokensRecomputed] += uint64_t(std::max(0, s.n_dropped_ - s.n_cached_));
   s.n_dropped_ = 0;
   settle(s);
 }

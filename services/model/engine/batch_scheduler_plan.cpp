@@ -105,7 +105,7 @@ const StepPlan& BatchScheduler::schedule() {
       continue;
     }
     s.n_swapped_ = 0;
-    counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped_ - s.n_cached_));
+    counts_[EngineCounter::kTokensRecomputed] += uint64_t(std::max(0, s.n_dropped_ - s.n_cached_));
     s.n_dropped_ = 0;
     settle(s);
     if (!schedule_prompt(s)) break;

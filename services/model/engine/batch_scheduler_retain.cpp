@@ -87,9 +87,9 @@ bool BatchScheduler::adopt(SequencePtr& seq) {
   s.blocks_.adopt(std::span(e.blocks).first(keep));
   s.n_cached_ = n;
   journal(s);
-  ++counts_.sequences_adopted;
-  counts_.tokens_adopted += uint64_t(n);
-  counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped_ - n));
+  ++counts_[EngineCounter::kSequencesAdopted];
+  counts_[EngineCounter::kTokensAdopted] += uint64_t(n);
+  counts_[EngineCounter::kTokensRecomputed] += uint64_t(std::max(0, s.n_dropped_ - n));
   s.n_dropped_ = 0;
   settle(s);
   running_.push_back(std::move(seq));

@@ -136,7 +136,7 @@ TEST_CASE("when blocks run out, the most recently admitted sequences are preempt
   CHECK(s.chunks == Chunks{{1, 1}, {2, 1}});
   CHECK(s.preempted == std::vector<uint64_t>{4, 3});
   CHECK(s.swap_outs.empty());  // no swap space: their KV is dropped
-  CHECK(c.sched.counters().preemptions == 2);
+  CHECK(c.sched.counters()[EngineCounter::kPreemptions] == 2);
   CHECK(c.eng.state(3) == SequenceState::kDropped);
   CHECK(c.eng.state(4) == SequenceState::kDropped);
   CHECK(c.sched.n_running() == 2);
@@ -147,7 +147,7 @@ TEST_CASE("when blocks run out, the most recently admitted sequences are preempt
   s = c.eng.step();
   CHECK(s.chunks == Chunks{{3, 5}, {4, 5}});
   CHECK(s.logits == std::vector<uint64_t>{3, 4});
-  CHECK(c.sched.counters().tokens_recomputed == 8);
+  CHECK(c.sched.counters()[EngineCounter::kTokensRecomputed] == 8);
 }
 
 TEST_CASE("with a swap space, preempted KV is swapped out and comes back before the sequence computes again") {
@@ -156,18 +156,18 @@ TEST_CASE("with a swap space, preempted KV is swapped out and comes back before 
   CHECK(s.chunks == Chunks{{1, 1}, {2, 1}});
   CHECK(s.swap_outs == Chunks{{4, 4}, {3, 4}});  // all their KV: 4 tokens, 1 block each
   CHECK(c.eng.state(3) == SequenceState::kSwapped);
-  CHECK(c.sched.counters().swaps_out == 2);
+  CHECK(c.sched.counters()[EngineCounter::kSwapsOut] == 2);
   c.eng.step();  // 1 and 2 finish
   s = c.eng.step();
   CHECK(s.swap_ins == Chunks{{3, 4}, {4, 4}});
   CHECK(s.chunks.empty());  // they compute once their KV is back
   s = c.eng.step();
   CHECK(s.chunks == Chunks{{3, 1}, {4, 1}});  // only the token whose KV was never computed
-  const SchedulerCounters& n = c.sched.counters();
-  CHECK(n.swaps_in == 2);
-  CHECK(n.tokens_swapped_in == 8);
-  CHECK(n.tokens_recomputed == 0);
-  CHECK(n.swap_fallbacks == 0);
+  const EngineCounters& n = c.sched.counters();
+  CHECK(n[EngineCounter::kSwapsIn] == 2);
+  CHECK(n[EngineCounter::kTokensSwappedIn] == 8);
+  CHECK(n[EngineCounter::kTokensRecomputed] == 0);
+  CHECK(n[EngineCounter::kSwapFallbacks] == 0);
 }
 
 TEST_CASE("a swap-out the swap space refuses turns into recomputation") {
@@ -175,12 +175,12 @@ TEST_CASE("a swap-out the swap space refuses turns into recomputation") {
   c.eng.swaps_ok = false;
   CHECK(c.eng.step().swap_outs.size() == 2);
   CHECK(c.eng.state(3) == SequenceState::kDropped);
-  CHECK(c.sched.counters().swap_fallbacks == 2);
+  CHECK(c.sched.counters()[EngineCounter::kSwapFallbacks] == 2);
   c.eng.step();
   Step s = c.eng.step();
   CHECK(s.swap_ins.empty());
   CHECK(s.chunks == Chunks{{3, 5}, {4, 5}});
-  CHECK(c.sched.counters().tokens_recomputed == 8);
+  CHECK(c.sched.counters()[EngineCounter::kTokensRecomputed] == 8);
 }
 
 TEST_CASE("a second sequence with a cached prompt prefix shares its blocks and computes the rest") {
@@ -204,8 +204,8 @@ TEST_CASE("a second sequence with a cached prompt prefix shares its blocks and c
   CHECK(two->blocks().blocks()[1] == three->blocks().blocks()[1]);
   CHECK(sched.pool().refs(two->blocks().blocks()[0]) == 3);  // the cache and both sequences
   CHECK(two->blocks().blocks()[2] != three->blocks().blocks()[2]);
-  CHECK(sched.counters().prefix_hits == 2);
-  CHECK(sched.counters().tokens_from_prefix == 16);
+  CHECK(sched.counters()[EngineCounter::kPrefixHits] == 2);
+  CHECK(sched.counters()[EngineCounter::kPrefixTokens] == 16);
   CHECK(sched.pool().n_used() == 4);
 }
 
@@ -276,7 +276,7 @@ TEST_CASE("a sequence taken off is parked with its KV swapped out and resumes fr
   s = eng.step();
   CHECK(s.swap_ins == Chunks{{2, 7}});
   CHECK(eng.step().chunks == Chunks{{1, 1}, {2, 1}});
-  CHECK(sched.counters().tokens_recomputed == 0);
+  CHECK(sched.counters()[EngineCounter::kTokensRecomputed] == 0);
 
   // Taken off again, cancelled while parked: no event, its swap is dropped.
   sched.take_off(2);
@@ -324,9 +324,9 @@ TEST_CASE("a resumed request adopts the KV a previous engine left and computes o
   CHECK(eng.state(1) == SequenceState::kPrefilling);
   CHECK(sched.find(1)->n_cached() == 10);
   CHECK(sched.find(1)->blocks().blocks()[1] == 5);
-  CHECK(sched.counters().sequences_adopted == 1);
-  CHECK(sched.counters().tokens_adopted == 10);
-  CHECK(sched.counters().tokens_recomputed == 1);  // token 11, generated before but without KV here
+  CHECK(sched.counters()[EngineCounter::kSequencesAdopted] == 1);
+  CHECK(sched.counters()[EngineCounter::kTokensAdopted] == 10);
+  CHECK(sched.counters()[EngineCounter::kTokensRecomputed] == 1);  // token 11, generated before but without KV here
   CHECK(eng.step().chunks == Chunks{{1, 2}});
   CHECK(table.table.at(1).tokens.size() == 12);
   // Unclaimed KV gives its blocks back.

@@ -5,18 +5,6 @@
 
 namespace llmos::engine {
 
-const char* finish_reason_name(FinishReason r) {
-  switch (r) {
-    case FinishReason::kNone: return "none";
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kContext: return "context";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kPreempted: return "preempted";
-  }
-  return "none";
-}
-
 Result<std::unique_ptr<Engine>> Engine::create(LlamaModel& model, const EngineOptions& options) {
   return create(model, options, nullptr);
 }
@@ -36,7 +24,7 @@ Result<std::unique_ptr<Engine>> Engine::create(LlamaModel& model, const EngineOp
   if (o.max_seqs <= 0 || o.max_seqs > model.options().max_outputs) {
     return invalid_argument("max_seqs must be in [1, " + std::to_string(model.options().max_outputs) + "]");
   }
-  driver::KvLayout layout;
+  KvGeometry layout;
   layout.n_layers = c.n_layers;
   layout.n_blocks = (o.kv_tokens + o.block_size - 1) / o.block_size;
   layout.block_size = o.block_size;
@@ -76,7 +64,7 @@ Engine::Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<
 
 Status Engine::submit(GenerationRequest r) {
   const int n_vocab = model_.config().n_vocab;
-  LLMOS_RETURN_IF_ERROR(validate(r.sampling));
+  LLMOS_RETURN_IF_ERROR(validate_sampling(r.sampling));
   if (r.prompt.empty()) return invalid_argument("request " + std::to_string(r.id) + ": empty prompt");
   if (int(r.prompt.size()) >= options_.ctx_len) {
     return invalid_argument("request " + std::to_string(r.id) + ": prompt of " + std::to_string(r.prompt.size()) +
@@ -137,24 +125,24 @@ std::vector<uint64_t> Engine::retain(std::vector<RetainedKv> left) { return sche
 void Engine::release_retained() { scheduler_.release_retained(); }
 
 EngineStats Engine::stats() const {
-  const SchedulerCounters& c = scheduler_.counters();
+  const EngineCounters& c = scheduler_.counters();
   EngineStats s;
   s.running = scheduler_.n_running();
   s.waiting = scheduler_.n_waiting();
   // Blocks only the prefix cache holds count as free: they go at the first need.
   s.kv_blocks_used = scheduler_.pool().n_used() - scheduler_.pool().n_only_cached();
   s.kv_blocks_total = scheduler_.pool().n_total();
-  s.preemptions = c.preemptions;
-  s.swaps_out = c.swaps_out;
-  s.swaps_in = c.swaps_in;
-  s.swap_fallbacks = c.swap_fallbacks;
-  s.tokens_swapped_in = c.tokens_swapped_in;
-  s.tokens_recomputed = c.tokens_recomputed;
-  s.sequences_adopted = c.sequences_adopted;
-  s.tokens_adopted = c.tokens_adopted;
+  s.preemptions = c[EngineCounter::kPreemptions];
+  s.swaps_out = c[EngineCounter::kSwapsOut];
+  s.swaps_in = c[EngineCounter::kSwapsIn];
+  s.swap_fallbacks = c[EngineCounter::kSwapFallbacks];
+  s.tokens_swapped_in = c[EngineCounter::kTokensSwappedIn];
+  s.tokens_recomputed = c[EngineCounter::kTokensRecomputed];
+  s.sequences_adopted = c[EngineCounter::kSequencesAdopted];
+  s.tokens_adopted = c[EngineCounter::kTokensAdopted];
   s.retained = scheduler_.n_retained();
-  s.prefix_hits = c.prefix_hits;
-  s.tokens_from_prefix = c.tokens_from_prefix;
+  s.prefix_hits = c[EngineCounter::kPrefixHits];
+  s.tokens_from_prefix = c[EngineCounter::kPrefixTokens];
   s.prefix_cached_blocks = scheduler_.n_prefix_cached();
   return s;
 }

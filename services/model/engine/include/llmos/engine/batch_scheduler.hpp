@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "llmos/domain/engine_counters.hpp"
 #include "llmos/engine/kv_block_pool.hpp"
 #include "llmos/engine/kv_journal.hpp"
 #include "llmos/engine/prefix_cache.hpp"
@@ -36,15 +37,6 @@ struct SchedulerOptions {
   int max_batch_tokens = 512;  // tokens one step computes (decodes + prompt chunks)
   bool prefix_cache = true;    // keep the full blocks of sequences that leave for reuse
   bool swap_space = false;     // a swap space exists: preempted KV is swapped out, not dropped
-};
-
-// The cumulative counters the scheduler keeps (the Engine reports them).
-struct SchedulerCounters {
-  uint64_t preemptions = 0;
-  uint64_t swaps_out = 0, swaps_in = 0, swap_fallbacks = 0, tokens_swapped_in = 0;
-  uint64_t tokens_recomputed = 0;  // tokens computed again because their KV was dropped
-  uint64_t sequences_adopted = 0, tokens_adopted = 0;
-  uint64_t prefix_hits = 0, tokens_from_prefix = 0;
 };
 
 // One request as the scheduler holds it: its tokens, how many have KV, and
@@ -163,7 +155,7 @@ class BatchScheduler {
   int n_retained() const { return int(retained_.size()); }
   int n_prefix_cached() const { return prefix_ ? prefix_->size() : 0; }
   const KvBlockPool& pool() const { return pool_; }
-  const SchedulerCounters& counters() const { return counts_; }
+  const EngineCounters& counters() const { return counts_; }  // all of them: the scheduler counts each
   const SchedulerOptions& options() const { return options_; }
   // The sequence of `id` the scheduler holds (running, queued or parked); null when none.
   const Sequence* find(uint64_t id) const;
@@ -193,7 +185,7 @@ class BatchScheduler {
   std::vector<SequencePtr> parked_;      // taken off, KV in the swap space
   std::vector<RetainedKv> retained_;     // left by a previous engine, blocks taken from pool_
   std::vector<uint64_t> cancelling_, taking_off_;  // for the next schedule()
-  SchedulerCounters counts_;
+  EngineCounters counts_;
   uint64_t step_ = 0;  // schedule() calls
   StepPlan plan_;
 };
