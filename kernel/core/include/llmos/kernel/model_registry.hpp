@@ -28,10 +28,6 @@ struct KvShape {
   uint32_t bytes_per_element = 2;  // f16
 };
 
-// KV cache bytes for `ctx` tokens, allocated in whole blocks of `block_size`:
-// [n_layers][2 (K, V)][ceil(ctx / block_size) * block_size][n_kv_heads * head_dim].
-uint64_t kv_cache_bytes(const KvShape& shape, uint32_t ctx, uint32_t block_size = 16);
-
 struct ModelSpec {
   std::string name;  // unique; [A-Za-z0-9._-], 1-64 characters
   std::string path;
