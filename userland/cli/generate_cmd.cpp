@@ -13,7 +13,7 @@
 #include "commands.hpp"
 #include "llmos/driver/driver.hpp"
 #include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
 
@@ -88,9 +88,9 @@ int cmd_generate(int argc, char** argv) {
   if (!drv.ok()) return fail(drv.status().message());
   engine::ModelOptions mopts;
   mopts.max_outputs = 1;
-  auto model = engine::LlamaModel::load(std::move(*file), std::move(*drv), mopts);
+  auto model = engine::load_model(std::move(*file), std::move(*drv), mopts);
   if (!model.ok()) return fail(model.status().message());
-  engine::LlamaModel& m = **model;
+  engine::Model& m = **model;
   if (tok->n_tokens() != m.config().n_vocab) {
     return fail(model_path + ": vocabulary has " + std::to_string(tok->n_tokens()) +
                 " tokens but token_embd.weight has " + std::to_string(m.config().n_vocab) + " rows");

@@ -17,7 +17,7 @@
 #include "llmos/client/system.hpp"
 #include "llmos/driver/driver.hpp"
 #include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 #include "llmos/ipc/socket.hpp"
@@ -129,7 +129,7 @@ Result<DecodeRate> local_decode(const std::string& path, const std::string& prom
   LLMOS_ASSIGN_OR_RETURN(auto drv, driver::make_cpu_driver(dopts));
   engine::ModelOptions mopts;
   mopts.max_outputs = 8;
-  LLMOS_ASSIGN_OR_RETURN(auto model, engine::LlamaModel::load(std::move(file), std::move(drv), mopts));
+  LLMOS_ASSIGN_OR_RETURN(auto model, engine::load_model(std::move(file), std::move(drv), mopts));
   engine::EngineOptions eopts;
   eopts.max_seqs = 8;  // as the model service runs it
   eopts.ctx_len = ctx;

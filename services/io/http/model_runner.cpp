@@ -85,7 +85,7 @@ Status ModelRunner::load() {
   engine::ModelOptions mopts;
   mopts.max_batch_tokens = options_.max_batch_tokens;
   mopts.max_outputs = options_.max_seqs;
-  LLMOS_ASSIGN_OR_RETURN(model_, engine::LlamaModel::load(std::move(file), std::move(drv), mopts));
+  LLMOS_ASSIGN_OR_RETURN(model_, engine::load_model(std::move(file), std::move(drv), mopts));
   const auto& cfg = model_->config();
   if (tok.n_tokens() != cfg.n_vocab) {
     return invalid_argument(params_.path + ": vocabulary has " + std::to_string(tok.n_tokens()) +

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/http/generation_backend.hpp"
 #include "llmos/http/local_backend.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
@@ -99,7 +99,7 @@ class ModelRunner {
   uint64_t memory_bytes_ = 0;
 
   // Engine thread only:
-  std::unique_ptr<engine::LlamaModel> model_;
+  std::unique_ptr<engine::Model> model_;
   std::unique_ptr<engine::Engine> engine_;
   std::unordered_map<GenerationHandle, Active> active_;
   std::vector<engine::TokenEvent> events_;
