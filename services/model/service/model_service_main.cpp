@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   llmos::ipc::Context zmq;
   const std::string service = "model:" + name;
 
-  auto load = [&]() -> llmos::Result<std::unique_ptr<llmos::engine::LlamaModel>> {
+  auto load = [&]() -> llmos::Result<std::unique_ptr<llmos::engine::Model>> {
     LLMOS_ASSIGN_OR_RETURN(auto kind, llmos::driver::parse_device(device));
     LLMOS_ASSIGN_OR_RETURN(auto file, llmos::gguf::GgufFile::open(path));
     llmos::driver::DriverOptions dopts;
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     LLMOS_ASSIGN_OR_RETURN(auto drv, llmos::driver::make_driver(kind, dopts));
     llmos::engine::ModelOptions mopts;
     mopts.max_outputs = std::max(1, max_seqs);
-    return llmos::engine::LlamaModel::load(std::move(file), std::move(drv), mopts);
+    return llmos::engine::load_model(std::move(file), std::move(drv), mopts);
   };
   auto model = load();
   if (!model.ok()) {

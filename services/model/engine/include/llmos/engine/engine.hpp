@@ -22,7 +22,7 @@
 #include "llmos/engine/kv_cache.hpp"
 #include "llmos/engine/kv_journal.hpp"
 #include "llmos/engine/kv_swap.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/engine/prefix_cache.hpp"
 #include "llmos/engine/sampler.hpp"
 
@@ -92,9 +92,9 @@ struct EngineStats {
 class Engine {
  public:
   // REQUIRES: `model` outlives the engine.
-  static Result<std::unique_ptr<Engine>> create(LlamaModel& model, const EngineOptions& options);
+  static Result<std::unique_ptr<Engine>> create(Model& model, const EngineOptions& options);
   // Uses `kv` (e.g. borrowed from a shared arena) instead of allocating one.
-  static Result<std::unique_ptr<Engine>> create(LlamaModel& model, const EngineOptions& options,
+  static Result<std::unique_ptr<Engine>> create(Model& model, const EngineOptions& options,
                                                 std::unique_ptr<KvCache> kv);
 
   // Preempted sequences keep their KV in `swap` from now on. REQUIRES: no
@@ -135,7 +135,7 @@ class Engine {
 
   EngineStats stats() const;
   const EngineOptions& options() const { return options_; }
-  LlamaModel& model() { return model_; }
+  Model& model() { return model_; }
 
  private:
   struct Sequence {
@@ -149,7 +149,7 @@ class Engine {
     BlockTable blocks;
     Sampler sampler;
   };
-  Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
+  Engine(Model& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
   bool preempt_one(const Sequence* keep);
   void take_off(std::unique_ptr<Sequence>& seq, std::vector<TokenEvent>& events);  // preempt()
   void swap_in(Sequence& s);
@@ -162,7 +162,7 @@ class Engine {
   bool evict_retained();
   void finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events);
 
-  LlamaModel& model_;
+  Model& model_;
   EngineOptions options_;
   std::unique_ptr<KvCache> kv_;
   KvBlockPool pool_;
