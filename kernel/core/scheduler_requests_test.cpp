@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -271,6 +272,42 @@ TEST_CASE("transitions that do not fit the state are refused and change nothing"
   CHECK(s.finish(99).code() == ErrorCode::kNotFound);
   CHECK(s.record_tokens(99, 0, std::vector<uint32_t>{1}).code() == ErrorCode::kNotFound);
   CHECK(s.requeue_after_crash("nope", t).requeued.empty());
+}
+
+TEST_CASE("any order of transitions and peer messages keeps the books straight") {
+  ManualClock clock;
+  Scheduler s;
+  REQUIRE(s.add_model("m", {64, 3}).ok());
+  std::mt19937 rng(12345);
+  uint64_t next_id = 1;
+  for (int step = 0; step < 5000; ++step) {
+    // Mostly a tracked request; sometimes one finished or never admitted.
+    const std::vector<uint64_t> tracked = s.request_ids();
+    const uint64_t id = !tracked.empty() && rng() % 4 != 0 ? tracked[rng() % tracked.size()]
+                                                           : 1 + rng() % (next_id + 1);
+    const TimePoint now = clock.now();
+    switch (rng() % 8) {
+      case 0: (void)s.submit(req(next_id++, rng() % 2 ? Priority::kBatch : Priority::kInteractive), now); break;
+      case 1: (void)s.schedule(now); break;
+      case 2: (void)s.begin_preempt(id); break;
+      case 3: (void)s.requeue_preempted(id, rng() % 2, now); break;
+      case 4: (void)s.cancel(id); break;
+      case 5: (void)s.finish(id); break;
+      case 6: if (rng() % 8 == 0) (void)s.requeue_after_crash("m", now); break;
+      case 7: (void)s.record_tokens(id, 0, std::vector<uint32_t>{1, 2}); break;
+    }
+    clock.advance(10ms);
+    uint32_t held = 0, waiting = 0;
+    for (uint64_t i : s.request_ids()) (held_by_service(s.find(i)->state) ? held : waiting) += 1;
+    REQUIRE(s.total_running() == held);
+    REQUIRE(s.load("m")->running == held);
+    REQUIRE(s.load("m")->queued == waiting);
+    REQUIRE(held <= 3);
+  }
+  CHECK(s.counters().preemptions > 0);
+  CHECK(s.counters().redispatches > 0);
+  CHECK(s.counters().cancelled_in_queue > 0);
+  CHECK(s.counters().finished > 0);
 }
 
 TEST_CASE("every state has a name") {
