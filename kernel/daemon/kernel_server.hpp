@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "llmos/domain/engine_counters.hpp"
+#include "llmos/ipc/domain_wire.hpp"
 #include "llmos/ipc/kv_arena.hpp"
 #include "llmos/ipc/log.hpp"
 #include "llmos/ipc/loop_socket.hpp"
@@ -60,11 +62,6 @@ class KernelServer {
     std::string peer;
     uint64_t request_id = 0;
   };
-  // Engine counters a model service reports in its heartbeats (since it started).
-  struct EngineCounts {
-    uint64_t preemptions = 0, swaps_out = 0, swaps_in = 0, swap_fallbacks = 0, tokens_recomputed = 0;
-    uint64_t tokens_adopted = 0, prefix_hits = 0, prefix_tokens = 0;
-  };
   struct ModelRuntime {
     std::string name;
     std::string service;  // "model:<name>"
@@ -85,7 +82,7 @@ class KernelServer {
     float tokens_per_second = 0;
     TimePoint last_heartbeat{};
     uint32_t counts_pid = 0;  // the service whose counts `counts` are
-    EngineCounts counts;
+    EngineCounters counts;  // as its heartbeats report them (since it started)
   };
 
   // kernel_server.cpp: the loop, services, control messages, shutdown
@@ -160,7 +157,7 @@ class KernelServer {
   // Counters for `stats` beyond the scheduler's:
   uint64_t completed_ = 0, cancelled_ = 0, failed_ = 0;
   uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, service_restarts_ = 0;
-  EngineCounts engine_totals_;  // over every model service that ever ran
+  EngineCounters engine_totals_;  // over every model service that ever ran
 };
 
 }  // namespace llmos::kernel
