@@ -2,20 +2,22 @@
 
 #include "llmos/engine/llama_config.hpp"
 #include "llmos/gguf/gguf_file.hpp"
-#include "llmos/tokenizer/tokenizer.hpp"
 
 namespace llmos::kernel {
 
 Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size) {
   LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
   LLMOS_ASSIGN_OR_RETURN(auto config, engine::read_llama_config(*file));
-  LLMOS_ASSIGN_OR_RETURN(auto tokenizer, tokenizer::tokenizer_from_gguf(*file));
+  // The vocabulary's size only: llmos-io reads and checks the tokens themselves
+  // when it loads them (and says why, naming the file and key, if they are bad).
+  LLMOS_ASSIGN_OR_RETURN(auto tokens, file->get_string_array("tokenizer.ggml.tokens"));
+  if (tokens.empty()) return invalid_argument(path + ": tokenizer.ggml.tokens is empty");
   const auto* embd = file->find_tensor("token_embd.weight");
   if (embd == nullptr || embd->dims.size() != 2) {
     return invalid_argument(path + ": tensor 'token_embd.weight' is missing or not 2-D");
   }
-  if (tokenizer.n_tokens() != embd->dims[1]) {
-    return invalid_argument(path + ": the vocabulary has " + std::to_string(tokenizer.n_tokens()) +
+  if (int64_t(tokens.size()) != embd->dims[1]) {
+    return invalid_argument(path + ": the vocabulary has " + std::to_string(tokens.size()) +
                             " tokens but token_embd.weight has " + std::to_string(embd->dims[1]) + " rows");
   }
   ModelFacts f;
@@ -27,7 +29,7 @@ Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t
     return invalid_argument(path + ": a context of " + std::to_string(f.ctx) +
                             " tokens exceeds the model's context_length of " + std::to_string(f.model_ctx));
   }
-  f.vocab_size = uint32_t(tokenizer.n_tokens());
+  f.vocab_size = uint32_t(tokens.size());
   f.kv_shape.n_layers = uint32_t(config.n_layers);
   f.kv_shape.n_kv_heads = uint32_t(config.n_kv_heads);
   f.kv_shape.head_dim = uint32_t(config.head_dim);

@@ -1,5 +1,5 @@
 // Inspecting a model file before a load: validates the GGUF file, its llama
-// hyperparameters and its vocabulary, and estimates the memory the load needs
+// hyperparameters and its vocabulary's size, and estimates the memory the load needs
 // (weights + the KV arena for the requested context). Runs on the kernel's
 // blocking pool (it reads the whole header); a plain function, thread-safe.
 #pragma once
@@ -21,8 +21,9 @@ struct ModelFacts {
 };
 
 // Errors name the file: not_found (missing), invalid_argument (truncated,
-// corrupt, a vocabulary that does not match the weights, a ctx above the
-// model's), unimplemented (an architecture or tensor type llmos lacks).
+// corrupt, a vocabulary whose size does not match the weights, a ctx above the
+// model's), unimplemented (an architecture or tensor type llmos lacks). The
+// tokens themselves are not read here: llmos-io checks them when it loads them.
 // `ctx` 0 means the model's own context length.
 Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size);
 

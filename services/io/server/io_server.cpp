@@ -254,7 +254,11 @@ void IoServer::on_kernel(ipc::DecodedMessage&& m) {
       auto info = m.body().getModelInfo();
       const std::string name = ipc::to_string(info.getName());
       if (info.getState() == wire::ModelState::READY) {
-        texts_.load(name, ipc::to_string(info.getPath()), [](Result<ModelTextPtr>) {});
+        // The kernel checked the vocabulary's size only: bad tokens show here
+        // first, and to each request for the model.
+        texts_.load(name, ipc::to_string(info.getPath()), [this, name](Result<ModelTextPtr> text) {
+          if (!text.ok()) log_.warn("model '" + name + "': " + text.status().to_string());
+        });
       } else {
         texts_.forget(name);
       }
