@@ -94,7 +94,7 @@ TEST_CASE("a message of another protocol version is refused") {
   REQUIRE_FALSE(decoded.ok());
   CHECK(decoded.status().code() == ErrorCode::kInvalidArgument);
   CHECK(decoded.status().message().find("test socket") != std::string::npos);
-  CHECK(decoded.status().message().find("protocol version 2, expected 1") != std::string::npos);
+  CHECK(decoded.status().message().find("protocol version 3, expected 2") != std::string::npos);
 }
 
 TEST_CASE("truncated, empty, misaligned and padded payloads are refused") {

@@ -97,7 +97,7 @@ void check_single_sequence(DType kv_type) {
     const auto want = c["generated_ids"].get<std::vector<int32_t>>();
     const size_t strict = strict_prefix(c);
 
-    driver::KvLayout layout{cfg.n_layers, 8, 16, cfg.n_kv_heads, cfg.head_dim, kv_type};
+    KvGeometry layout{cfg.n_layers, 8, 16, cfg.n_kv_heads, cfg.head_dim, kv_type};
     auto kv = engine::KvCache::allocate(fx.model->driver(), layout);
     REQUIRE(kv.ok());
     engine::KvBlockPool pool(layout.n_blocks);
@@ -169,6 +169,7 @@ TEST_CASE(DEVICE_TEST_NAME("all prompts at once through the continuous-batching 
     r.prompt = cases[i]["prompt_ids"].get<std::vector<int32_t>>();
     r.max_tokens = int(cases[i]["generated_ids"].size());
     r.stop_ids = {fx.tok->eos_id()};
+    r.sampling.temperature = 0;  // greedy, as the references were made
     REQUIRE((*eng)->submit(std::move(r)).ok());
   }
   std::vector<engine::TokenEvent> events;

@@ -39,11 +39,11 @@ TEST_CASE("kill -9 of the model service mid-generation: the request ends with ex
   client::GenerateOptions seeded;
   seeded.model = "s";
   seeded.prompt = "Lily and Tom went to the park";
-  seeded.temperature = 0.8f;
-  seeded.seed = 99;
+  seeded.sampling.temperature = 0.8f;
+  seeded.fix_seed(99);
   seeded.max_tokens = 40;
   for (const auto& opts : {greedy("s", "Once upon a time", 40), seeded}) {
-    CAPTURE(opts.temperature);
+    CAPTURE(opts.sampling.temperature);
     auto undisturbed = io.generate(opts, nullptr);
     REQUIRE_MESSAGE(undisturbed.ok(), undisturbed.status().to_string());
     REQUIRE(undisturbed->ids.size() == 40);
@@ -54,7 +54,7 @@ TEST_CASE("kill -9 of the model service mid-generation: the request ends with ex
     REQUIRE_MESSAGE(disturbed.ok(), disturbed.status().to_string());
     CHECK(disturbed->ids == undisturbed->ids);
     CHECK(disturbed->text == undisturbed->text);
-    CHECK(disturbed->finish_reason == "length");
+    CHECK(disturbed->finish_reason == FinishReason::kLength);
     CHECK(wait_gone({model}, 2s).empty());
     const pid_t replacement = sys.service_pid("model:s");
     CHECK(replacement > 0);

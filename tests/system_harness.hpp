@@ -249,7 +249,7 @@ inline client::GenerateOptions greedy(const std::string& model, const std::strin
   client::GenerateOptions g;
   g.model = model;
   g.prompt = prompt;
-  g.temperature = 0;
+  g.sampling.temperature = 0;
   g.max_tokens = max_tokens;
   return g;
 }

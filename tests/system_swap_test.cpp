@@ -154,7 +154,7 @@ TEST_CASE("an interactive request takes the place of a running batch one, which 
       return;
     }
     client::GenerateOptions g = greedy("s", batch_prompt, 300);
-    g.batch_priority = true;
+    g.priority = Priority::kBatch;
     batch = io->generate(g, [&](std::string_view, std::span<const uint32_t> ids) { batch_tokens += uint32_t(ids.size()); });
     batch_done = Clock::now();
   });

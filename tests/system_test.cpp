@@ -105,8 +105,8 @@ TEST_CASE("four concurrent clients each get the tokens they get alone") {
   client::GenerateOptions seeded;
   seeded.model = "s";
   seeded.prompt = "The little dog";
-  seeded.temperature = 0.9f;
-  seeded.seed = 1234;
+  seeded.sampling.temperature = 0.9f;
+  seeded.fix_seed(1234);
   seeded.max_tokens = 48;
   std::vector<std::thread> threads;
   for (int i = 0; i < kClients; ++i) {

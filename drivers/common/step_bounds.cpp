@@ -22,13 +22,13 @@ void StepBounds::begin_step(const StepBatch& b) {
     LLMOS_REQUIRE(b.output_rows[i] >= 0 && b.output_rows[i] < b.n_tokens, "output row out of range");
 }
 
-void StepBounds::check_kv_store(const KvLayout& L, int layer) const {
+void StepBounds::check_kv_store(const KvGeometry& L, int layer) const {
   LLMOS_REQUIRE(L.type == DType::kF16 || L.type == DType::kF32, "KV cache must be f16 or f32");
   LLMOS_REQUIRE(layer >= 0 && layer < L.n_layers, "layer out of range");
   LLMOS_REQUIRE(int64_t(max_slot_) < int64_t(L.n_blocks) * L.block_size, "kv slot past the cache");
 }
 
-void StepBounds::check_attention(const KvLayout& L, int layer, int n_heads) const {
+void StepBounds::check_attention(const KvGeometry& L, int layer, int n_heads) const {
   LLMOS_REQUIRE(L.type == DType::kF16 || L.type == DType::kF32, "KV cache must be f16 or f32");
   LLMOS_REQUIRE(layer >= 0 && layer < L.n_layers, "layer out of range");
   LLMOS_REQUIRE(L.n_kv_heads > 0 && n_heads % L.n_kv_heads == 0, "n_heads not a multiple of n_kv_heads");

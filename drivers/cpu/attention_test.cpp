@@ -16,7 +16,6 @@
 namespace llmos::cpu {
 namespace {
 
-using driver::KvLayout;
 using driver::testing::cache_value;
 using driver::testing::HostBatch;
 using driver::testing::reference_attention;
@@ -27,13 +26,13 @@ using testing::driver_at;
 using testing::random_floats;
 
 struct Scenario {
-  KvLayout L;
+  KvGeometry L;
   int n_heads;
   std::vector<Seq> seqs;
 };
 
 void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed) {
-  const KvLayout& L = sc.L;
+  const KvGeometry& L = sc.L;
   const int hd = L.head_dim, kv_dim = L.kv_dim();
   // Shuffled physical blocks: sequence s's logical block i -> a random distinct block.
   const auto tables = shuffled_tables(sc.seqs, L.n_blocks, L.block_size, seed);
@@ -120,7 +119,7 @@ TEST_CASE("attention of one decode token over one KV head splits across threads"
   // n_kv_heads = 1 (multi-query): the driver splits the group so both threads work.
   for (IsaLevel level : available_levels()) {
     Scenario sc;
-    sc.L = KvLayout{1 + 1, 40, 16, 1, 64, DType::kF16};
+    sc.L = KvGeometry{1 + 1, 40, 16, 1, 64, DType::kF16};
     sc.n_heads = 8;
     sc.seqs = {{300, 1}};
     INFO(isa_level_name(level));
@@ -132,7 +131,7 @@ TEST_CASE("attention over prefills longer than one query tile") {
   for (IsaLevel level : available_levels()) {
     for (DType type : {DType::kF16, DType::kF32}) {
       Scenario sc;
-      sc.L = KvLayout{2, 40, 16, 2, 40, type};  // head_dim 40: partial vectors
+      sc.L = KvGeometry{2, 40, 16, 2, 40, type};  // head_dim 40: partial vectors
       sc.n_heads = 6;
       sc.seqs = {{5, 40}, {0, 33}, {100, 2}};
       INFO(isa_level_name(level) << " " << dtype_name(type));

@@ -26,7 +26,6 @@ namespace {
 
 using driver::DeviceBuffer;
 using driver::DriverInfo;
-using driver::KvLayout;
 using driver::StepBatch;
 
 class HostBuffer final : public DeviceBuffer {
@@ -84,8 +83,8 @@ class CpuDriver final : public driver::Driver {
   void rope(float* x, int n_heads, int head_dim, int rope_dim, float freq_base) override;
   void swiglu(const float* gate, const float* up, float* out, int64_t n_elems) override;
   void add(float* x, const float* y, int64_t n_elems) override;
-  void kv_store(const KvLayout& layout, void* kv, int layer, const float* k, const float* v) override;
-  void attention(const KvLayout& layout, const void* kv, int layer, const float* q, float* out,
+  void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) override;
+  void attention(const KvGeometry& layout, const void* kv, int layer, const float* q, float* out,
                  int n_heads, float scale) override;
   void gather_outputs(const float* x, float* y, int dim) override;
 
@@ -291,7 +290,7 @@ void CpuDriver::add(float* x, const float* y, int64_t n_elems) {
   for_elem_chunks(n_elems, [&](int64_t i0, int64_t n) { k_.add(x + i0, y + i0, n); });
 }
 
-void CpuDriver::kv_store(const KvLayout& L, void* kv, int layer, const float* k, const float* v) {
+void CpuDriver::kv_store(const KvGeometry& L, void* kv, int layer, const float* k, const float* v) {
   bounds_.check_kv_store(L, layer);
   const int kv_dim = L.kv_dim();
   const size_t elem = L.elem_bytes();
@@ -312,7 +311,7 @@ void CpuDriver::kv_store(const KvLayout& L, void* kv, int layer, const float* k,
   for_rows(n, kv_dim, one);
 }
 
-void CpuDriver::attention(const KvLayout& L, const void* kv, int layer, const float* q, float* out,
+void CpuDriver::attention(const KvGeometry& L, const void* kv, int layer, const float* q, float* out,
                           int n_heads, float scale) {
   bounds_.check_attention(L, layer, n_heads);
   const StepBatch& b = batch_;

@@ -13,7 +13,6 @@ namespace llmos::cpu {
 namespace {
 
 using driver::Driver;
-using driver::KvLayout;
 using driver::StepBatch;
 using driver::Weight;
 
@@ -174,7 +173,7 @@ class SimModel {
   Weight emb_, out_norm_, out_;
   std::vector<Layer> layers_;
   double weight_bytes_ = 0;
-  KvLayout layout_;
+  KvGeometry layout_;
   std::vector<uint8_t> kv_;
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, logits_;
   std::vector<int32_t> ids_, pos_, seq_, slots_, table_;

@@ -152,7 +152,7 @@ TEST_CASE("an error inside an op is kept, later ops are skipped, copies come bac
   REQUIRE(cuda != nullptr);
   CHECK(cuda->status().ok());
   // head_dim 512 is past what the attention kernels take: recorded, not fatal.
-  driver::KvLayout L{1, 2, 16, 1, 512, DType::kF16};
+  KvGeometry L{1, 2, 16, 1, 512, DType::kF16};
   auto kv = device_zeros<uint8_t>(*drv, L.bytes());
   auto q = to_device(*drv, random_floats(512, 1));
   auto out = to_device(*drv, std::vector<float>(512, 3.0f));

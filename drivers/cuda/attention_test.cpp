@@ -15,13 +15,12 @@
 namespace llmos::cuda::testing {
 namespace {
 
-using driver::KvLayout;
 using driver::testing::reference_attention;
 using driver::testing::shuffled_tables;
 using Seq = driver::testing::SeqSpan;
 
 struct Scenario {
-  KvLayout L;
+  KvGeometry L;
   int n_heads;
   std::vector<Seq> seqs;
   driver::CudaDriverOptions opts;
@@ -29,7 +28,7 @@ struct Scenario {
 };
 
 void run_scenario(const Scenario& sc, uint32_t seed) {
-  const KvLayout& L = sc.L;
+  const KvGeometry& L = sc.L;
   const int hd = L.head_dim, kv_dim = L.kv_dim();
   int total_fresh = 0, total_cached = 0;
   for (const Seq& s : sc.seqs) {
@@ -88,8 +87,8 @@ void run_scenario(const Scenario& sc, uint32_t seed) {
   check_close(got, cpu_out, 2 * tol, "gpu attention vs cpu driver");
 }
 
-KvLayout layout(int n_kv_heads, int head_dim, int block_size, int n_blocks, DType type) {
-  return KvLayout{2, n_blocks, block_size, n_kv_heads, head_dim, type};
+KvGeometry layout(int n_kv_heads, int head_dim, int block_size, int n_blocks, DType type) {
+  return KvGeometry{2, n_blocks, block_size, n_kv_heads, head_dim, type};
 }
 
 // A prefill chunk continuing a cached prefix, a decode token, a fresh prompt,

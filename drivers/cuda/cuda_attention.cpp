@@ -10,7 +10,7 @@ namespace llmos::cuda {
 
 static_assert(kMaxSampleTopK == driver::kMaxDeviceTopK);
 
-void CudaDriverImpl::kv_store(const KvLayout& L, void* kv, int layer, const float* k, const float* v) {
+void CudaDriverImpl::kv_store(const KvGeometry& L, void* kv, int layer, const float* k, const float* v) {
   bounds_.check_kv_store(L, layer);
   if (!err_.ok()) return;
   auto* base = static_cast<uint8_t*>(kv);
@@ -19,7 +19,7 @@ void CudaDriverImpl::kv_store(const KvLayout& L, void* kv, int layer, const floa
            "kv_store kernel");
 }
 
-void CudaDriverImpl::attention(const KvLayout& L, const void* kv, int layer, const float* q, float* out,
+void CudaDriverImpl::attention(const KvGeometry& L, const void* kv, int layer, const float* q, float* out,
                                int n_heads, float scale) {
   bounds_.check_attention(L, layer, n_heads);
   if (!err_.ok() || batch_.n_tokens == 0) return;

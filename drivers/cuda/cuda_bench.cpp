@@ -23,7 +23,6 @@ namespace llmos::cuda {
 namespace {
 
 using driver::Driver;
-using driver::KvLayout;
 using driver::StepBatch;
 using driver::Weight;
 using Clock = std::chrono::steady_clock;
@@ -103,7 +102,7 @@ int bench_attention(const Args& a, double peak) {
       for (int ctx : ctxs) {
         if (split == 0 && batch > 1) continue;  // unsplit only matters when the grid is small
         const int blocks_per_seq = (ctx + bs - 1) / bs;
-        KvLayout L{1, batch * blocks_per_seq, bs, n_kv, hd, DType::kF16};
+        KvGeometry L{1, batch * blocks_per_seq, bs, n_kv, hd, DType::kF16};
         auto kv = device_random(d, L.bytes(), 1, true);
         auto q = device_random(d, size_t(batch) * n_heads * hd * 4, 2, false);
         auto out = d.alloc(size_t(batch) * n_heads * hd * 4);

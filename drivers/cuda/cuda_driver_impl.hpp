@@ -21,7 +21,6 @@ namespace llmos::cuda {
 using driver::CudaDriverOptions;
 using driver::DeviceBuffer;
 using driver::DriverInfo;
-using driver::KvLayout;
 using driver::StepBatch;
 
 class CudaDriverImpl final : public driver::CudaDriver {
@@ -48,8 +47,8 @@ class CudaDriverImpl final : public driver::CudaDriver {
   void rope(float* x, int n_heads, int head_dim, int rope_dim, float freq_base) override;
   void swiglu(const float* gate, const float* up, float* out, int64_t n_elems) override;
   void add(float* x, const float* y, int64_t n_elems) override;
-  void kv_store(const KvLayout& layout, void* kv, int layer, const float* k, const float* v) override;
-  void attention(const KvLayout& layout, const void* kv, int layer, const float* q, float* out, int n_heads,
+  void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) override;
+  void attention(const KvGeometry& layout, const void* kv, int layer, const float* q, float* out, int n_heads,
                  float scale) override;
   void gather_outputs(const float* x, float* y, int dim) override;
 

@@ -88,7 +88,7 @@ TEST_CASE("synthetic models in every weight type give the CPU driver's logits, p
     auto cpu = load(tm.path, make_cpu());
     auto gpu = load(tm.path, make_gpu());
     const auto& c = cpu->config();
-    driver::KvLayout L{c.n_layers, 48, 16, c.n_kv_heads, c.head_dim, DType::kF16};
+    KvGeometry L{c.n_layers, 48, 16, c.n_kv_heads, c.head_dim, DType::kF16};
     auto cpu_kv = engine::KvCache::allocate(cpu->driver(), L);
     auto gpu_kv = engine::KvCache::allocate(gpu->driver(), L);
     REQUIRE((cpu_kv.ok() && gpu_kv.ok()));
@@ -155,6 +155,7 @@ TEST_CASE("the continuous-batching engine runs mixed steps on the GPU") {
     r.id = id;
     for (int i = 0; i < 3 + int(id) * 9; ++i) r.prompt.push_back(int32_t((id * 31 + uint64_t(i) * 7) % 500));
     r.max_tokens = 12;
+    r.sampling.temperature = 0;  // greedy
     REQUIRE((*eng)->submit(std::move(r)).ok());
   }
   std::vector<engine::TokenEvent> events;

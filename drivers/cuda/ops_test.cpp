@@ -125,7 +125,7 @@ TEST_CASE("kv_store writes the same cache bytes as the CPU driver (f16 rounding 
   auto gpu = make_gpu();
   auto cpu = make_cpu();
   for (DType kv_type : {DType::kF16, DType::kF32}) {
-    driver::KvLayout L{3, 6, 5, 2, 12, kv_type};  // odd block size and head dim
+    KvGeometry L{3, 6, 5, 2, 12, kv_type};  // odd block size and head dim
     std::vector<int32_t> slots = {29, 0, 13, 7, 22};
     HostBatch b = simple_batch({0, 1, 2, 3, 4});
     b.slots = slots;

@@ -23,7 +23,7 @@ double draw(uint64_t seed) {  // Sampler::next_uniform's first value for `seed`
 
 // The cumulative probabilities the host Sampler walks for these settings
 // (so a test can tell a boundary case from a real disagreement).
-std::vector<double> host_cumulative(std::vector<float> logits, const engine::SamplingParams& p) {
+std::vector<double> host_cumulative(std::vector<float> logits, const SamplingParams& p) {
   const int n_vocab = int(logits.size());
   std::vector<int> ids(static_cast<size_t>(n_vocab));
   std::iota(ids.begin(), ids.end(), 0);
@@ -62,7 +62,7 @@ std::vector<double> host_cumulative(std::vector<float> logits, const engine::Sam
   return cum;
 }
 
-void check_rows(Driver& gpu_driver, int n_vocab, const engine::SamplingParams& p, uint32_t seed, bool with_ties) {
+void check_rows(Driver& gpu_driver, int n_vocab, const SamplingParams& p, uint32_t seed, bool with_ties) {
   CAPTURE(n_vocab);
   CAPTURE(p.top_k);
   CAPTURE(p.temperature);
@@ -85,7 +85,7 @@ void check_rows(Driver& gpu_driver, int n_vocab, const engine::SamplingParams& p
   const Status st = cuda->sample(dl.ptr(), n_rows, n_vocab, rows, got.data());
   REQUIRE_MESSAGE(st.ok(), st.to_string());
   for (int r = 0; r < n_rows; ++r) {
-    engine::SamplingParams sp = p;
+    SamplingParams sp = p;
     sp.seed = seeds[size_t(r)];
     sp.repeat_penalty = 1.0f;
     engine::Sampler sampler(sp, n_vocab);
@@ -102,7 +102,7 @@ void check_rows(Driver& gpu_driver, int n_vocab, const engine::SamplingParams& p
 }
 
 TEST_CASE("greedy picks the first maximum, like the host Sampler") {
-  engine::SamplingParams p;
+  SamplingParams p;
   p.temperature = 0.0f;
   auto gpu = make_gpu();
   for (int n_vocab : {1, 7, 1000, 32000, 128256}) {
@@ -117,7 +117,7 @@ TEST_CASE("top-k / top-p / min-p / temperature draws match the host Sampler") {
   struct Case { int top_k; float top_p, min_p, temperature; };
   for (Case c : {Case{1, 1.0f, 0.0f, 0.8f}, Case{5, 1.0f, 0.0f, 1.0f}, Case{40, 0.95f, 0.05f, 0.8f},
                  Case{40, 1.0f, 0.0f, 1.5f}, Case{1024, 0.9f, 0.0f, 0.7f}, Case{200, 0.5f, 0.1f, 0.3f}}) {
-    engine::SamplingParams p;
+    SamplingParams p;
     p.top_k = c.top_k;
     p.top_p = c.top_p;
     p.min_p = c.min_p;

@@ -14,7 +14,7 @@ namespace llmos::ipc {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'L', 'M', 'O', 'S', 'K', 'V', '1'};
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ull;
@@ -32,25 +32,22 @@ std::string prefix_of(const std::filesystem::path& runtime_dir) {
   return "llmos-" + std::to_string(::geteuid()) + "-" + std::string(hash, 12) + "-";
 }
 
-std::string describe(const KvArenaLayout& l) {
-  return std::to_string(l.n_layers) + " layers x " + std::to_string(l.n_blocks) + " blocks x " +
-         std::to_string(l.block_size) + " tokens x " + std::to_string(l.n_kv_heads) + " heads x " +
-         std::to_string(l.head_dim) + " dims x " + std::to_string(l.elem_bytes) + " bytes";
-}
+std::string describe(const KvGeometry& l) { return describe_kv_geometry(l); }
 
 }  // namespace
 
-KvTableGeometry kv_table_geometry(const KvArenaLayout& layout) {
+KvTableGeometry kv_table_geometry(const KvGeometry& layout) {
   KvTableGeometry g;
-  g.slots = std::min(layout.n_blocks, kKvTableMaxSlots);
-  g.max_blocks = layout.n_blocks;
-  g.max_tokens = layout.n_blocks * layout.block_size;
+  const uint32_t n_blocks = uint32_t(std::max(layout.n_blocks, 0));
+  g.slots = std::min(n_blocks, kKvTableMaxSlots);
+  g.max_blocks = n_blocks;
+  g.max_tokens = uint32_t(uint64_t{n_blocks} * uint32_t(std::max(layout.block_size, 0)));
   const uint64_t raw = 64 + 4 * (uint64_t{g.max_tokens} + g.max_blocks);
   g.slot_bytes = (raw + 63) / 64 * 64;
   return g;
 }
 
-uint64_t kv_arena_data_offset(const KvArenaLayout& layout) {
+uint64_t kv_arena_data_offset(const KvGeometry& layout) {
   return kKvArenaHeaderBytes + (kv_table_geometry(layout).bytes() + 4095) / 4096 * 4096;
 }
 
@@ -71,16 +68,16 @@ int remove_stale_kv_arenas(const std::filesystem::path& runtime_dir) {
   return removed;
 }
 
-Result<KvArenaOwner> KvArenaOwner::create(const std::string& name, const KvArenaLayout& layout) {
-  if (layout.elem_bytes != 2 && layout.elem_bytes != 4) {
-    return invalid_argument("KV arena " + name + ": element size must be 2 or 4 bytes");
+Result<KvArenaOwner> KvArenaOwner::create(const std::string& name, const KvGeometry& layout) {
+  if (Status valid = validate_kv_geometry(layout); !valid.ok()) {
+    return invalid_argument("KV arena " + name + ": " + valid.message());
   }
   const uint64_t offset = kv_arena_data_offset(layout);
-  if (offset > UINT32_MAX || uint64_t{layout.n_blocks} * layout.block_size > UINT32_MAX) {
+  if (offset > UINT32_MAX || uint64_t(layout.n_blocks) * uint64_t(layout.block_size) > UINT32_MAX) {
     return invalid_argument("KV arena " + name + ": " + std::to_string(layout.n_blocks) +
                             " blocks need a sequence table larger than the arena header can describe");
   }
-  const uint64_t bytes = offset + layout.data_bytes();
+  const uint64_t bytes = offset + layout.bytes();
   int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0 && errno == EEXIST) {
     ::shm_unlink(name.c_str());  // left by a kernel that was killed
@@ -99,7 +96,7 @@ Result<KvArenaOwner> KvArenaOwner::create(const std::string& name, const KvArena
   h.version = kVersion;
   h.header_bytes = static_cast<uint32_t>(offset);
   h.layout = layout;
-  h.data_bytes = layout.data_bytes();
+  h.data_bytes = layout.bytes();
   h.attach_count = 0;
   const KvTableGeometry table = kv_table_geometry(layout);
   h.table_slots = table.slots;
@@ -129,7 +126,7 @@ KvArenaOwner::~KvArenaOwner() {
   if (!name_.empty()) ::shm_unlink(name_.c_str());
 }
 
-Result<KvArenaMapping> KvArenaMapping::map(const std::string& name, const KvArenaLayout& expected) {
+Result<KvArenaMapping> KvArenaMapping::map(const std::string& name, const KvGeometry& expected) {
   int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) return errno_status("shm_open KV arena " + name);
   struct stat st {};
@@ -138,7 +135,7 @@ Result<KvArenaMapping> KvArenaMapping::map(const std::string& name, const KvAren
     ::close(fd);
     return s;
   }
-  const uint64_t bytes = kv_arena_data_offset(expected) + expected.data_bytes();
+  const uint64_t bytes = kv_arena_data_offset(expected) + expected.bytes();
   if (static_cast<uint64_t>(st.st_size) != bytes) {
     ::close(fd);
     return invalid_argument("KV arena " + name + " is " + std::to_string(st.st_size) +

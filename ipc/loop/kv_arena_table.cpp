@@ -46,7 +46,7 @@ struct KvSequenceTable::Slot {
   int32_t* tokens() { return reinterpret_cast<int32_t*>(this + 1); }
 };
 
-KvSequenceTable::KvSequenceTable(void* region, const KvArenaLayout& layout)
+KvSequenceTable::KvSequenceTable(void* region, const KvGeometry& layout)
     : region_(static_cast<char*>(region)), layout_(layout), geometry_(kv_table_geometry(layout)),
       shadow_(geometry_.slots) {
   static_assert(sizeof(Slot) == 64, "the slot header is 64 bytes (docs/microkernel.md)");
@@ -67,7 +67,7 @@ bool KvSequenceTable::read_slot(uint32_t i, KvTableEntry& out, int& torn, int& c
   const uint64_t id = p->request_id;
   const uint32_t n_tokens = p->n_tokens, n_blocks = p->n_blocks;
   if (id == 0) return false;  // free
-  const uint32_t bs = layout_.block_size;
+  const uint32_t bs = uint32_t(layout_.block_size);
   if (n_tokens == 0 || n_tokens > geometry_.max_tokens || n_blocks != (n_tokens + bs - 1) / bs) {
     ++corrupt;
     return false;
@@ -86,9 +86,9 @@ bool KvSequenceTable::read_slot(uint32_t i, KvTableEntry& out, int& torn, int& c
     ++corrupt;
     return false;
   }
-  std::vector<uint8_t> seen(layout_.n_blocks, 0);
+  std::vector<uint8_t> seen(size_t(layout_.n_blocks), 0);
   for (int32_t b : out.blocks) {
-    if (b < 0 || uint32_t(b) >= layout_.n_blocks || seen[size_t(b)]++) {
+    if (b < 0 || b >= layout_.n_blocks || seen[size_t(b)]++) {
       ++corrupt;
       return false;
     }

@@ -9,8 +9,8 @@
 namespace llmos::ipc {
 namespace {
 
-KvArenaLayout layout() {
-  KvArenaLayout l;
+KvGeometry layout() {
+  KvGeometry l;
   l.n_layers = 2;
   l.n_blocks = 8;
   l.block_size = 4;

@@ -17,14 +17,13 @@ bool shm_exists(const std::string& name) {
   return true;
 }
 
-KvArenaLayout small_layout() {
-  KvArenaLayout l;
+KvGeometry small_layout() {
+  KvGeometry l;
   l.n_layers = 2;
   l.n_blocks = 4;
   l.block_size = 16;
   l.n_kv_heads = 2;
   l.head_dim = 8;
-  l.elem_bytes = 2;
   return l;
 }
 
@@ -34,12 +33,12 @@ TEST_CASE("the kernel creates an arena, a service maps it, and it is gone when t
   {
     auto owner = KvArenaOwner::create(name, small_layout());
     REQUIRE_MESSAGE(owner.ok(), owner.status().to_string());
-    CHECK(owner->bytes() == kv_arena_data_offset(small_layout()) + small_layout().data_bytes());
+    CHECK(owner->bytes() == kv_arena_data_offset(small_layout()) + small_layout().bytes());
     CHECK(kv_arena_data_offset(small_layout()) == 2 * 4096);  // header, then a table of 4 slots
     {
       auto a = KvArenaMapping::map(name, small_layout());
       REQUIRE_MESSAGE(a.ok(), a.status().to_string());
-      std::memset(a->kv_data(), 0x5a, small_layout().data_bytes());
+      std::memset(a->kv_data(), 0x5a, small_layout().bytes());
       CHECK(a->header().attach_count == 1);
     }
     // A second mapping (a restarted service) sees the same memory.
@@ -48,7 +47,7 @@ TEST_CASE("the kernel creates an arena, a service maps it, and it is gone when t
     CHECK(static_cast<unsigned char*>(b->kv_data())[100] == 0x5a);
     CHECK(b->header().attach_count == 2);
 
-    KvArenaLayout other = small_layout();
+    KvGeometry other = small_layout();
     other.n_blocks = 8;
     auto bad = KvArenaMapping::map(name, other);
     CHECK(bad.status().code() == ErrorCode::kInvalidArgument);

@@ -16,15 +16,16 @@
 #   (see `ErrorCode`) and a message that names the input at fault.
 # - Exceptions never cross a process boundary: a receiver validates every
 #   message before it acts on it (ipc/codec.hpp) and drops a malformed one.
-# - Compatibility: fields are only ever added (new ordinals); a change that
-#   alters the meaning of an existing field bumps `protocolVersion`.
+# - Compatibility: processes of one system come from one build. A change that
+#   removes a field or alters its meaning bumps `protocolVersion`, so a stray
+#   process of another build is refused instead of misread.
 
 @0xaa1ffcabccffb1c0;
 
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("llmos::wire");
 
-const protocolVersion :UInt16 = 1;
+const protocolVersion :UInt16 = 2;
 # Bumped on every incompatible change. Processes of one system always come from
 # one build, so a mismatch means a stray process from another build.
 
@@ -105,6 +106,9 @@ struct SamplingParams {
   # is a function of the seed and the token position).
   maxTokens @6 :UInt32 = 256;       # tokens to generate, >= 1
   stopIds @7 :List(UInt32);         # token ids (besides end-of-sequence) that stop
+  repeatLastN @8 :UInt32 = 64;      # tokens the repetition penalty looks back over
+  # The sampling fields are llmos::SamplingParams (domain/sampling.hpp), converted
+  # by ipc/domain_wire.hpp and validated by validate_sampling() there.
 }
 
 # ---------------------------------------------------------------------------
@@ -220,15 +224,9 @@ struct Heartbeat {
   progress @7 :List(SequenceProgress);
   # model services: tokens generated since the previous heartbeat, so the kernel
   # can re-dispatch a request with the tokens already streamed.
-  # Model services, counted since the service started:
-  kvSwapsOut @8 :UInt64;        # preempted sequences whose KV went to llmos-memory
-  kvSwapsIn @9 :UInt64;         # resumed sequences that got their KV back
-  kvSwapFallbacks @10 :UInt64;  # swaps refused or failed: recomputed instead
-  tokensRecomputed @11 :UInt64; # tokens computed again because their KV was dropped
-  preemptions @12 :UInt64;      # sequences the engine preempted when KV blocks ran out
-  tokensAdopted @13 :UInt64;    # tokens of KV a dead predecessor left in the arena, reused
-  prefixHits @14 :UInt64;       # sequences that shared KV blocks from the prefix cache
-  prefixTokens @15 :UInt64;     # prompt tokens whose KV came from the prefix cache
+  # Model services, counted since the service started: the engine counters
+  # (domain/engine_counters.hpp), one value each in EngineCounter order.
+  engineCounters @8 :List(UInt64);
 }
 
 struct SequenceProgress {
@@ -343,14 +341,8 @@ struct Stats {
   serviceRestarts @14 :UInt64;
   kvBlocksUsed @15 :UInt64;
   kvBlocksTotal @16 :UInt64;
-  # Summed over the model services' heartbeats (see Heartbeat):
-  kvSwapsOut @17 :UInt64;
-  kvSwapsIn @18 :UInt64;
-  kvSwapFallbacks @19 :UInt64;
-  tokensRecomputed @20 :UInt64;
-  tokensAdopted @21 :UInt64;
-  prefixHits @22 :UInt64;
-  prefixTokens @23 :UInt64;
+  # Summed over the model services' heartbeats (see Heartbeat), in EngineCounter order.
+  engineCounters @17 :List(UInt64);
 }
 
 struct Shutdown {

@@ -19,26 +19,8 @@ bool holds_memory(ModelState s) {
 
 }  // namespace
 
-std::string_view model_state_name(ModelState state) {
-  switch (state) {
-    case ModelState::kLoading: return "loading";
-    case ModelState::kReady: return "ready";
-    case ModelState::kDraining: return "draining";
-    case ModelState::kUnloaded: return "unloaded";
-    case ModelState::kFailed: return "failed";
-  }
-  return "unknown";
-}
-
 std::string_view device_name(Device device) {
   return device == Device::kCuda ? "cuda" : "cpu";
-}
-
-uint64_t kv_cache_bytes(const KvShape& shape, uint32_t ctx, uint32_t block_size) {
-  LLMOS_REQUIRE(block_size > 0, "block_size must be positive");
-  uint64_t tokens = (uint64_t{ctx} + block_size - 1) / block_size * block_size;
-  return uint64_t{shape.n_layers} * 2 * tokens * shape.n_kv_heads * shape.head_dim *
-         shape.bytes_per_element;
 }
 
 Status ModelRegistry::begin_load(ModelSpec spec, MemoryEstimate memory) {

@@ -9,13 +9,6 @@ ModelSpec spec(std::string name, uint32_t ctx = 512) {
   return ModelSpec{std::move(name), "/models/" + name + ".gguf", ctx, 4, Device::kCpu};
 }
 
-TEST_CASE("kv_cache_bytes counts K and V for every layer, in whole blocks") {
-  KvShape shape{5, 4, 16, 2};  // stories260K-like: 5 layers, 4 KV heads of 16
-  CHECK(kv_cache_bytes(shape, 512) == 5ull * 2 * 512 * 4 * 16 * 2);
-  CHECK(kv_cache_bytes(shape, 17) == kv_cache_bytes(shape, 32));  // rounded up to 2 blocks
-  CHECK(kv_cache_bytes(shape, 17, 1) == 5ull * 2 * 17 * 4 * 16 * 2);
-}
-
 TEST_CASE("a model goes loading -> ready -> draining -> unloaded and gives its memory back") {
   ModelRegistry reg(1000);
   REQUIRE(reg.begin_load(spec("a"), {600, 100}).ok());

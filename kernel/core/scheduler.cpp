@@ -2,16 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 namespace llmos::kernel {
 namespace {
 
-std::string num(float v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
 
 void erase_id(std::deque<uint64_t>& q, uint64_t id) {
   auto it = std::find(q.begin(), q.end(), id);
@@ -19,27 +13,6 @@ void erase_id(std::deque<uint64_t>& q, uint64_t id) {
 }
 
 }  // namespace
-
-std::string_view priority_name(Priority p) {
-  return p == Priority::kBatch ? "batch" : "interactive";
-}
-
-Status validate_sampling(const SamplingParams& s) {
-  if (!std::isfinite(s.temperature) || s.temperature < 0) {
-    return invalid_argument("temperature " + num(s.temperature) + " must be >= 0");
-  }
-  if (!std::isfinite(s.top_p) || s.top_p <= 0 || s.top_p > 1) {
-    return invalid_argument("top_p " + num(s.top_p) + " must be in (0, 1]");
-  }
-  if (!std::isfinite(s.min_p) || s.min_p < 0 || s.min_p > 1) {
-    return invalid_argument("min_p " + num(s.min_p) + " must be in [0, 1]");
-  }
-  if (!std::isfinite(s.repeat_penalty) || s.repeat_penalty <= 0) {
-    return invalid_argument("repeat_penalty " + num(s.repeat_penalty) + " must be > 0");
-  }
-  if (s.max_tokens == 0) return invalid_argument("max_tokens must be at least 1");
-  return ok_status();
-}
 
 Status Scheduler::add_model(std::string name, ModelLimits limits) {
   if (limits.ctx == 0) return invalid_argument("model '" + name + "': context length must be positive");
@@ -107,6 +80,7 @@ Status Scheduler::submit(GenerationRequest request, TimePoint now) {
                                    std::to_string(q.limits.ctx) + " tokens of model '" + model + "'"));
   }
   Status sampling = validate_sampling(request.sampling);
+  if (sampling.ok()) sampling = validate_max_tokens(request.max_tokens);
   if (!sampling.ok()) return reject(invalid_argument(sampling.message()));
   if (q.interactive.size() + q.batch.size() >= config_.max_queued_per_model) {
     return reject(overloaded("model '" + model + "' has " +

@@ -49,12 +49,12 @@ TEST_CASE("admission refuses unknown models, full queues, long prompts and bad s
   bad.sampling.top_p = 1.5f;
   st = s.submit(bad, t);
   CHECK(st.code() == ErrorCode::kInvalidArgument);
-  CHECK(st.message() == "top_p 1.5 must be in (0, 1]");
+  CHECK(st.message() == "top_p must be in (0, 1], got 1.5");
   bad.sampling = {};
   bad.sampling.temperature = -1;
-  CHECK(s.submit(bad, t).message() == "temperature -1 must be >= 0");
+  CHECK(s.submit(bad, t).message() == "temperature must be >= 0, got -1");
   bad.sampling = {};
-  bad.sampling.max_tokens = 0;
+  bad.max_tokens = 0;
   CHECK(s.submit(bad, t).code() == ErrorCode::kInvalidArgument);
 
   REQUIRE(s.submit(req(10, "m", Priority::kInteractive, 63), t).ok());

@@ -6,17 +6,6 @@
 namespace llmos::kernel {
 namespace {
 
-wire::ModelState wire_state(ModelState s) {
-  switch (s) {
-    case ModelState::kLoading: return wire::ModelState::LOADING;
-    case ModelState::kReady: return wire::ModelState::READY;
-    case ModelState::kDraining: return wire::ModelState::DRAINING;
-    case ModelState::kUnloaded: return wire::ModelState::UNLOADED;
-    case ModelState::kFailed: return wire::ModelState::FAILED;
-  }
-  return wire::ModelState::FAILED;
-}
-
 // The file's stem with anything outside [A-Za-z0-9._-] replaced by '_'.
 std::string default_name(const std::string& path) {
   std::string stem = std::filesystem::path(path).stem().string();
@@ -105,13 +94,7 @@ void KernelServer::on_inspected(Waiter w, ModelSpec spec, const std::string& dev
     return send_error(w.peer, w.request_id, st);
   }
   send_progress(w, name, "reserving", 2);
-  ipc::KvArenaLayout layout;
-  layout.n_layers = facts->kv_shape.n_layers;
-  layout.n_kv_heads = facts->kv_shape.n_kv_heads;
-  layout.head_dim = facts->kv_shape.head_dim;
-  layout.elem_bytes = facts->kv_shape.bytes_per_element;
-  layout.block_size = config_.block_size;
-  layout.n_blocks = (facts->ctx + config_.block_size - 1) / config_.block_size;
+  const KvGeometry& layout = facts->kv;
   auto arena = ipc::KvArenaOwner::create(ipc::kv_arena_name(config_.runtime_dir, name), layout);
   if (!arena.ok()) {
     (void)registry_.mark_failed(name, arena.status().message());
@@ -300,7 +283,7 @@ void KernelServer::notify_io_model_gone(const std::string& name, ModelState stat
   ipc::OutgoingMessage out(next_request_id_++);
   auto info = out.body().initModelInfo();
   info.setName(ipc::as_text(name));
-  info.setState(wire_state(state));
+  info.setState(ipc::to_wire(state));
   (void)send_to("io", out);
 }
 
@@ -315,7 +298,7 @@ void KernelServer::on_list_models(const ipc::DecodedMessage& m) {
 void KernelServer::fill_model_info(wire::ModelInfo::Builder out, const ModelRecord& record) const {
   out.setName(ipc::as_text(record.spec.name));
   out.setPath(ipc::as_text(record.spec.path));
-  out.setState(wire_state(record.state));
+  out.setState(ipc::to_wire(record.state));
   out.setFailure(ipc::as_text(record.failure));
   out.setDevice(record.spec.device == Device::kCuda ? wire::Device::CUDA : wire::Device::CPU);  // as asked
   out.setCtx(record.spec.ctx);

@@ -5,31 +5,6 @@
 namespace llmos::kernel {
 namespace {
 
-SamplingParams from_wire(wire::SamplingParams::Reader s) {
-  SamplingParams p;
-  p.temperature = s.getTemperature();
-  p.top_k = s.getTopK();
-  p.top_p = s.getTopP();
-  p.min_p = s.getMinP();
-  p.repeat_penalty = s.getRepeatPenalty();
-  p.seed = s.getSeed();
-  p.max_tokens = s.getMaxTokens();
-  p.stop_ids = ipc::to_vector(s.getStopIds());
-  return p;
-}
-
-void to_wire(const SamplingParams& p, wire::SamplingParams::Builder s) {
-  s.setTemperature(p.temperature);
-  s.setTopK(p.top_k);
-  s.setTopP(p.top_p);
-  s.setMinP(p.min_p);
-  s.setRepeatPenalty(p.repeat_penalty);
-  s.setSeed(p.seed);
-  s.setMaxTokens(p.max_tokens);
-  auto stops = s.initStopIds(uint32_t(p.stop_ids.size()));
-  for (size_t i = 0; i < p.stop_ids.size(); ++i) stops.set(uint32_t(i), p.stop_ids[i]);
-}
-
 template <class List>
 void set_ids(List list, const std::vector<uint32_t>& ids) {
   for (size_t i = 0; i < ids.size(); ++i) list.set(uint32_t(i), ids[i]);
@@ -50,8 +25,10 @@ void KernelServer::on_submit(const ipc::DecodedMessage& m) {
   r.id = id;
   r.model = ipc::to_string(s.getModel());
   r.prompt = ipc::to_vector(s.getPromptIds());
-  r.sampling = from_wire(s.getSampling());
-  r.priority = s.getPriority() == wire::Priority::BATCH ? Priority::kBatch : Priority::kInteractive;
+  r.sampling = ipc::from_wire(s.getSampling());
+  r.max_tokens = s.getSampling().getMaxTokens();
+  r.stop_ids = ipc::to_vector(s.getSampling().getStopIds());
+  r.priority = ipc::from_wire(s.getPriority());
   const std::string model = r.model;
   const uint32_t prompt_tokens = uint32_t(r.prompt.size());
   if (Status st = scheduler_.submit(std::move(r), clock_.now()); !st.ok()) {
@@ -189,8 +166,11 @@ void KernelServer::dispatch(const TrackedRequest& r) {
   auto s = d.initRequest();
   s.setModel(ipc::as_text(r.request.model));
   set_ids(s.initPromptIds(uint32_t(r.request.prompt.size())), r.request.prompt);
-  to_wire(r.request.sampling, s.initSampling());
-  s.setPriority(r.request.priority == Priority::kBatch ? wire::Priority::BATCH : wire::Priority::INTERACTIVE);
+  auto sampling = s.initSampling();
+  ipc::to_wire(r.request.sampling, sampling);
+  sampling.setMaxTokens(r.request.max_tokens);
+  set_ids(sampling.initStopIds(uint32_t(r.request.stop_ids.size())), r.request.stop_ids);
+  s.setPriority(ipc::to_wire(r.request.priority));
   set_ids(s.initGeneratedIds(uint32_t(r.generated.size())), r.generated);
   d.setSwappedOut(r.swapped_out);
   preempting_.erase(r.request.id);

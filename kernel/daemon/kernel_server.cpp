@@ -206,22 +206,12 @@ void KernelServer::on_heartbeat(const ipc::DecodedMessage& m) {
   }
   model->tokens_total = total;
   model->last_heartbeat = now;
-  const EngineCounts counts{hb.getPreemptions(),      hb.getKvSwapsOut(),       hb.getKvSwapsIn(),
-                            hb.getKvSwapFallbacks(),  hb.getTokensRecomputed(), hb.getTokensAdopted(),
-                            hb.getPrefixHits(),       hb.getPrefixTokens()};
+  const EngineCounters counts = ipc::engine_counters_from_wire(hb.getEngineCounters());
   if (model->counts_pid != hb.getPid()) {  // a new service counts from 0
     model->counts_pid = hb.getPid();
     model->counts = {};
   }
-  auto add = [](uint64_t& sum, uint64_t now, uint64_t before) { sum += now >= before ? now - before : 0; };
-  add(engine_totals_.preemptions, counts.preemptions, model->counts.preemptions);
-  add(engine_totals_.swaps_out, counts.swaps_out, model->counts.swaps_out);
-  add(engine_totals_.swaps_in, counts.swaps_in, model->counts.swaps_in);
-  add(engine_totals_.swap_fallbacks, counts.swap_fallbacks, model->counts.swap_fallbacks);
-  add(engine_totals_.tokens_recomputed, counts.tokens_recomputed, model->counts.tokens_recomputed);
-  add(engine_totals_.tokens_adopted, counts.tokens_adopted, model->counts.tokens_adopted);
-  add(engine_totals_.prefix_hits, counts.prefix_hits, model->counts.prefix_hits);
-  add(engine_totals_.prefix_tokens, counts.prefix_tokens, model->counts.prefix_tokens);
+  engine_totals_ += counter_growth(model->counts, counts);
   model->counts = counts;
   for (auto p : hb.getProgress()) {
     std::vector<uint32_t> ids = ipc::to_vector(p.getIds());
@@ -281,7 +271,7 @@ void KernelServer::on_stats(const ipc::DecodedMessage& m) {
   }
   s.setQueued(queued);
   s.setRunning(scheduler_.total_running());
-  s.setPreemptions(c.preemptions + engine_totals_.preemptions);
+  s.setPreemptions(c.preemptions + engine_totals_[EngineCounter::kPreemptions]);
   s.setRedispatches(c.redispatches);
   s.setServiceRestarts(service_restarts_);
   uint64_t blocks = 0;
@@ -289,13 +279,7 @@ void KernelServer::on_stats(const ipc::DecodedMessage& m) {
     if (model.arena) blocks += model.arena->layout().n_blocks;
   }
   s.setKvBlocksTotal(blocks);
-  s.setKvSwapsOut(engine_totals_.swaps_out);
-  s.setKvSwapsIn(engine_totals_.swaps_in);
-  s.setKvSwapFallbacks(engine_totals_.swap_fallbacks);
-  s.setTokensRecomputed(engine_totals_.tokens_recomputed);
-  s.setTokensAdopted(engine_totals_.tokens_adopted);
-  s.setPrefixHits(engine_totals_.prefix_hits);
-  s.setPrefixTokens(engine_totals_.prefix_tokens);
+  ipc::to_wire(engine_totals_, s.initEngineCounters(uint32_t(kEngineCounterCount)));
   (void)send_to(std::string(m.peer()), out);
 }
 

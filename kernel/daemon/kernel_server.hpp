@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "llmos/domain/engine_counters.hpp"
+#include "llmos/ipc/domain_wire.hpp"
 #include "llmos/ipc/kv_arena.hpp"
 #include "llmos/ipc/log.hpp"
 #include "llmos/ipc/loop_socket.hpp"
@@ -61,11 +63,6 @@ class KernelServer {
     std::string peer;
     uint64_t request_id = 0;
   };
-  // Engine counters a model service reports in its heartbeats (since it started).
-  struct EngineCounts {
-    uint64_t preemptions = 0, swaps_out = 0, swaps_in = 0, swap_fallbacks = 0, tokens_recomputed = 0;
-    uint64_t tokens_adopted = 0, prefix_hits = 0, prefix_tokens = 0;
-  };
   struct ModelRuntime {
     std::string name;
     std::string service;  // "model:<name>"
@@ -86,7 +83,7 @@ class KernelServer {
     float tokens_per_second = 0;
     TimePoint last_heartbeat{};
     uint32_t counts_pid = 0;  // the service whose counts `counts` are
-    EngineCounts counts;
+    EngineCounters counts;  // as its heartbeats report them (since it started)
   };
 
   // kernel_server.cpp: the loop, services, control messages, shutdown
@@ -165,7 +162,7 @@ class KernelServer {
   std::map<uint64_t, uint32_t> prompt_len_;  // admitted request -> prompt tokens
   std::set<uint64_t> preempting_;            // Preempt sent, Preempted not yet back
   std::set<uint64_t> cancelling_;            // running, Cancel sent to its model service
-  EngineCounts engine_totals_;  // over every model service that ever ran
+  EngineCounters engine_totals_;  // over every model service that ever ran
 };
 
 }  // namespace llmos::kernel

@@ -30,12 +30,14 @@ Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t
                             " tokens exceeds the model's context_length of " + std::to_string(f.model_ctx));
   }
   f.vocab_size = uint32_t(tokens.size());
-  f.kv_shape.n_layers = uint32_t(config.n_layers);
-  f.kv_shape.n_kv_heads = uint32_t(config.n_kv_heads);
-  f.kv_shape.head_dim = uint32_t(config.head_dim);
-  f.kv_shape.bytes_per_element = 2;  // f16
+  f.kv.n_layers = config.n_layers;
+  f.kv.n_kv_heads = config.n_kv_heads;
+  f.kv.head_dim = config.head_dim;
+  f.kv.type = DType::kF16;
+  f.kv.block_size = int32_t(block_size);
+  f.kv = kv_geometry_for_tokens(f.kv, f.ctx);
   f.memory.weights_bytes = file->total_tensor_bytes();
-  f.memory.kv_bytes = kv_cache_bytes(f.kv_shape, f.ctx, block_size);
+  f.memory.kv_bytes = f.kv.bytes();
   return f;
 }
 

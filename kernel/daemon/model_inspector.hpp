@@ -7,6 +7,7 @@
 #include <string>
 
 #include "llmos/common/status.hpp"
+#include "llmos/domain/kv_geometry.hpp"
 #include "llmos/kernel/model_registry.hpp"
 
 namespace llmos::kernel {
@@ -16,7 +17,7 @@ struct ModelFacts {
   uint32_t ctx = 0;       // the context the load will use
   uint32_t model_ctx = 0; // the model's own (trained) context
   uint32_t vocab_size = 0;
-  KvShape kv_shape;
+  KvGeometry kv;          // the KV arena for `ctx` tokens in whole blocks
   MemoryEstimate memory;  // weights + KV for `ctx`
 };
 

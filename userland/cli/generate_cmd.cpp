@@ -1,6 +1,12 @@
-// `llmos generate --local`: loads a model in this process and streams a
-// generation to stdout (or prints one JSON object with --json).
+// `llmos generate --local`: opens a model in this process (a LocalModel on an
+// EngineHost, as `llmos serve --local` runs it) and streams a generation to
+// stdout (or prints one JSON object with --json).
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <span>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -11,10 +17,8 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "llmos/driver/driver.hpp"
-#include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
-#include "llmos/gguf/gguf_file.hpp"
+#include "llmos/host/engine_host.hpp"
+#include "llmos/http/local_model.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
 
 namespace llmos::cli {
@@ -30,6 +34,63 @@ int fail(const std::string& message, int code = 1) {
   return code;
 }
 
+// Collects one generation's tokens and text on the engine thread, printing
+// the text as it comes when `stream` is set.
+class Printer final : public host::EngineListener {
+ public:
+  Printer(const tokenizer::Tokenizer& tok, bool stream) : decoder_(tok), stream_(stream) {}
+
+  void on_events(std::span<const engine::TokenEvent> events) override {
+    std::lock_guard lock(mu_);
+    for (const auto& ev : events) {
+      if (ev.token >= 0) {
+        ids_.push_back(ev.token);
+        print(decoder_.push(ev.token));
+      }
+      if (ev.done) {
+        print(decoder_.finish());
+        reason_ = ev.reason;
+        done_ = true;
+      }
+    }
+    cv_.notify_all();
+  }
+  void on_refused(uint64_t, Status status) override {
+    std::lock_guard lock(mu_);
+    refusal_ = std::move(status);
+    done_ = true;
+    cv_.notify_all();
+  }
+  bool wait_done(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return done_; });
+  }
+  // After wait_done() returned true:
+  const std::vector<int32_t>& ids() const { return ids_; }
+  const std::string& text() const { return text_; }
+  FinishReason reason() const { return reason_; }
+  const Status& refusal() const { return refusal_; }
+
+ private:
+  void print(const std::string& chunk) {
+    text_ += chunk;
+    if (stream_ && !chunk.empty()) {
+      std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+      std::fflush(stdout);
+    }
+  }
+
+  tokenizer::StreamDecoder decoder_;
+  const bool stream_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int32_t> ids_;
+  std::string text_;
+  FinishReason reason_ = FinishReason::kNone;
+  Status refusal_;
+  bool done_ = false;
+};
+
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
@@ -39,7 +100,7 @@ int cmd_generate(int argc, char** argv) {
   std::string model_path, prompt;
   bool local = false, json = false;
   int max_tokens = 128, threads = 0, ctx = 0;
-  engine::SamplingParams sp;
+  SamplingParams sp;
   sp.temperature = 0.8f;
   int64_t seed = -1;
   po::options_description opts("llmos generate --local options");
@@ -76,78 +137,45 @@ int cmd_generate(int argc, char** argv) {
   if (!vm.count("prompt")) return fail("--prompt is required", 2);
   if (threads < 0) return fail("--threads must be >= 0", 2);
   sp.seed = seed < 0 ? uint64_t(std::random_device{}()) : uint64_t(seed);
-  if (auto st = engine::validate(sp); !st.ok()) return fail(st.message(), 2);
+  if (auto st = validate_sampling(sp); !st.ok()) return fail(st.message(), 2);
 
-  auto file = gguf::GgufFile::open(model_path);
-  if (!file.ok()) return fail(file.status().message());
-  auto tok = tokenizer::tokenizer_from_gguf(**file);
-  if (!tok.ok()) return fail(tok.status().message());
-  driver::DriverOptions dopts;
-  dopts.threads = threads;
-  auto drv = driver::make_cpu_driver(dopts);
-  if (!drv.ok()) return fail(drv.status().message());
-  engine::ModelOptions mopts;
-  mopts.max_outputs = 1;
-  auto model = engine::LlamaModel::load(std::move(*file), std::move(*drv), mopts);
-  if (!model.ok()) return fail(model.status().message());
-  engine::LlamaModel& m = **model;
-  if (tok->n_tokens() != m.config().n_vocab) {
-    return fail(model_path + ": vocabulary has " + std::to_string(tok->n_tokens()) +
-                " tokens but token_embd.weight has " + std::to_string(m.config().n_vocab) + " rows");
-  }
-  engine::EngineOptions eopts;
-  eopts.max_seqs = 1;
-  eopts.ctx_len = ctx;
-  auto eng = engine::Engine::create(m, eopts);
-  if (!eng.ok()) return fail(eng.status().message());
+  http::LocalModelOptions lo;
+  lo.threads = threads;
+  lo.max_seqs = 1;
+  lo.ctx = ctx;
+  auto local_model = http::open_local_model(model_path, lo);
+  if (!local_model.ok()) return fail(local_model.status().message());
+  const tokenizer::Tokenizer& tok = local_model->text->tok;
 
   engine::GenerationRequest req;
   req.id = 1;
-  req.prompt = tok->encode(prompt, /*add_bos=*/tok->add_bos());
+  req.prompt = tok.encode(prompt, /*add_bos=*/tok.add_bos());
   req.sampling = sp;
   req.max_tokens = max_tokens;
-  if (tok->eos_id() >= 0) req.stop_ids.push_back(tok->eos_id());
+  if (tok.eos_id() >= 0) req.stop_ids.push_back(tok.eos_id());
   const size_t n_prompt = req.prompt.size();
-  if (auto st = (*eng)->submit(std::move(req)); !st.ok()) return fail(st.message(), 2);
 
+  Printer printer(tok, !json);
+  host::EngineHost engine_host(std::move(local_model->engine), printer);
+  engine_host.submit(std::move(req));
   std::signal(SIGINT, on_sigint);
-  tokenizer::StreamDecoder stream(*tok);
-  std::vector<int32_t> ids;
-  std::vector<engine::TokenEvent> events;
-  std::string text;
-  engine::FinishReason reason = engine::FinishReason::kNone;
   bool cancelled = false;
-  while ((*eng)->has_work()) {
+  while (!printer.wait_done(std::chrono::milliseconds(50))) {
     if (g_interrupted.load() && !cancelled) {
-      (*eng)->cancel(1);
+      engine_host.cancel(1);
       cancelled = true;
     }
-    events.clear();
-    (*eng)->step(events);
-    for (const auto& ev : events) {
-      if (ev.token >= 0) {
-        ids.push_back(ev.token);
-        std::string chunk = stream.push(ev.token);
-        text += chunk;
-        if (!json && !chunk.empty()) {
-          std::fwrite(chunk.data(), 1, chunk.size(), stdout);
-          std::fflush(stdout);
-        }
-      }
-      if (ev.done) reason = ev.reason;
-    }
   }
-  std::string tail = stream.finish();
-  text += tail;
+  engine_host.stop();
+  if (!printer.refusal().ok()) return fail(printer.refusal().message(), 2);
   if (json) {
     nlohmann::json out;
-    out["ids"] = ids;
-    out["text"] = text;
-    out["finish_reason"] = engine::finish_reason_name(reason);
+    out["ids"] = printer.ids();
+    out["text"] = printer.text();
+    out["finish_reason"] = std::string(finish_reason_name(printer.reason()));
     out["prompt_tokens"] = n_prompt;
     std::cout << out.dump() << "\n";
   } else {
-    std::fwrite(tail.data(), 1, tail.size(), stdout);
     std::fputs("\n", stdout);
   }
   return cancelled ? 130 : 0;

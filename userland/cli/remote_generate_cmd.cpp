@@ -33,11 +33,11 @@ int cmd_generate_remote(int argc, char** argv) {
       ("model", po::value(&g.model), "the loaded model's name (see `llmos ps`)")
       ("prompt", po::value(&g.prompt), "prompt text")
       ("max-tokens,n", po::value(&g.max_tokens)->default_value(128), "tokens to generate at most")
-      ("temperature", po::value(&g.temperature)->default_value(0.8f, "0.8"), "0 = greedy")
-      ("top-k", po::value(&g.top_k)->default_value(40), "0 = off")
-      ("top-p", po::value(&g.top_p)->default_value(0.95f, "0.95"), "1 = off")
-      ("min-p", po::value(&g.min_p)->default_value(0.05f, "0.05"), "0 = off")
-      ("repeat-penalty", po::value(&g.repeat_penalty)->default_value(1.0f, "1.0"), "1 = off")
+      ("temperature", po::value(&g.sampling.temperature)->default_value(0.8f, "0.8"), "0 = greedy")
+      ("top-k", po::value(&g.sampling.top_k)->default_value(40), "0 = off")
+      ("top-p", po::value(&g.sampling.top_p)->default_value(0.95f, "0.95"), "1 = off")
+      ("min-p", po::value(&g.sampling.min_p)->default_value(0.05f, "0.05"), "0 = off")
+      ("repeat-penalty", po::value(&g.sampling.repeat_penalty)->default_value(1.0f, "1.0"), "1 = off")
       ("seed", po::value(&seed)->default_value(-1), "random seed; -1 picks one")
       ("priority", po::value(&priority), "interactive (default) or batch")
       ("session", po::value(&g.session), "continue this saved session and save the result back to it")
@@ -60,11 +60,12 @@ int cmd_generate_remote(int argc, char** argv) {
   if (g.model.empty() || !vm.count("prompt")) {
     return report("generate", "a model name and a prompt are required (llmos generate NAME PROMPT)", 2);
   }
-  if (priority != "interactive" && priority != "batch") {
+  if (auto p = parse_priority(priority)) {
+    g.priority = *p;
+  } else {
     return report("generate", "--priority must be interactive or batch, not '" + priority + "'", 2);
   }
-  g.batch_priority = priority == "batch";
-  if (seed >= 0) g.seed = uint64_t(seed);
+  if (seed >= 0) g.fix_seed(uint64_t(seed));
   if (!g.session.empty()) g.save_session = g.session;
 
   auto dir = client::runtime_dir();
@@ -94,13 +95,13 @@ int cmd_generate_remote(int argc, char** argv) {
     nlohmann::json out;
     out["ids"] = r->ids;
     out["text"] = r->text;
-    out["finish_reason"] = r->finish_reason;
+    out["finish_reason"] = finish_reason_name(r->finish_reason);
     out["prompt_tokens"] = r->prompt_tokens;
     std::cout << out.dump() << "\n";
   } else {
     std::fputs("\n", stdout);
   }
-  return r->finish_reason == "cancelled" ? 130 : 0;
+  return r->finish_reason == FinishReason::kCancelled ? 130 : 0;
 }
 
 int cmd_session(int argc, char** argv) {

@@ -48,7 +48,7 @@ void progress_bar(const client::LoadProgress& p) {
 }
 
 nlohmann::json to_json(const client::ModelInfo& m) {
-  return {{"name", m.name}, {"path", m.path}, {"state", m.state}, {"failure", m.failure},
+  return {{"name", m.name}, {"path", m.path}, {"state", model_state_name(m.state)}, {"failure", m.failure},
           {"device", m.device}, {"ctx", m.ctx}, {"threads", m.threads},
           {"weights_bytes", m.weights_bytes}, {"kv_bytes", m.kv_bytes},
           {"memory_bytes", m.weights_bytes + m.kv_bytes}, {"active", m.active}, {"queued", m.queued},
@@ -251,8 +251,8 @@ int cmd_ps(int argc, char** argv) {
   }
   std::printf("%-20s %-9s %-6s %10s %6s %6s %8s\n", "MODEL", "STATE", "DEVICE", "MEMORY", "ACTIVE", "QUEUED", "TOK/S");
   for (const auto& m : *models) {
-    const bool holds = m.state == "loading" || m.state == "ready" || m.state == "draining";
-    std::printf("%-20s %-9s %-6s %10s %6u %6u %8.1f\n", m.name.c_str(), m.state.c_str(), m.device.c_str(),
+    const bool holds = m.state == ModelState::kLoading || m.state == ModelState::kReady || m.state == ModelState::kDraining;
+    std::printf("%-20s %-9s %-6s %10s %6u %6u %8.1f\n", m.name.c_str(), std::string(model_state_name(m.state)).c_str(), m.device.c_str(),
                 holds ? client::format_bytes(m.weights_bytes + m.kv_bytes).c_str() : "-", m.active, m.queued,
                 double(m.tokens_per_second));
     if (!m.failure.empty()) std::printf("  failed: %s\n", m.failure.c_str());
@@ -293,14 +293,8 @@ int cmd_stats(int argc, char** argv) {
                         {"preemptions", s->preemptions},
                         {"redispatches", s->redispatches},
                         {"service_restarts", s->service_restarts},
-                        {"kv_blocks_total", s->kv_blocks_total},
-                        {"kv_swaps_out", s->kv_swaps_out},
-                        {"kv_swaps_in", s->kv_swaps_in},
-                        {"kv_swap_fallbacks", s->kv_swap_fallbacks},
-                        {"tokens_recomputed", s->tokens_recomputed},
-                        {"tokens_adopted", s->tokens_adopted},
-                        {"prefix_cache_hits", s->prefix_hits},
-                        {"prefix_cache_tokens", s->prefix_tokens}};
+                        {"kv_blocks_total", s->kv_blocks_total}};
+  for (const auto& info : engine_counter_table()) out[std::string(info.name)] = s->engine[info.counter];
   if (json) {
     std::cout << out.dump() << "\n";
     return 0;
@@ -318,13 +312,11 @@ int cmd_stats(int argc, char** argv) {
   std::printf("recovery            %llu re-dispatched, %llu service restarts, %llu preemptions\n",
               static_cast<unsigned long long>(s->redispatches), static_cast<unsigned long long>(s->service_restarts),
               static_cast<unsigned long long>(s->preemptions));
-  std::printf("KV swap             %llu out, %llu in, %llu fell back to recomputing\n",
-              static_cast<unsigned long long>(s->kv_swaps_out), static_cast<unsigned long long>(s->kv_swaps_in),
-              static_cast<unsigned long long>(s->kv_swap_fallbacks));
-  std::printf("KV reuse            %llu tokens adopted after a restart, %llu tokens recomputed\n",
-              static_cast<unsigned long long>(s->tokens_adopted), static_cast<unsigned long long>(s->tokens_recomputed));
-  std::printf("prefix cache        %llu requests reused %llu prompt tokens of KV\n",
-              static_cast<unsigned long long>(s->prefix_hits), static_cast<unsigned long long>(s->prefix_tokens));
+  std::printf("engine counters (over every model service):\n");
+  for (const auto& info : engine_counter_table()) {
+    std::printf("  %-20s %12llu  %s\n", std::string(info.name).c_str(),
+                static_cast<unsigned long long>(s->engine[info.counter]), std::string(info.help).c_str());
+  }
   return 0;
 }
 

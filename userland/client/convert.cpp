@@ -7,17 +7,6 @@
 namespace llmos::client {
 namespace {
 
-std::string model_state(wire::ModelState s) {
-  switch (s) {
-    case wire::ModelState::LOADING: return "loading";
-    case wire::ModelState::READY: return "ready";
-    case wire::ModelState::DRAINING: return "draining";
-    case wire::ModelState::UNLOADED: return "unloaded";
-    case wire::ModelState::FAILED: return "failed";
-  }
-  return "unknown";
-}
-
 std::string service_state(wire::ServiceState s) {
   switch (s) {
     case wire::ServiceState::STARTING: return "starting";
@@ -45,7 +34,7 @@ ModelInfo from_wire(wire::ModelInfo::Reader m) {
   ModelInfo o;
   o.name = ipc::to_string(m.getName());
   o.path = ipc::to_string(m.getPath());
-  o.state = model_state(m.getState());
+  o.state = ipc::from_wire(m.getState());
   o.failure = ipc::to_string(m.getFailure());
   o.device = m.getDevice() == wire::Device::CUDA ? "cuda" : "cpu";
   o.ctx = m.getCtx();
@@ -90,13 +79,7 @@ SystemStats from_wire(wire::Stats::Reader s) {
   o.redispatches = s.getRedispatches();
   o.service_restarts = s.getServiceRestarts();
   o.kv_blocks_total = s.getKvBlocksTotal();
-  o.kv_swaps_out = s.getKvSwapsOut();
-  o.kv_swaps_in = s.getKvSwapsIn();
-  o.kv_swap_fallbacks = s.getKvSwapFallbacks();
-  o.tokens_recomputed = s.getTokensRecomputed();
-  o.tokens_adopted = s.getTokensAdopted();
-  o.prefix_hits = s.getPrefixHits();
-  o.prefix_tokens = s.getPrefixTokens();
+  o.engine = ipc::engine_counters_from_wire(s.getEngineCounters());
   return o;
 }
 
@@ -105,18 +88,6 @@ PongInfo from_wire(wire::Pong::Reader p) { return PongInfo{p.getKernelPid(), p.g
 SessionInfo from_wire(wire::SessionInfo::Reader s) {
   return SessionInfo{ipc::to_string(s.getName()), ipc::to_string(s.getModel()), s.getTokens(), s.getBytes(),
                      s.getSavedUnixMs()};
-}
-
-std::string finish_reason_name(wire::FinishReason r) {
-  switch (r) {
-    case wire::FinishReason::NONE: return "none";
-    case wire::FinishReason::LENGTH: return "length";
-    case wire::FinishReason::STOP: return "stop";
-    case wire::FinishReason::CANCELLED: return "cancelled";
-    case wire::FinishReason::ERROR: return "error";
-    case wire::FinishReason::CONTEXT: return "context";
-  }
-  return "unknown";
 }
 
 Result<ipc::DecodedMessage> call(ipc::Socket& socket, ipc::OutgoingMessage& out, std::chrono::milliseconds timeout,

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "llmos/client/types.hpp"
+#include "llmos/ipc/domain_wire.hpp"
 #include "llmos/ipc/socket.hpp"
 
 namespace llmos::client {
@@ -14,7 +15,6 @@ ServiceInfo from_wire(wire::ServiceInfo::Reader s);
 SystemStats from_wire(wire::Stats::Reader s);
 PongInfo from_wire(wire::Pong::Reader p);
 SessionInfo from_wire(wire::SessionInfo::Reader s);
-std::string finish_reason_name(wire::FinishReason r);  // "stop", "length", ...
 
 // Sends `out` and waits for the message answering it (same request id),
 // skipping others. `interim` (optional) sees each answer first and returns

@@ -85,14 +85,11 @@ Result<GenerateResult> IoClient::generate(const GenerateOptions& options,
   g.setModel(ipc::as_text(options.model));
   g.setPrompt(ipc::as_text(options.prompt));
   auto s = g.initSampling();
-  s.setTemperature(options.temperature);
-  s.setTopK(options.top_k);
-  s.setTopP(options.top_p);
-  s.setMinP(options.min_p);
-  s.setRepeatPenalty(options.repeat_penalty);
-  s.setSeed(options.seed ? *options.seed : (uint64_t(std::random_device{}()) << 32 | std::random_device{}()));
+  SamplingParams sampling = options.sampling;
+  if (options.random_seed) sampling.seed = uint64_t(std::random_device{}()) << 32 | std::random_device{}();
+  ipc::to_wire(sampling, s);
   s.setMaxTokens(options.max_tokens);
-  g.setPriority(options.batch_priority ? wire::Priority::BATCH : wire::Priority::INTERACTIVE);
+  g.setPriority(ipc::to_wire(options.priority));
   g.setSession(ipc::as_text(options.session));
   g.setSaveSession(ipc::as_text(options.save_session));
   if (Status sent = st.socket->send(out.builder()); !sent.ok()) {
@@ -136,7 +133,7 @@ Result<GenerateResult> IoClient::generate(const GenerateOptions& options,
     if (!ev.getDone()) continue;
     result.prompt_tokens = ev.getPromptTokens();
     result.generated_tokens = ev.getGeneratedTokens();
-    result.finish_reason = finish_reason_name(ev.getFinishReason());
+    result.finish_reason = ipc::from_wire(ev.getFinishReason());
     if (ev.getFinishReason() == wire::FinishReason::ERROR) {
       return ev.hasError() ? ipc::to_status(ev.getError()) : internal_error("generation failed without a reason");
     }

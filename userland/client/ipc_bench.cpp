@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <span>
 #include <cstdio>
 #include <iostream>
 #include <atomic>
@@ -15,10 +18,8 @@
 
 #include "llmos/client/client.hpp"
 #include "llmos/client/system.hpp"
-#include "llmos/driver/driver.hpp"
-#include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
-#include "llmos/gguf/gguf_file.hpp"
+#include "llmos/host/engine_host.hpp"
+#include "llmos/http/local_model.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 #include "llmos/ipc/socket.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
@@ -100,7 +101,7 @@ Result<DecodeRate> service_decode(const std::filesystem::path& dir, const std::s
   GenerateOptions g;
   g.model = model;
   g.prompt = prompt;
-  g.temperature = 0;
+  g.sampling.temperature = 0;
   g.max_tokens = uint32_t(tokens);
   std::vector<Clock::time_point> arrivals;
   std::vector<size_t> counts;
@@ -120,42 +121,72 @@ Result<DecodeRate> service_decode(const std::filesystem::path& dir, const std::s
   return d;
 }
 
+namespace {
+
+// Arrival times of one request's tokens, detokenized on the engine thread as
+// llmos-io does.
+class ArrivalClock final : public host::EngineListener {
+ public:
+  explicit ArrivalClock(const tokenizer::Tokenizer& tok) : decoder_(tok) { arrivals_.reserve(4096); }
+  void on_events(std::span<const engine::TokenEvent> events) override {
+    std::lock_guard lock(mu_);
+    for (const auto& ev : events) {
+      if (ev.token >= 0) {
+        text_ += decoder_.push(ev.token);
+        arrivals_.push_back(Clock::now());
+      }
+      done_ = done_ || ev.done;
+    }
+    cv_.notify_all();
+  }
+  void on_refused(uint64_t, Status status) override {
+    std::lock_guard lock(mu_);
+    refusal_ = std::move(status);
+    done_ = true;
+    cv_.notify_all();
+  }
+  // Waits for the end; the refusal, if the engine refused the request.
+  Status wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return refusal_;
+  }
+  const std::vector<Clock::time_point>& arrivals() const { return arrivals_; }
+
+ private:
+  tokenizer::StreamDecoder decoder_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Clock::time_point> arrivals_;
+  std::string text_;
+  Status refusal_;
+  bool done_ = false;
+};
+
+}  // namespace
+
 Result<DecodeRate> local_decode(const std::string& path, const std::string& prompt, int tokens, int threads,
                                 int ctx) {
-  LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
-  LLMOS_ASSIGN_OR_RETURN(auto tok, tokenizer::tokenizer_from_gguf(*file));
-  driver::DriverOptions dopts;
-  dopts.threads = threads;
-  LLMOS_ASSIGN_OR_RETURN(auto drv, driver::make_cpu_driver(dopts));
-  engine::ModelOptions mopts;
-  mopts.max_outputs = 8;
-  LLMOS_ASSIGN_OR_RETURN(auto model, engine::LlamaModel::load(std::move(file), std::move(drv), mopts));
-  engine::EngineOptions eopts;
-  eopts.max_seqs = 8;  // as the model service runs it
-  eopts.ctx_len = ctx;
-  LLMOS_ASSIGN_OR_RETURN(auto eng, engine::Engine::create(*model, eopts));
+  http::LocalModelOptions lo;
+  lo.threads = threads;
+  lo.max_seqs = 8;  // as the model service runs it
+  lo.ctx = ctx;
+  LLMOS_ASSIGN_OR_RETURN(auto local, http::open_local_model(path, lo));
+  const tokenizer::Tokenizer& tok = local.text->tok;
   engine::GenerationRequest req;
   req.id = 1;
   req.prompt = tok.encode(prompt, tok.add_bos());
   req.sampling.temperature = 0;
   req.max_tokens = tokens;
   if (tok.eos_id() >= 0) req.stop_ids.push_back(tok.eos_id());
-  LLMOS_RETURN_IF_ERROR(eng->submit(std::move(req)));
-  tokenizer::StreamDecoder stream(tok);
-  std::vector<engine::TokenEvent> events;
-  std::vector<Clock::time_point> arrivals;
+  ArrivalClock clock(tok);
   auto t0 = Clock::now();
-  std::string text;
-  while (eng->has_work()) {
-    events.clear();
-    eng->step(events);
-    for (const auto& ev : events) {
-      if (ev.token >= 0) {
-        text += stream.push(ev.token);  // detokenize, as llmos-io does
-        arrivals.push_back(Clock::now());
-      }
-    }
+  {
+    host::EngineHost engine_host(std::move(local.engine), clock);
+    engine_host.submit(std::move(req));
+    LLMOS_RETURN_IF_ERROR(clock.wait());
   }
+  const auto& arrivals = clock.arrivals();
   DecodeRate d;
   d.tokens = int(arrivals.size());
   if (arrivals.size() < 2) return d;
@@ -185,9 +216,9 @@ Result<double> first_token_behind(const std::filesystem::path& dir, const std::s
     GenerateOptions g;
     g.model = model;
     g.prompt = "Once upon a time";
-    g.temperature = 0;
+    g.sampling.temperature = 0;
     g.max_tokens = uint32_t(busy_tokens);
-    g.batch_priority = behind_batch;
+    g.priority = behind_batch ? Priority::kBatch : Priority::kInteractive;
     auto r = io->generate(g, [&](std::string_view, std::span<const uint32_t> ids) { busy_seen += int(ids.size()); });
     if (!r.ok()) busy_status = r.status();
   });

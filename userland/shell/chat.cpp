@@ -40,7 +40,7 @@ int run_chat(int argc, char** argv) {
       ("help,h", "show this help")
       ("model", po::value(&g.model), "the loaded model's name")
       ("max-tokens,n", po::value(&g.max_tokens)->default_value(128), "tokens per reply at most")
-      ("temperature", po::value(&g.temperature)->default_value(0.8f, "0.8"), "0 = greedy")
+      ("temperature", po::value(&g.sampling.temperature)->default_value(0.8f, "0.8"), "0 = greedy")
       ("seed", po::value(&seed)->default_value(-1), "random seed; -1 picks one per reply")
       ("continue", po::bool_switch(&resume), "continue the current conversation instead of starting one")
       ("session", po::value(&session), "continue (and keep saving to) this saved session");
@@ -62,7 +62,7 @@ int run_chat(int argc, char** argv) {
     std::fprintf(stderr, "llmos chat: a model name is required (llmos chat NAME)\n");
     return 2;
   }
-  if (seed >= 0) g.seed = uint64_t(seed);
+  if (seed >= 0) g.fix_seed(uint64_t(seed));
   auto dir = client::runtime_dir();
   if (!dir.ok() || !client::running_kernel_pid(*dir)) {
     std::fprintf(stderr, "llmos chat: llmos is not running (start it with `llmos up`)\n");

@@ -27,7 +27,7 @@ Result<ModelInfo> resolve_model(GenerationBackend& backend, const std::string& n
   for (const auto& m : models) {
     if (name.empty() ? m.state == ModelState::kReady : m.name == name) {
       if (m.state == ModelState::kReady) return m;
-      return disconnected("model '" + m.name + "' is " + model_state_name(m.state) + ", not ready");
+      return disconnected("model '" + m.name + "' is " + std::string(model_state_name(m.state)) + ", not ready");
     }
   }
   if (name.empty()) return disconnected("no model is ready");

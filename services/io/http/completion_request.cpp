@@ -195,7 +195,7 @@ Result<CompletionRequest> parse_completion_request(std::string_view body, ApiKin
   if (max_tokens) r.max_tokens = int(*max_tokens);
   else if (max_completion_tokens) r.max_tokens = int(*max_completion_tokens);
 
-  Sampling& s = r.sampling;
+  SamplingParams& s = r.sampling;
   LLMOS_RETURN_IF_ERROR(get_number(obj, "temperature", 0, 2, false, s.temperature));
   LLMOS_RETURN_IF_ERROR(get_number(obj, "top_p", 0, 1, true, s.top_p));
   LLMOS_RETURN_IF_ERROR(get_number(obj, "min_p", 0, 1, false, s.min_p));
@@ -217,9 +217,9 @@ Result<CompletionRequest> parse_completion_request(std::string_view body, ApiKin
     LLMOS_RETURN_IF_ERROR(get_bool(*v, "include_usage", r.include_usage));
   }
   if (const json* v = field(obj, "priority")) {
-    if (*v == "interactive") r.priority = Priority::kInteractive;
-    else if (*v == "batch") r.priority = Priority::kBatch;
-    else return invalid_argument("'priority' must be \"interactive\" or \"batch\"");
+    auto p = v->is_string() ? parse_priority(v->get<std::string>()) : std::nullopt;
+    if (!p) return invalid_argument("'priority' must be \"interactive\" or \"batch\"");
+    r.priority = *p;
   }
   LLMOS_RETURN_IF_ERROR(refuse_unsupported(obj));
   return r;

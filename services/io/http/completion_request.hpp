@@ -24,7 +24,7 @@ struct CompletionRequest {
   bool prompt_is_ids = false;
   std::vector<ChatMessage> messages;  // kChat; roles system, user, assistant
   std::optional<int> max_tokens;      // >= 1 when given
-  Sampling sampling;                  // llama.cpp defaults for absent fields
+  SamplingParams sampling;            // llama.cpp defaults for absent fields
   bool seed_given = false;
   std::vector<std::string> stop;
   bool stream = false;

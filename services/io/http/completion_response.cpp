@@ -27,6 +27,19 @@ json envelope(const ResponseMeta& meta, const char* object) {
 
 }  // namespace
 
+std::string_view openai_finish_reason(FinishReason r) {
+  switch (r) {
+    case FinishReason::kLength:
+    case FinishReason::kContext: return "length";
+    case FinishReason::kCancelled:
+    case FinishReason::kPreempted: return "cancelled";
+    case FinishReason::kError: return "error";
+    case FinishReason::kNone:
+    case FinishReason::kStop: break;
+  }
+  return "stop";
+}
+
 json completion_body(const ResponseMeta& meta, std::string_view text, FinishReason finish, const Usage& usage) {
   const bool chat = meta.kind == ApiKind::kChat;
   json body = envelope(meta, chat ? "chat.completion" : "text_completion");
@@ -38,7 +51,7 @@ json completion_body(const ResponseMeta& meta, std::string_view text, FinishReas
     choice["text"] = text;
     choice["logprobs"] = nullptr;
   }
-  choice["finish_reason"] = finish_reason_name(finish);
+  choice["finish_reason"] = std::string(openai_finish_reason(finish));
   body["choices"] = json::array({choice});
   body["usage"] = usage_json(usage);
   return body;
@@ -57,7 +70,7 @@ json stream_chunk(const ResponseMeta& meta, std::string_view text, const FinishR
     choice["text"] = text;
   }
   choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finish ? json(finish_reason_name(*finish)) : json(nullptr);
+  choice["finish_reason"] = finish ? json(std::string(openai_finish_reason(*finish))) : json(nullptr);
   body["choices"] = json::array({choice});
   return body;
 }

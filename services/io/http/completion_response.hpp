@@ -23,6 +23,10 @@ std::string completion_id(ApiKind kind, uint64_t salt, uint64_t sequence);
 
 // {"id","object":"text_completion"|"chat.completion","created","model",
 //  "choices":[{"index":0,"text"|"message":{role,content},"finish_reason"}],"usage":{...}}
+// OpenAI's finish_reason for ours: "stop", "length" (also when the context
+// filled), "cancelled", "error".
+std::string_view openai_finish_reason(FinishReason r);
+
 nlohmann::json completion_body(const ResponseMeta& meta, std::string_view text, FinishReason finish,
                                const Usage& usage);
 

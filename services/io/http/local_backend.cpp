@@ -103,7 +103,7 @@ void LocalBackend::load_model(LoadParams params, std::function<void(Status)> don
     }
     if (it != models_.end()) {
       refused = invalid_argument("a model named '" + params.name + "' is already loaded (" +
-                                 model_state_name(it->second->info().state) + ")");
+                                 std::string(model_state_name(it->second->info().state)) + ")");
     } else {
       runner = std::make_shared<ModelRunner>(params, options_);
       models_.emplace(params.name, runner);
@@ -135,8 +135,7 @@ Result<BackendStats> LocalBackend::stats() {
   std::lock_guard lock(mu_);
   for (const auto& [name, runner] : models_) {
     out.models.push_back(runner->stats());
-    out.prefix_cache_hits += out.models.back().prefix_cache_hits;
-    out.prefix_cache_tokens += out.models.back().prefix_cache_tokens;
+    out.engine += out.models.back().engine;
   }
   return out;
 }

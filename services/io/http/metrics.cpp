@@ -1,6 +1,7 @@
 #include "metrics.hpp"
 
 #include <charconv>
+#include <cctype>
 #include <cmath>
 
 namespace llmos::http {
@@ -161,11 +162,13 @@ std::string HttpMetrics::render(const BackendStats* stats) const {
   }
   header(out, "llmos_service_restarts", "gauge", "Service restarts by the supervisor since the system started.");
   if (stats) sample(out, "llmos_service_restarts", "", std::to_string(stats->service_restarts));
-  header(out, "llmos_prefix_cache_hits_total", "counter",
-         "Requests that reused the cached KV of their prompt's prefix instead of computing it.");
-  if (stats) sample(out, "llmos_prefix_cache_hits_total", "", std::to_string(stats->prefix_cache_hits));
-  header(out, "llmos_prefix_cache_tokens_total", "counter", "Prompt tokens whose KV came from the prefix cache.");
-  if (stats) sample(out, "llmos_prefix_cache_tokens_total", "", std::to_string(stats->prefix_cache_tokens));
+  for (const auto& info : engine_counter_table()) {
+    const std::string name = "llmos_" + std::string(info.name) + "_total";
+    std::string help(info.help);
+    help[0] = char(std::toupper(static_cast<unsigned char>(help[0])));
+    header(out, name, "counter", help + ".");
+    if (stats) sample(out, name, "", std::to_string(stats->engine[info.counter]));
+  }
   return out;
 }
 

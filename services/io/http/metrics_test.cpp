@@ -63,8 +63,8 @@ TEST_CASE("the exposition parses and holds every metric the API promises") {
   BackendStats stats;
   stats.models.push_back(ModelStats{"stories", 2, 1, 3, 29, 1234567});
   stats.service_restarts = 4;
-  stats.prefix_cache_hits = 3;
-  stats.prefix_cache_tokens = 96;
+  stats.engine[EngineCounter::kPrefixHits] = 3;
+  stats.engine[EngineCounter::kPrefixTokens] = 96;
   const std::string text = m.render(&stats);
   const auto s = parse_exposition(text);
   CHECK(s.at("llmos_http_requests_total{endpoint=\"completions\",outcome=\"ok\"}") == 2);

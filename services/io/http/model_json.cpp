@@ -9,7 +9,7 @@ nlohmann::json model_openai_json(const ModelInfo& m) {
 nlohmann::json model_admin_json(const ModelInfo& m) {
   nlohmann::json j = {{"name", m.name},
                       {"path", m.path},
-                      {"state", model_state_name(m.state)},
+                      {"state", std::string(model_state_name(m.state))},
                       {"device", m.device},
                       {"memory_bytes", m.memory_bytes},
                       {"context_length", m.context_length},

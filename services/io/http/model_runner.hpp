@@ -1,8 +1,8 @@
-// ModelRunner: one model of a LocalBackend. Owns the model, its engine and
-// one engine thread (load, then the step loop); calls each request's callback
-// on that thread with no lock held. Thread-safe.
+// ModelRunner: one model of a LocalBackend. Loads it (a LocalModel) on a thread
+// of its own, then hands the engine to an EngineHost; turns each request's
+// tokens into text (GenerationText) and calls its callback on the engine
+// thread with no lock held. Thread-safe.
 #pragma once
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -11,26 +11,24 @@
 #include <unordered_map>
 #include <vector>
 
-#include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/host/engine_host.hpp"
 #include "llmos/http/generation_backend.hpp"
+#include "llmos/http/generation_text.hpp"
 #include "llmos/http/local_backend.hpp"
-#include "llmos/tokenizer/tokenizer.hpp"
-#include "llmos/http/model_text.hpp"
-#include "llmos/http/stop_matcher.hpp"
+#include "llmos/http/local_model.hpp"
 
 namespace llmos::http {
 
-class ModelRunner {
+class ModelRunner final : public host::EngineListener {
  public:
   // REQUIRES: params.name is set.
   ModelRunner(LoadParams params, const LocalBackendOptions& options);
-  ~ModelRunner();  // shutdown()
+  ~ModelRunner() override;  // shutdown()
   ModelRunner(const ModelRunner&) = delete;
   ModelRunner& operator=(const ModelRunner&) = delete;
 
-  // Starts the engine thread: load, `loaded(status)`, then the step loop
-  // (which does not run when the load failed). Call once.
+  // Loads the model on a thread of its own, calls `loaded(status)` there and,
+  // when the load succeeded, starts the engine. Call once.
   void start(std::function<void(Status)> loaded);
 
   const std::string& name() const { return params_.name; }
@@ -42,69 +40,52 @@ class ModelRunner {
   Status submit(GenerationHandle handle, GenerationParams params, GenerationCallback on_event);
   void cancel(GenerationHandle handle);
   // Stops taking requests; once the running ones finished the model is freed
-  // and `drained` runs on the engine thread, which then exits.
+  // and `drained` runs on the engine thread.
   Status drain(std::function<void()> drained);
-  // Cancels every request (each gets its done event) and joins the thread.
+  // Cancels every request (each gets its done event) and stops the threads.
   void shutdown();
 
  private:
-  struct Submission {
-    GenerationHandle handle;
-    GenerationParams params;
-    GenerationCallback on_event;
-  };
   struct Active {
     GenerationCallback on_event;
-    tokenizer::StreamDecoder decoder;
-    StopMatcher stops;
-    int prompt_tokens = 0;
-    int completion_tokens = 0;
+    GenerationText text;
   };
 
-  void run(std::function<void(Status)> loaded);
-  Status load();
-  void loop();
-  void begin(Submission& s);
-  void deliver(const std::vector<engine::TokenEvent>& events);
-  void cancel_all(std::vector<Submission>& inbox);
-  void publish_stats();
+  // host::EngineListener: for its EngineHost only (the engine thread).
+  void on_events(std::span<const engine::TokenEvent> events) override;
+  void on_refused(uint64_t request_id, Status status) override;
+  void on_drained() override;
+
+  void load(const std::function<void(Status)>& loaded);
   Status not_ready_locked() const;
 
   const LoadParams params_;
   const LocalBackendOptions options_;
   const int64_t created_;
 
-  // Submissions and cancellations cross to the engine thread through this
-  // mutex-guarded inbox and condvar, not a Boost.Lockfree queue: the thread
-  // must sleep when idle (a condvar either way), a request owns heap memory
-  // (boost::lockfree::queue needs trivial types), producers are many (no
-  // spsc_queue), and the lock is taken once per request, not per token.
   mutable std::mutex mu_;
-  std::condition_variable wake_;
   ModelState state_ = ModelState::kLoading;
   std::string error_;
-  std::vector<Submission> inbox_;
-  std::vector<GenerationHandle> cancels_;
   bool stopping_ = false;
-  bool draining_ = false;
-  bool exited_ = false;  // the loop ended
   std::function<void()> drained_;
-  int engine_waiting_ = 0;  // published by the engine thread after each step
-  ModelStats stats_;
-  // Set by the engine thread before state_ becomes kReady, then immutable:
-  std::shared_ptr<const ModelText> codec_;
+  // Set before state_ becomes kReady, then immutable:
   std::string device_;
   int context_length_ = 0;
   int n_vocab_ = 0;
   uint64_t memory_bytes_ = 0;
+  LocalModel local_;  // its engine moves into host_; freed when drained
 
-  // Engine thread only:
-  std::unique_ptr<engine::LlamaModel> model_;
-  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<host::EngineHost> host_;
+  // Requests the engine runs (guarded by mu_; their callbacks run unlocked).
   std::unordered_map<GenerationHandle, Active> active_;
-  std::vector<engine::TokenEvent> events_;
 
-  std::thread thread_;
+  // Engine thread only: what one step delivers, built under the lock, called after.
+  // Ended requests leave active_ as node handles, so the callback pointers
+  // in outbox_ stay valid until the calls are made.
+  std::vector<std::pair<GenerationCallback*, GenerationEvent>> outbox_;
+  std::vector<std::unordered_map<GenerationHandle, Active>::node_type> finished_;
+
+  std::thread loader_;
 };
 
 }  // namespace llmos::http

@@ -16,29 +16,14 @@ using Body = wire::Envelope::Body;
 using namespace std::chrono_literals;
 constexpr auto kHttpRetry = 2s;
 
-http::FinishReason to_http(wire::FinishReason r) {
-  switch (r) {
-    case wire::FinishReason::LENGTH:
-    case wire::FinishReason::CONTEXT: return http::FinishReason::kLength;
-    case wire::FinishReason::CANCELLED: return http::FinishReason::kCancelled;
-    case wire::FinishReason::ERROR: return http::FinishReason::kError;
-    default: return http::FinishReason::kStop;
-  }
-}
-
 std::optional<ModelSnapshot> to_snapshot(wire::ModelInfo::Reader m) {
   ModelSnapshot s;
-  switch (m.getState()) {
-    case wire::ModelState::LOADING: s.info.state = http::ModelState::kLoading; break;
-    case wire::ModelState::READY: s.info.state = http::ModelState::kReady; break;
-    case wire::ModelState::DRAINING: s.info.state = http::ModelState::kDraining; break;
-    case wire::ModelState::FAILED: s.info.state = http::ModelState::kFailed; break;
-    default: return std::nullopt;  // unloaded
-  }
+  s.info.state = ipc::from_wire(m.getState());
+  if (s.info.state == ModelState::kUnloaded) return std::nullopt;
   s.info.name = ipc::to_string(m.getName());
   s.info.path = ipc::to_string(m.getPath());
   s.info.device = m.getDevice() == wire::Device::CUDA ? "cuda" : "cpu";
-  s.info.memory_bytes = s.info.state == http::ModelState::kFailed ? 0 : m.getWeightsBytes() + m.getKvBytes();
+  s.info.memory_bytes = s.info.state == ModelState::kFailed ? 0 : m.getWeightsBytes() + m.getKvBytes();
   s.info.context_length = int(m.getCtx());
   s.info.created = int64_t(m.getLoadedUnixMs() / 1000);
   s.info.error = ipc::to_string(m.getFailure());
@@ -102,18 +87,14 @@ void IoServer::start_http_stream(uint64_t id, http::GenerationParams params, Mod
                                  http::GenerationCallback on_event) {
   Stream s;
   s.id = id;
-  s.http.emplace(HttpSink{std::move(on_event), http::StopMatcher(std::move(params.stop)), false});
+  s.http.emplace(HttpSink{std::move(on_event),
+                          http::GenerationText(text->tok, std::move(params.stop), int(params.prompt.size()))});
   s.model = std::move(params.model);
   s.text = std::move(text);
   s.prompt_ids.assign(params.prompt.begin(), params.prompt.end());
-  s.sampling.temperature = params.sampling.temperature;
-  s.sampling.top_k = uint32_t(params.sampling.top_k);
-  s.sampling.top_p = params.sampling.top_p;
-  s.sampling.min_p = params.sampling.min_p;
-  s.sampling.repeat_penalty = params.sampling.repeat_penalty;
-  s.sampling.seed = params.sampling.seed;
-  s.sampling.max_tokens = uint32_t(params.max_tokens);
-  s.priority = params.priority == http::Priority::kBatch ? wire::Priority::BATCH : wire::Priority::INTERACTIVE;
+  s.sampling = params.sampling;
+  s.max_tokens = uint32_t(params.max_tokens);
+  s.priority = params.priority;
   auto [it, inserted] = streams_.emplace(id, std::move(s));
   submit(it->second);
 }
@@ -128,39 +109,18 @@ void IoServer::cancel_stream(uint64_t id, const std::string& why) {
 
 void IoServer::on_http_tokens(Stream& s, const std::vector<uint32_t>& fresh) {
   HttpSink& h = *s.http;
-  for (size_t i = 0; i < fresh.size() && !h.done_sent; ++i) {
-    http::GenerationEvent ev;
-    ev.token = int32_t(fresh[i]);
-    ev.text = h.stops.push(s.decoder->push(ev.token));
-    if (h.stops.stopped()) {
-      // A stop string: the client's answer ends here; the kernel's end of the
-      // sequence (cancelled) only retires the stream.
-      ev.done = true;
-      ev.finish = http::FinishReason::kStop;
-      ev.usage = http::Usage{int(s.prompt_ids.size()), int(s.generated.size() - (fresh.size() - 1 - i))};
-      h.done_sent = true;
-      cancel_at_kernel(s, "a stop string ended it");
-    }
+  for (size_t i = 0; i < fresh.size() && !h.text.ended(); ++i) {
+    http::GenerationEvent ev = h.text.push(int32_t(fresh[i]));
+    // A stop string: the client's answer ends here; the kernel's end of the
+    // sequence (cancelled) only retires the stream.
+    if (ev.done) cancel_at_kernel(s, "a stop string ended it");
     h.on_event(std::move(ev));
   }
 }
 
 void IoServer::send_http_final(Stream& s) {
   HttpSink& h = *s.http;
-  if (!h.done_sent) {
-    h.done_sent = true;
-    http::GenerationEvent ev;
-    ev.done = true;
-    if (s.decoder) ev.text = h.stops.push(s.decoder->finish());
-    ev.text += h.stops.flush();
-    ev.finish = h.stops.stopped() ? http::FinishReason::kStop : to_http(s.reason);
-    if (ev.finish == http::FinishReason::kError) {
-      ev.error = s.error.ok() ? internal_error("generation failed") : s.error;
-      ev.text.clear();
-    }
-    ev.usage = http::Usage{int(s.prompt_ids.size()), int(s.generated.size())};
-    h.on_event(std::move(ev));
-  }
+  if (!h.text.ended()) h.on_event(h.text.finish(ipc::from_wire(s.reason), s.error));
   erase_stream(s.id);
 }
 
@@ -244,7 +204,7 @@ bool IoServer::on_snapshot_reply(const ipc::DecodedMessage& m) {
   }
   if (m.kind() == Body::STATS && m.request_id() == snapshot_stats_query_) {
     auto st = m.body().getStats();
-    backend_->set_system_counters(st.getServiceRestarts(), st.getPrefixHits(), st.getPrefixTokens());
+    backend_->set_system_counters(st.getServiceRestarts(), ipc::engine_counters_from_wire(st.getEngineCounters()));
     return true;
   }
   return false;

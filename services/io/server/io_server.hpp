@@ -21,11 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "llmos/ipc/domain_wire.hpp"
 #include "llmos/ipc/kernel_link.hpp"
 #include "llmos/ipc/loop_socket.hpp"
 #include "llmos/http/generation_backend.hpp"
 #include "llmos/http/http_server.hpp"
-#include "llmos/http/stop_matcher.hpp"
+#include "llmos/http/generation_text.hpp"
 #include "model_text_cache.hpp"
 
 namespace llmos::io_service {
@@ -47,17 +48,10 @@ class IoServer {
   void stop();
 
  private:
-  struct Sampling {
-    float temperature = 1, top_p = 1, min_p = 0, repeat_penalty = 1;
-    uint32_t top_k = 0, max_tokens = 256;
-    uint64_t seed = 0;
-    std::vector<uint32_t> stop_ids;
-  };
   enum class Phase { kResolving, kRestoring, kSubmitted, kSaving };
   struct HttpSink {  // where an HTTP generation's events go
     http::GenerationCallback on_event;
-    http::StopMatcher stops;
-    bool done_sent = false;  // a stop string ended it; the kernel's end is not passed on
+    http::GenerationText text;  // ended(): a stop string ended it; the kernel's end is not passed on
   };
   struct Stream {
     uint64_t id = 0;  // ours: the id of the request everywhere past llmos-io
@@ -65,8 +59,10 @@ class IoServer {
     uint64_t client_id = 0;
     std::optional<HttpSink> http;  // set: an HTTP generation, not a client's
     std::string model, prompt, session, save_session;
-    Sampling sampling;
-    wire::Priority priority = wire::Priority::INTERACTIVE;
+    SamplingParams sampling = unfiltered_sampling();
+    uint32_t max_tokens = 256;
+    std::vector<uint32_t> stop_ids;   // besides the model's end-of-sequence
+    Priority priority = Priority::kInteractive;
     Phase phase = Phase::kResolving;
     ModelTextPtr text;
     std::optional<tokenizer::StreamDecoder> decoder;

@@ -14,8 +14,8 @@ namespace {
 // client with their own status: an SSE stream begins at the first token), but
 // it never sees the vocabulary, and these ints become unsigned on the wire.
 Status check_request(const http::GenerationParams& p, const ModelSnapshot& m) {
-  if (p.sampling.top_k < 0) return invalid_argument("'top_k' must be >= 0");
-  if (p.max_tokens < 1) return invalid_argument("'max_tokens' must be at least 1");
+  LLMOS_RETURN_IF_ERROR(validate_sampling(p.sampling));
+  LLMOS_RETURN_IF_ERROR(validate_max_tokens(p.max_tokens));
   for (int32_t t : p.prompt) {
     if (t < 0 || (m.vocab_size > 0 && uint32_t(t) >= m.vocab_size)) {
       return invalid_argument("prompt token id " + std::to_string(t) + " is outside the vocabulary of " +
@@ -58,8 +58,8 @@ Result<std::pair<ModelSnapshot, ModelTextPtr>> IpcBackend::ready_model(std::stri
     if (it == models_.end()) return not_found("model '" + std::string(name) + "' not found");
     model = *it;
   }
-  if (model.info.state != http::ModelState::kReady) {
-    return disconnected("model '" + model.info.name + "' is " + http::model_state_name(model.info.state) +
+  if (model.info.state != ModelState::kReady) {
+    return disconnected("model '" + model.info.name + "' is " + std::string(model_state_name(model.info.state)) +
                         ", not ready");
   }
   LLMOS_ASSIGN_OR_RETURN(ModelTextPtr text, texts_.get(model.info.name, model.info.path));
@@ -114,8 +114,7 @@ Result<http::BackendStats> IpcBackend::stats() {
   http::BackendStats out;
   for (const auto& m : models_) out.models.push_back(m.stats);
   out.service_restarts = service_restarts_;
-  out.prefix_cache_hits = prefix_hits_;
-  out.prefix_cache_tokens = prefix_tokens_;
+  out.engine = engine_;
   return out;
 }
 
@@ -141,11 +140,10 @@ void IpcBackend::remove_model(const std::string& name) {
   std::erase_if(models_, [&](const ModelSnapshot& m) { return m.info.name == name; });
 }
 
-void IpcBackend::set_system_counters(uint64_t service_restarts, uint64_t prefix_hits, uint64_t prefix_tokens) {
+void IpcBackend::set_system_counters(uint64_t service_restarts, const EngineCounters& engine) {
   std::lock_guard lock(mu_);
   service_restarts_ = service_restarts;
-  prefix_hits_ = prefix_hits;
-  prefix_tokens_ = prefix_tokens;
+  engine_ = engine;
   answered_ = std::chrono::steady_clock::now();
 }
 

@@ -48,7 +48,7 @@ class IpcBackend final : public http::GenerationBackend {
   void upsert_model(ModelSnapshot model);  // one model's news (a load or unload reply)
   void remove_model(const std::string& name);
   // The kernel's system-wide counters (its Stats reply).
-  void set_system_counters(uint64_t service_restarts, uint64_t prefix_hits, uint64_t prefix_tokens);
+  void set_system_counters(uint64_t service_restarts, const EngineCounters& engine);
 
  private:
   Status kernel_silent_locked() const;
@@ -60,7 +60,8 @@ class IpcBackend final : public http::GenerationBackend {
   ModelTextCache& texts_;
   mutable std::mutex mu_;
   std::vector<ModelSnapshot> models_;
-  uint64_t service_restarts_ = 0, prefix_hits_ = 0, prefix_tokens_ = 0;
+  uint64_t service_restarts_ = 0;
+  EngineCounters engine_;
   std::chrono::steady_clock::time_point answered_{};  // the kernel's last answer; epoch: never
 };
 

@@ -5,18 +5,6 @@
 
 namespace llmos::engine {
 
-const char* finish_reason_name(FinishReason r) {
-  switch (r) {
-    case FinishReason::kNone: return "none";
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kContext: return "context";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kPreempted: return "preempted";
-  }
-  return "none";
-}
-
 Result<std::unique_ptr<Engine>> Engine::create(LlamaModel& model, const EngineOptions& options) {
   return create(model, options, nullptr);
 }
@@ -36,7 +24,7 @@ Result<std::unique_ptr<Engine>> Engine::create(LlamaModel& model, const EngineOp
   if (o.max_seqs <= 0 || o.max_seqs > model.options().max_outputs) {
     return invalid_argument("max_seqs must be in [1, " + std::to_string(model.options().max_outputs) + "]");
   }
-  driver::KvLayout layout;
+  KvGeometry layout;
   layout.n_layers = c.n_layers;
   layout.n_blocks = (o.kv_tokens + o.block_size - 1) / o.block_size;
   layout.block_size = o.block_size;
@@ -76,7 +64,7 @@ Engine::Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<
 
 Status Engine::submit(GenerationRequest r) {
   const int n_vocab = model_.config().n_vocab;
-  LLMOS_RETURN_IF_ERROR(validate(r.sampling));
+  LLMOS_RETURN_IF_ERROR(validate_sampling(r.sampling));
   if (r.prompt.empty()) return invalid_argument("request " + std::to_string(r.id) + ": empty prompt");
   if (int(r.prompt.size()) >= options_.ctx_len) {
     return invalid_argument("request " + std::to_string(r.id) + ": prompt of " + std::to_string(r.prompt.size()) +

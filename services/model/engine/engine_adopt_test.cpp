@@ -32,14 +32,14 @@ std::vector<RetainedKv> entries(const Table& t) {
 }
 
 struct Shared {
-  driver::KvLayout layout;
+  KvGeometry layout;
   std::vector<std::byte> memory;  // the KV "arena"
   Table table;
 };
 
 std::unique_ptr<Engine> engine_over(LlamaModel& model, Shared& shared, int kv_tokens) {
   const auto& c = model.config();
-  shared.layout = driver::KvLayout{c.n_layers, kv_tokens / 16, 16, c.n_kv_heads, c.head_dim, DType::kF16};
+  shared.layout = KvGeometry{c.n_layers, kv_tokens / 16, 16, c.n_kv_heads, c.head_dim, DType::kF16};
   if (shared.memory.empty()) shared.memory.resize(shared.layout.bytes());
   EngineOptions o;
   o.max_seqs = 8;

@@ -65,7 +65,7 @@ void BlockTable::release_all(KvBlockPool& pool) {
   blocks_.clear();
 }
 
-Result<std::unique_ptr<KvCache>> KvCache::allocate(driver::Driver& driver, const driver::KvLayout& layout) {
+Result<std::unique_ptr<KvCache>> KvCache::allocate(driver::Driver& driver, const KvGeometry& layout) {
   if (layout.type != DType::kF16 && layout.type != DType::kF32) {
     return invalid_argument("KV cache type must be f16 or f32, not " + std::string(dtype_name(layout.type)));
   }
@@ -74,7 +74,7 @@ Result<std::unique_ptr<KvCache>> KvCache::allocate(driver::Driver& driver, const
   return std::unique_ptr<KvCache>(new KvCache(layout, data, std::move(buffer), &driver));
 }
 
-std::unique_ptr<KvCache> KvCache::borrow(const driver::KvLayout& layout, void* memory) {
+std::unique_ptr<KvCache> KvCache::borrow(const KvGeometry& layout, void* memory) {
   return std::unique_ptr<KvCache>(new KvCache(layout, memory, nullptr, nullptr));
 }
 

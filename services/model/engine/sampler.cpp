@@ -6,24 +6,6 @@
 
 namespace llmos::engine {
 
-Status validate(const SamplingParams& p) {
-  if (!std::isfinite(p.temperature) || p.temperature < 0.0f) {
-    return invalid_argument("temperature must be >= 0, got " + std::to_string(p.temperature));
-  }
-  if (p.top_k < 0) return invalid_argument("top_k must be >= 0, got " + std::to_string(p.top_k));
-  if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) {
-    return invalid_argument("top_p must be in (0, 1], got " + std::to_string(p.top_p));
-  }
-  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f)) {
-    return invalid_argument("min_p must be in [0, 1], got " + std::to_string(p.min_p));
-  }
-  if (!(p.repeat_penalty > 0.0f) || !std::isfinite(p.repeat_penalty)) {
-    return invalid_argument("repeat_penalty must be > 0, got " + std::to_string(p.repeat_penalty));
-  }
-  if (p.repeat_last_n < 0) return invalid_argument("repeat_last_n must be >= 0");
-  return ok_status();
-}
-
 Sampler::Sampler(const SamplingParams& params, int n_vocab)
     : params_(params), rng_(params.seed), candidates_(size_t(n_vocab)) {
   LLMOS_REQUIRE(n_vocab > 0, "empty vocabulary");

@@ -108,17 +108,6 @@ TEST_CASE("the repetition penalty demotes tokens seen recently") {
   CHECK(l[2] == doctest::Approx(-2.0f));
 }
 
-TEST_CASE("validate names the bad field") {
-  SamplingParams p;
-  p.temperature = -1.0f;
-  CHECK(validate(p).message().find("temperature") != std::string::npos);
-  p = SamplingParams{};
-  p.top_p = 0.0f;
-  CHECK(validate(p).message().find("top_p") != std::string::npos);
-  p = SamplingParams{};
-  CHECK(validate(p).ok());
-}
-
 }  // namespace
 }  // namespace llmos::engine
 

@@ -22,7 +22,7 @@ class ArenaJournal final : public engine::KvJournal {
 
 }  // namespace
 
-ArenaHandover attach_arena_journal(engine::Engine& engine, void* table_region, const ipc::KvArenaLayout& layout) {
+ArenaHandover attach_arena_journal(engine::Engine& engine, void* table_region, const KvGeometry& layout) {
   auto table = std::make_unique<ipc::KvSequenceTable>(table_region, layout);
   ipc::KvTableContents left = table->recover();
   ArenaHandover out;

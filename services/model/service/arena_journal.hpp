@@ -22,6 +22,6 @@ struct ArenaHandover {
 // Reads the sequence table at `table_region` (KvArenaMapping::table()) of an
 // arena with `layout`, hands its entries to `engine` (Engine::retain) and makes
 // the table the engine's journal.
-ArenaHandover attach_arena_journal(engine::Engine& engine, void* table_region, const ipc::KvArenaLayout& layout);
+ArenaHandover attach_arena_journal(engine::Engine& engine, void* table_region, const KvGeometry& layout);
 
 }  // namespace llmos::model_service

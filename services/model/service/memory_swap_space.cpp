@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "llmos/ipc/domain_wire.hpp"
+
 namespace llmos::model_service {
 namespace {
 
@@ -10,22 +12,12 @@ using Clock = std::chrono::steady_clock;
 
 std::string req(uint64_t id) { return "request " + std::to_string(id); }
 
-void fill_shape(wire::KvShape::Builder s, engine::KvCache& kv) {
-  const auto& l = kv.layout();
-  s.setLayers(uint32_t(l.n_layers));
-  s.setKvHeads(uint32_t(l.n_kv_heads));
-  s.setHeadDim(uint32_t(l.head_dim));
-  s.setBlockSize(uint32_t(l.block_size));
-  s.setDtype(std::string(dtype_name(l.type)));
-  s.setBytesPerBlock(kv.block_bytes());
-}
-
-bool same_shape(wire::KvShape::Reader s, engine::KvCache& kv) {
-  const auto& l = kv.layout();
-  return s.getLayers() == uint32_t(l.n_layers) && s.getKvHeads() == uint32_t(l.n_kv_heads) &&
-         s.getHeadDim() == uint32_t(l.head_dim) && s.getBlockSize() == uint32_t(l.block_size) &&
-         std::string_view(s.getDtype().cStr(), s.getDtype().size()) == dtype_name(l.type) &&
-         s.getBytesPerBlock() == kv.block_bytes();
+// A snapshot's block shape is this cache's (its block count aside).
+bool same_shape(wire::KvShape::Reader s, const engine::KvCache& kv) {
+  auto shape = ipc::from_wire(s);
+  KvGeometry mine = kv.layout();
+  mine.n_blocks = 1;
+  return shape.ok() && *shape == mine;
 }
 
 }  // namespace
@@ -60,7 +52,7 @@ Status MemorySwapSpace::save(uint64_t request_id, std::span<const int32_t> token
   snap.setModel(ipc::as_text(config_.model));
   auto ids = snap.initTokenIds(uint32_t(tokens.size()));
   for (size_t i = 0; i < tokens.size(); ++i) ids.set(uint32_t(i), uint32_t(tokens[i]));
-  fill_shape(snap.initShape(), kv);
+  ipc::to_wire(kv.layout(), snap.initShape());
   auto data = snap.initData().initInline(uint32_t(blocks.size()));
   for (size_t i = 0; i < blocks.size(); ++i) {
     auto d = data.init(uint32_t(i), kv.block_bytes());

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "arena_journal.hpp"
+#include "llmos/ipc/domain_wire.hpp"
 #include "memory_swap_space.hpp"
 
 namespace llmos::model_service {
@@ -13,29 +14,6 @@ namespace {
 
 using Body = wire::Envelope::Body;
 using namespace std::chrono_literals;
-
-wire::FinishReason wire_reason(engine::FinishReason r) {
-  switch (r) {
-    case engine::FinishReason::kStop: return wire::FinishReason::STOP;
-    case engine::FinishReason::kLength: return wire::FinishReason::LENGTH;
-    case engine::FinishReason::kContext: return wire::FinishReason::CONTEXT;
-    case engine::FinishReason::kCancelled: return wire::FinishReason::CANCELLED;
-    case engine::FinishReason::kPreempted:  // never a final event (send_preempted)
-    case engine::FinishReason::kNone: break;
-  }
-  return wire::FinishReason::NONE;
-}
-
-engine::SamplingParams sampling_from_wire(wire::SamplingParams::Reader s) {
-  engine::SamplingParams p;
-  p.temperature = s.getTemperature();
-  p.top_k = int(std::min<uint32_t>(s.getTopK(), INT_MAX));
-  p.top_p = s.getTopP();
-  p.min_p = s.getMinP();
-  p.repeat_penalty = s.getRepeatPenalty();
-  p.seed = s.getSeed();
-  return p;
-}
 
 std::vector<int32_t> ids_from_wire(capnp::List<uint32_t>::Reader list) {
   std::vector<int32_t> out;
@@ -61,7 +39,7 @@ ModelService::~ModelService() {
   if (engine_fd_) {
     boost::system::error_code ec;
     engine_fd_->cancel(ec);
-    engine_fd_->release();  // the runner owns the eventfd
+    engine_fd_->release();  // the mailbox owns the eventfd
   }
 }
 
@@ -110,10 +88,10 @@ void ModelService::on_kernel_message(ipc::DecodedMessage&& m) {
     case Body::CANCEL:
       // Also for a request we no longer run: one preempted here may have left
       // KV in the swap space, which the engine then drops.
-      if (runner_) runner_->cancel(m.request_id());
+      if (host_) host_->cancel(m.request_id());
       return;
     case Body::PREEMPT:
-      if (runner_ && sequences_.count(m.request_id())) runner_->preempt(m.request_id());
+      if (host_ && sequences_.count(m.request_id())) host_->preempt(m.request_id());
       return;
     case Body::ERROR_REPLY:
       log_.error("the kernel refused us: " + ipc::to_status(m.body().getErrorReply().getError()).to_string());
@@ -136,20 +114,20 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
   };
   const auto& c = model_.config();
   auto a = w.getKvArena();
-  ipc::KvArenaLayout layout;
-  layout.n_layers = uint32_t(c.n_layers);
-  layout.n_blocks = a.getNumBlocks();
-  layout.block_size = a.getBlockSize();
-  layout.n_kv_heads = uint32_t(c.n_kv_heads);
-  layout.head_dim = uint32_t(c.head_dim);
-  layout.elem_bytes = 2;
+  KvGeometry layout;
+  layout.n_layers = c.n_layers;
+  layout.n_blocks = int32_t(std::min<uint32_t>(a.getNumBlocks(), INT32_MAX));
+  layout.block_size = int32_t(std::min<uint32_t>(a.getBlockSize(), INT32_MAX));
+  layout.n_kv_heads = c.n_kv_heads;
+  layout.head_dim = c.head_dim;
+  layout.type = DType::kF16;
   if (config_.kv_in_arena) {
     auto mapping = ipc::KvArenaMapping::map(ipc::to_string(a.getShmName()), layout);
     if (!mapping.ok()) return fail(mapping.status());
     arena_.emplace(std::move(mapping).value());
   }
 
-  driver::KvLayout kv;
+  KvGeometry kv;
   kv.n_layers = c.n_layers;
   kv.n_blocks = int(layout.n_blocks);
   kv.block_size = int(layout.block_size);
@@ -178,7 +156,8 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
     }
   }
   if (arena_) adopt_arena_table(**eng, layout);
-  runner_ = std::make_unique<EngineRunner>(std::move(eng).value(), config_.step_delay_ms);
+  host_ = std::make_unique<host::EngineHost>(std::move(eng).value(), mailbox_,
+                                             host::EngineHostOptions{config_.step_delay_ms});
   if (!left_in_arena_.empty()) {
     // The kernel re-dispatches its requests right after this Welcome; what is
     // still unclaimed after the grace period was not coming back.
@@ -189,10 +168,10 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
       log_.info("freeing the KV of " + std::to_string(left_in_arena_.size()) +
                 " sequence(s) left in the arena that were not re-dispatched");
       left_in_arena_.clear();
-      runner_->release_retained();
+      host_->release_retained();
     });
   }
-  engine_fd_.emplace(io_, runner_->signal_fd());
+  engine_fd_.emplace(io_, mailbox_.signal_fd());
   wait_engine();
 
   if (w.getTokenEndpoint().size()) {
@@ -211,7 +190,7 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
 // What a dead predecessor left in the arena's sequence table goes to the
 // engine, which adopts it when the kernel re-dispatches those requests; from
 // now on the table records this engine's sequences.
-void ModelService::adopt_arena_table(engine::Engine& eng, const ipc::KvArenaLayout& layout) {
+void ModelService::adopt_arena_table(engine::Engine& eng, const KvGeometry& layout) {
   ArenaHandover h = attach_arena_journal(eng, arena_->table(), layout);
   left_in_arena_ = std::move(h.kept);
   if (h.found == 0 && h.torn == 0 && h.corrupt == 0) return;
@@ -249,7 +228,7 @@ void ModelService::on_dispatch(const ipc::DecodedMessage& m) {
   r.id = id;
   r.prompt = ids_from_wire(s.getPromptIds());
   r.generated = ids_from_wire(s.getGeneratedIds());
-  r.sampling = sampling_from_wire(s.getSampling());
+  r.sampling = ipc::from_wire(s.getSampling());
   r.max_tokens = int(std::min<uint32_t>(s.getSampling().getMaxTokens(), INT_MAX));
   r.stop_ids = ids_from_wire(s.getSampling().getStopIds());
   r.resume_swapped = d.getSwappedOut();
@@ -271,7 +250,7 @@ void ModelService::on_dispatch(const ipc::DecodedMessage& m) {
     seq.step_ids = ipc::to_vector(s.getGeneratedIds());
     send_tokens(id, seq, false, int(wire::FinishReason::NONE), ok_status());
   }
-  runner_->submit(std::move(r));
+  host_->submit(std::move(r), ipc::from_wire(s.getPriority()));
 }
 
 void ModelService::wait_engine() {
@@ -284,8 +263,8 @@ void ModelService::wait_engine() {
 }
 
 void ModelService::drain_engine() {
-  runner_->clear_signal();
-  while (auto refused = runner_->pop_refusal()) {
+  mailbox_.clear_signal();
+  while (auto refused = mailbox_.pop_refusal()) {
     auto it = sequences_.find(refused->request_id);
     if (it == sequences_.end()) continue;
     send_tokens(refused->request_id, it->second, true, int(wire::FinishReason::ERROR), refused->status);
@@ -293,7 +272,7 @@ void ModelService::drain_engine() {
   }
   std::vector<uint64_t> touched;
   engine::TokenEvent ev;
-  while (runner_->pop_event(ev)) {
+  while (mailbox_.pop_event(ev)) {
     auto it = sequences_.find(ev.request_id);
     if (it == sequences_.end()) continue;
     Sequence& seq = it->second;
@@ -301,11 +280,11 @@ void ModelService::drain_engine() {
       if (seq.step_ids.empty()) touched.push_back(ev.request_id);
       seq.step_ids.push_back(uint32_t(ev.token));
     }
-    if (ev.done && ev.reason == engine::FinishReason::kPreempted) {
+    if (ev.done && ev.reason == FinishReason::kPreempted) {
       send_preempted(ev.request_id, seq, ev.kv_kept);
       sequences_.erase(it);
     } else if (ev.done) {
-      send_tokens(ev.request_id, seq, true, int(wire_reason(ev.reason)), ok_status());
+      send_tokens(ev.request_id, seq, true, int(ipc::to_wire(ev.reason)), ok_status());
       sequences_.erase(it);
     }
   }
@@ -357,7 +336,7 @@ void ModelService::send_tokens(uint64_t id, Sequence& seq, bool done, int finish
 }
 
 void ModelService::send_heartbeat() {
-  const auto& c = runner_->counters();
+  const auto& c = host_->stats();
   ipc::OutgoingMessage out(next_request_id_++);
   auto hb = out.body().initHeartbeat();
   hb.setKind(wire::ServiceKind::MODEL);
@@ -367,14 +346,7 @@ void ModelService::send_heartbeat() {
   hb.setKvBlocksUsed(c.kv_blocks_used.load());
   hb.setKvBlocksTotal(c.kv_blocks_total.load());
   hb.setTokensGenerated(c.tokens_generated.load());
-  hb.setPreemptions(c.preemptions.load());
-  hb.setKvSwapsOut(c.swaps_out.load());
-  hb.setKvSwapsIn(c.swaps_in.load());
-  hb.setKvSwapFallbacks(c.swap_fallbacks.load());
-  hb.setTokensRecomputed(c.tokens_recomputed.load());
-  hb.setTokensAdopted(c.tokens_adopted.load());
-  hb.setPrefixHits(c.prefix_hits.load());
-  hb.setPrefixTokens(c.prefix_tokens.load());
+  ipc::to_wire(c.engine_counters(), hb.initEngineCounters(uint32_t(kEngineCounterCount)));
   uint32_t n = 0;
   for (const auto& [id, seq] : sequences_) n += !seq.unreported.empty();
   auto progress = hb.initProgress(n);

@@ -3,7 +3,7 @@
 // engine to adopt) and starts the engine thread over it, turns Dispatch/Cancel
 // into engine commands, streams tokens straight to llmos-io (the final event
 // also to the kernel) and heartbeats with per-sequence progress. Runs on the
-// io_context's thread; the engine runs on EngineRunner's thread.
+// io_context's thread; the engine runs on its EngineHost's thread.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -16,7 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "engine_runner.hpp"
+#include "engine_mailbox.hpp"
+#include "llmos/host/engine_host.hpp"
 #include "llmos/engine/llama_model.hpp"
 #include "llmos/ipc/kv_arena.hpp"
 #include "llmos/ipc/log.hpp"
@@ -28,7 +29,7 @@ struct ModelServiceConfig {
   std::string name;       // the model's name ("stories"); the service is "model:<name>"
   int ctx = 0;            // per-sequence context in tokens
   int max_seqs = 8;
-  int step_delay_ms = 0;  // test hook, see EngineRunner
+  int step_delay_ms = 0;  // test hook, see EngineHostOptions
   // The driver runs on the CPU: the KV cache lives in the kernel's shared
   // arena. Otherwise (CUDA) the driver allocates it in device memory.
   bool kv_in_arena = true;
@@ -67,7 +68,7 @@ class ModelService {
   void on_kernel_message(ipc::DecodedMessage&& m);
   void on_welcome(const ipc::DecodedMessage& m);
   void on_dispatch(const ipc::DecodedMessage& m);
-  void adopt_arena_table(engine::Engine& eng, const ipc::KvArenaLayout& layout);
+  void adopt_arena_table(engine::Engine& eng, const KvGeometry& layout);
   Status connect_tokens(const std::string& endpoint);
   void wait_engine();
   void drain_engine();
@@ -86,7 +87,8 @@ class ModelService {
   std::optional<ipc::Socket> tokens_;  // PUSH to llmos-io
   std::string tokens_endpoint_;
   std::optional<ipc::KvArenaMapping> arena_;
-  std::unique_ptr<EngineRunner> runner_;
+  EngineMailbox mailbox_;                  // outlives host_, which calls it
+  std::unique_ptr<host::EngineHost> host_;
   std::optional<boost::asio::posix::stream_descriptor> engine_fd_;
   boost::asio::steady_timer heartbeat_timer_;
   boost::asio::steady_timer retain_timer_;

@@ -11,6 +11,7 @@
 
 #include "llmos/common/dtype.hpp"
 #include "llmos/common/status.hpp"
+#include "llmos/domain/kv_geometry.hpp"
 
 namespace llmos::driver {
 
@@ -24,26 +25,10 @@ struct Weight {
   int64_t cols = 0;
 };
 
-// Geometry of the paged KV cache. Storage layout (element type `type`, F16 or F32):
-//   [n_layers][2 (K, V)][n_blocks][block_size][kv_dim]
-// A "slot" is block * block_size + offset; a sequence's block table maps its
-// logical block i (positions i*block_size ...) to a physical block.
-struct KvLayout {
-  int n_layers = 0;
-  int n_blocks = 0;
-  int block_size = 16;
-  int n_kv_heads = 0;
-  int head_dim = 0;
-  DType type = DType::kF16;
-
-  int kv_dim() const { return n_kv_heads * head_dim; }
-  size_t elem_bytes() const { return type == DType::kF32 ? 4 : 2; }
-  // Elements of one (layer, K-or-V) plane.
-  size_t plane_elems() const { return size_t(n_blocks) * block_size * kv_dim(); }
-  size_t bytes() const { return size_t(n_layers) * 2 * plane_elems() * elem_bytes(); }
-  // Element offset of the K (kv = 0) or V (kv = 1) plane of `layer`.
-  size_t plane_offset(int layer, int kv) const { return (size_t(layer) * 2 + kv) * plane_elems(); }
-};
+// The paged KV cache's geometry is llmos::KvGeometry (domain/kv_geometry.hpp):
+// [n_layers][2 (K, V)][n_blocks][block_size][kv_dim]. A "slot" is
+// block * block_size + offset; a sequence's block table maps its logical block i
+// (positions i*block_size ...) to a physical block.
 
 // The tokens of one forward step, in host memory; valid until the next begin_step.
 // Every token belongs to one sequence; token t is at position positions[t] of
@@ -113,11 +98,11 @@ class Driver {
   virtual void add(float* x, const float* y, int64_t n_elems) = 0;
   // Writes each token's K and V rows into its kv_slots entry of `layer`.
   // k, v: [n_tokens][kv_dim] f32; kv: the cache storage described by `layout`.
-  virtual void kv_store(const KvLayout& layout, void* kv, int layer, const float* k, const float* v) = 0;
+  virtual void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) = 0;
   // Causal attention of every token over its sequence's cached K/V, grouped-query:
   // head h reads KV head h / (n_heads / n_kv_heads). out = softmax(q.k * scale) . v
   // q, out: [n_tokens][n_heads][head_dim] f32.
-  virtual void attention(const KvLayout& layout, const void* kv, int layer, const float* q,
+  virtual void attention(const KvGeometry& layout, const void* kv, int layer, const float* q,
                          float* out, int n_heads, float scale) = 0;
   // y[i] = x[output_rows[i]] for the staged batch.   x: [n_tokens][dim], y: [n_outputs][dim]
   virtual void gather_outputs(const float* x, float* y, int dim) = 0;

@@ -12,23 +12,10 @@
 #include <string_view>
 
 #include "llmos/common/status.hpp"
+#include "llmos/domain/kv_geometry.hpp"
 
 namespace llmos::ipc {
 
-// The geometry of the KV storage: [n_layers][2 (K, V)][n_blocks][block_size][kv_dim].
-struct KvArenaLayout {
-  uint32_t n_layers = 0;
-  uint32_t n_blocks = 0;
-  uint32_t block_size = 16;
-  uint32_t n_kv_heads = 0;
-  uint32_t head_dim = 0;
-  uint32_t elem_bytes = 2;  // 2 = f16, 4 = f32
-
-  uint64_t data_bytes() const {
-    return uint64_t{n_layers} * 2 * n_blocks * block_size * n_kv_heads * head_dim * elem_bytes;
-  }
-  bool operator==(const KvArenaLayout&) const = default;
-};
 
 // The sequence table's geometry, a function of the layout: one slot per
 // sequence (at most kKvTableMaxSlots, at most one per block), each able to hold
@@ -41,15 +28,15 @@ struct KvTableGeometry {
   uint64_t slot_bytes = 0;   // 64-byte slot header + tokens + blocks, rounded up to 64
   uint64_t bytes() const { return uint64_t{slots} * slot_bytes; }
 };
-KvTableGeometry kv_table_geometry(const KvArenaLayout& layout);
+KvTableGeometry kv_table_geometry(const KvGeometry& layout);
 
 // The header at offset 0 of every arena (kKvArenaHeaderBytes reserved), then
 // the sequence table at kKvArenaHeaderBytes, then the KV data at header_bytes.
 struct KvArenaHeader {
   char magic[8];             // "LLMOSKV1"
-  uint32_t version;          // 2 (1 had no sequence table)
+  uint32_t version;          // 3 (1 had no sequence table, 2 counted element bytes)
   uint32_t header_bytes;     // where the KV data begins: kv_arena_data_offset(layout)
-  KvArenaLayout layout;
+  KvGeometry layout;
   uint64_t data_bytes;
   uint64_t attach_count;     // model services that have mapped it (bumped on each attach)
   uint32_t table_slots;      // kv_table_geometry(layout), written for readers of the raw arena
@@ -57,7 +44,7 @@ struct KvArenaHeader {
 };
 inline constexpr uint64_t kKvArenaHeaderBytes = 4096;
 // kKvArenaHeaderBytes + the sequence table, rounded up to 4096.
-uint64_t kv_arena_data_offset(const KvArenaLayout& layout);
+uint64_t kv_arena_data_offset(const KvGeometry& layout);
 
 // "/llmos-<uid>-<hash of runtime_dir>-<model>": unique per system and model, so
 // systems in different runtime directories never share an arena.
@@ -72,7 +59,7 @@ class KvArenaOwner {
   // shm_open(O_CREAT | O_EXCL, 0600) + ftruncate + the header. A stale arena of
   // the same name is replaced. Errors name the arena and the call that failed.
   // invalid_argument when the layout's sequence table does not fit the header's fields.
-  static Result<KvArenaOwner> create(const std::string& name, const KvArenaLayout& layout);
+  static Result<KvArenaOwner> create(const std::string& name, const KvGeometry& layout);
   KvArenaOwner(KvArenaOwner&& other) noexcept;
   KvArenaOwner& operator=(KvArenaOwner&& other) noexcept;
   KvArenaOwner(const KvArenaOwner&) = delete;
@@ -81,14 +68,14 @@ class KvArenaOwner {
 
   const std::string& name() const { return name_; }
   uint64_t bytes() const { return bytes_; }  // header + sequence table + data
-  const KvArenaLayout& layout() const { return layout_; }
+  const KvGeometry& layout() const { return layout_; }
 
  private:
-  KvArenaOwner(std::string name, uint64_t bytes, KvArenaLayout layout)
+  KvArenaOwner(std::string name, uint64_t bytes, KvGeometry layout)
       : name_(std::move(name)), bytes_(bytes), layout_(layout) {}
   std::string name_;  // empty after a move
   uint64_t bytes_ = 0;
-  KvArenaLayout layout_;
+  KvGeometry layout_;
 };
 
 class KvArenaMapping {
@@ -96,7 +83,7 @@ class KvArenaMapping {
   // Maps an existing arena read-write and checks its header: failed when it is
   // missing, invalid_argument when its size, magic or layout differ from
   // `expected`. Bumps attach_count.
-  static Result<KvArenaMapping> map(const std::string& name, const KvArenaLayout& expected);
+  static Result<KvArenaMapping> map(const std::string& name, const KvGeometry& expected);
   KvArenaMapping(KvArenaMapping&& other) noexcept;
   KvArenaMapping& operator=(KvArenaMapping&& other) noexcept;
   KvArenaMapping(const KvArenaMapping&) = delete;

@@ -29,7 +29,7 @@ class KvSequenceTable {
  public:
   // REQUIRES: `region` is the table of an arena with `layout`
   // (KvArenaMapping::table()) and outlives the handle.
-  KvSequenceTable(void* region, const KvArenaLayout& layout);
+  KvSequenceTable(void* region, const KvGeometry& layout);
 
   // Every valid slot; torn and corrupt ones are counted and left out.
   KvTableContents read() const;
@@ -61,7 +61,7 @@ class KvSequenceTable {
                   std::span<const int32_t> blocks, uint32_t from_block);
 
   char* region_;
-  KvArenaLayout layout_;
+  KvGeometry layout_;
   KvTableGeometry geometry_;
   std::vector<Shadow> shadow_;  // [slots]
 };

@@ -20,10 +20,10 @@ class StepBounds {
 
   // REQUIRES of kv_store: an f16 or f32 cache, layer in range, every kv slot of
   // the step inside the cache.
-  void check_kv_store(const KvLayout& layout, int layer) const;
+  void check_kv_store(const KvGeometry& layout, int layer) const;
   // REQUIRES of attention: as kv_store's first two, n_heads a multiple of
   // n_kv_heads, and every block a token reads mapped and inside the cache.
-  void check_attention(const KvLayout& layout, int layer, int n_heads) const;
+  void check_attention(const KvGeometry& layout, int layer, int n_heads) const;
   // REQUIRES of embed: whole blocks per row, every token id a row of `table`.
   void check_embed(const Weight& table) const;
 

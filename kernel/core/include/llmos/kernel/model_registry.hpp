@@ -11,26 +11,13 @@
 #include <vector>
 
 #include "llmos/common/status.hpp"
+#include "llmos/domain/model_state.hpp"
 
 namespace llmos::kernel {
 
-enum class ModelState { kLoading, kReady, kDraining, kUnloaded, kFailed };
-std::string_view model_state_name(ModelState state);  // "loading", ...
 
 enum class Device { kCpu, kCuda };
 std::string_view device_name(Device device);  // "cpu", "cuda"
-
-// What one token of context costs in the KV cache.
-struct KvShape {
-  uint32_t n_layers = 0;
-  uint32_t n_kv_heads = 0;
-  uint32_t head_dim = 0;
-  uint32_t bytes_per_element = 2;  // f16
-};
-
-// KV cache bytes for `ctx` tokens, allocated in whole blocks of `block_size`:
-// [n_layers][2 (K, V)][ceil(ctx / block_size) * block_size][n_kv_heads * head_dim].
-uint64_t kv_cache_bytes(const KvShape& shape, uint32_t ctx, uint32_t block_size = 16);
 
 struct ModelSpec {
   std::string name;  // unique; [A-Za-z0-9._-], 1-64 characters

@@ -15,33 +15,19 @@
 #include <vector>
 
 #include "llmos/common/status.hpp"
+#include "llmos/domain/priority.hpp"
+#include "llmos/domain/sampling.hpp"
 #include "llmos/kernel/clock.hpp"
 
 namespace llmos::kernel {
-
-enum class Priority { kInteractive, kBatch };
-std::string_view priority_name(Priority p);  // "interactive", "batch"
-
-// Mirrors wire::SamplingParams (ipc/schema/llmos.capnp).
-struct SamplingParams {
-  float temperature = 1.0f;   // >= 0; 0 = greedy
-  uint32_t top_k = 0;         // 0 = off
-  float top_p = 1.0f;         // (0, 1]
-  float min_p = 0.0f;         // [0, 1]
-  float repeat_penalty = 1.0f;  // > 0
-  uint64_t seed = 0;
-  uint32_t max_tokens = 256;  // >= 1
-  std::vector<uint32_t> stop_ids;
-};
-
-// invalid_argument naming the first bad field and its value.
-Status validate_sampling(const SamplingParams& s);
 
 struct GenerationRequest {
   uint64_t id = 0;  // unique among admitted requests, never 0
   std::string model;
   std::vector<uint32_t> prompt;
   SamplingParams sampling;
+  uint32_t max_tokens = 256;       // >= 1
+  std::vector<uint32_t> stop_ids;  // token ids (besides end-of-sequence) that stop it
   Priority priority = Priority::kInteractive;
 };
 

@@ -6,6 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "llmos/domain/engine_counters.hpp"
+#include "llmos/domain/finish_reason.hpp"
+#include "llmos/domain/model_state.hpp"
+#include "llmos/domain/priority.hpp"
+#include "llmos/domain/sampling.hpp"
+
 namespace llmos::client {
 
 struct PongInfo {
@@ -16,7 +22,7 @@ struct PongInfo {
 
 struct ModelInfo {
   std::string name, path;
-  std::string state;    // "loading", "ready", "draining", "unloaded", "failed"
+  ModelState state = ModelState::kLoading;
   std::string failure;  // state "failed": why
   std::string device;   // "cpu", "cuda"
   uint32_t ctx = 0, threads = 0;
@@ -44,9 +50,7 @@ struct SystemStats {
   uint32_t queued = 0, running = 0;
   uint64_t preemptions = 0, redispatches = 0, service_restarts = 0;
   uint64_t kv_blocks_total = 0;
-  uint64_t kv_swaps_out = 0, kv_swaps_in = 0, kv_swap_fallbacks = 0, tokens_recomputed = 0;
-  uint64_t tokens_adopted = 0;  // KV a dead model service left in its arena, reused by its replacement
-  uint64_t prefix_hits = 0, prefix_tokens = 0;  // requests, and their prompt tokens, served from the prefix cache
+  EngineCounters engine;  // summed over every model service that ran
 };
 
 struct LoadProgress {
@@ -64,19 +68,22 @@ struct LoadOptions {
 struct GenerateOptions {
   std::string model, prompt;
   uint32_t max_tokens = 128;
-  float temperature = 0.8f;  // 0 = greedy
-  uint32_t top_k = 40;
-  float top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
-  std::optional<uint64_t> seed;  // drawn at random when absent
-  bool batch_priority = false;
+  SamplingParams sampling;  // llama.cpp's defaults
+  bool random_seed = true;  // draw sampling.seed at random when sending (no seed given)
+  Priority priority = Priority::kInteractive;
   std::string session;       // continue this saved session
   std::string save_session;  // save the conversation under this name
+
+  void fix_seed(uint64_t seed) {
+    sampling.seed = seed;
+    random_seed = false;
+  }
 };
 
 struct GenerateResult {
   std::vector<uint32_t> ids;     // generated token ids
   std::string text;
-  std::string finish_reason;     // "stop", "length", "context", "cancelled"
+  FinishReason finish_reason = FinishReason::kNone;
   uint32_t prompt_tokens = 0;
   uint32_t generated_tokens = 0;
 };

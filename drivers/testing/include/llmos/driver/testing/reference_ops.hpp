@@ -1,5 +1,5 @@
 // Scalar references for the drivers' tests: the KV cache read through its
-// documented layout (driver.hpp, KvLayout) and causal grouped-query attention
+// documented layout (driver.hpp, KvGeometry) and causal grouped-query attention
 // in double precision over it. Slow and obviously right; test-only; stateless.
 #pragma once
 #include <algorithm>
@@ -16,7 +16,7 @@ namespace llmos::driver::testing {
 
 // Element `idx` of the K (which = 0) or V (which = 1) row at `slot` of `layer`.
 // kv: the start of the cache (host memory; need not be aligned).
-inline float cache_value(const KvLayout& L, const uint8_t* kv, int layer, int which, int64_t slot, int idx) {
+inline float cache_value(const KvGeometry& L, const uint8_t* kv, int layer, int which, int64_t slot, int idx) {
   const size_t e = L.plane_offset(layer, which) + size_t(slot) * L.kv_dim() + size_t(idx);
   if (L.type == DType::kF32) {
     float f;
@@ -34,7 +34,7 @@ struct ReferenceAttention {
   std::vector<double> out;   // [n_tokens][n_heads][head_dim]
   std::vector<double> vmax;  // [n_tokens][n_heads][head_dim]
 };
-inline ReferenceAttention reference_attention(const KvLayout& L, const uint8_t* kv, int layer, const StepBatch& b,
+inline ReferenceAttention reference_attention(const KvGeometry& L, const uint8_t* kv, int layer, const StepBatch& b,
                                               const float* q, int n_heads, float scale) {
   const int hd = L.head_dim, group = n_heads / L.n_kv_heads;
   auto slot_of = [&](int s, int p) {

@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "llmos/common/status.hpp"
+#include "llmos/domain/engine_counters.hpp"
+#include "llmos/domain/finish_reason.hpp"
+#include "llmos/domain/model_state.hpp"
+#include "llmos/domain/priority.hpp"
+#include "llmos/domain/sampling.hpp"
 
 namespace llmos::http {
-
-enum class ModelState { kLoading, kReady, kDraining, kFailed };
-const char* model_state_name(ModelState s);  // "loading", "ready", ...
 
 struct ModelInfo {
   std::string name;
@@ -47,29 +49,14 @@ struct PromptPiece {
   bool parse_special = false;
 };
 
-enum class Priority { kInteractive, kBatch };
-
-// Sampling defaults are llama.cpp's (and `llmos generate`'s).
-struct Sampling {
-  float temperature = 0.8f;  // <= 0: greedy
-  float top_p = 0.95f;       // 1 = off
-  int top_k = 40;            // 0 = off
-  float min_p = 0.05f;       // 0 = off
-  float repeat_penalty = 1.0f;
-  uint64_t seed = 0;
-};
-
 struct GenerationParams {
   std::string model;
   std::vector<int32_t> prompt;     // token ids, BOS included when wanted
-  Sampling sampling;
+  SamplingParams sampling;         // llama.cpp's defaults
   int max_tokens = 16;             // > 0
   std::vector<std::string> stop;   // text ends before the first of these
   Priority priority = Priority::kInteractive;
 };
-
-enum class FinishReason { kStop, kLength, kCancelled, kError };
-const char* finish_reason_name(FinishReason r);  // OpenAI's: "stop", "length", ...
 
 struct Usage {
   int prompt_tokens = 0;
@@ -107,15 +94,13 @@ struct ModelStats {
   int kv_blocks_used = 0;
   int kv_blocks_free = 0;
   uint64_t memory_bytes = 0;
-  uint64_t prefix_cache_hits = 0;    // requests that reused cached KV of their prompt's prefix
-  uint64_t prefix_cache_tokens = 0;  // prompt tokens whose KV came from the prefix cache
+  EngineCounters engine;       // of its engine (in-process backends only)
 };
 
 struct BackendStats {
   std::vector<ModelStats> models;
   uint64_t service_restarts = 0;
-  uint64_t prefix_cache_hits = 0;    // over every model (and model service) so far
-  uint64_t prefix_cache_tokens = 0;
+  EngineCounters engine;       // over every model (and model service) so far
 };
 
 class GenerationBackend {

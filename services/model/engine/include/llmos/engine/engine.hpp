@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "llmos/common/status.hpp"
+#include "llmos/domain/engine_counters.hpp"
+#include "llmos/domain/finish_reason.hpp"
 #include "llmos/engine/kv_cache.hpp"
 #include "llmos/engine/kv_journal.hpp"
 #include "llmos/engine/kv_swap.hpp"
@@ -38,7 +40,7 @@ struct EngineOptions {
 struct GenerationRequest {
   uint64_t id = 0;
   std::vector<int32_t> prompt;  // token ids, BOS included when wanted
-  SamplingParams sampling;
+  SamplingParams sampling;  // llama.cpp's defaults (temperature 0.8); temperature 0 is greedy
   int max_tokens = 128;
   std::vector<int32_t> stop_ids;  // generation ends (not emitting it) at any of these
   // Tokens this request already generated elsewhere (a request resumed after
@@ -51,10 +53,9 @@ struct GenerationRequest {
   bool resume_swapped = false;
 };
 
-// kPreempted: preempt() took the request off this engine before its end; it
-// comes back later as a resumed request.
-enum class FinishReason { kNone, kStop, kLength, kContext, kCancelled, kPreempted };
-const char* finish_reason_name(FinishReason r);  // "stop", "length", ...
+// FinishReason (domain/finish_reason.hpp): kPreempted means preempt() took the
+// request off this engine before its end; it comes back as a resumed request.
+// The engine never ends a request with kError.
 
 // One new token of a request, or its end. token is -1 on an event that only
 // reports the end (a stop token, cancellation).
@@ -83,6 +84,9 @@ struct EngineStats {
   uint64_t prefix_hits = 0;        // admitted sequences that shared KV blocks from the prefix cache
   uint64_t tokens_from_prefix = 0; // prompt tokens whose KV came from the prefix cache
   int prefix_cached_blocks = 0;    // blocks the prefix cache holds (some also used by running sequences)
+
+  // The cumulative counters above as the shared table (what hosts report).
+  EngineCounters counters() const;
 };
 
 class Engine {

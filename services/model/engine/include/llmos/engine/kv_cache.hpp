@@ -1,6 +1,6 @@
 // The paged KV cache: a pool of fixed-size blocks and one block table per
 // sequence. KvBlockPool and BlockTable are bookkeeping only (no KV data); the
-// data lives in a KvCache buffer laid out as driver::KvLayout describes.
+// data lives in a KvCache buffer laid out as KvGeometry describes.
 // Not thread-safe: owned and used by the engine thread.
 #pragma once
 #include <cstddef>
@@ -83,11 +83,11 @@ class BlockTable {
 // allocated from the driver or borrowed (a shared-memory arena owned elsewhere).
 class KvCache {
  public:
-  static Result<std::unique_ptr<KvCache>> allocate(driver::Driver& driver, const driver::KvLayout& layout);
+  static Result<std::unique_ptr<KvCache>> allocate(driver::Driver& driver, const KvGeometry& layout);
   // REQUIRES: `memory` holds layout.bytes() and outlives the KvCache.
-  static std::unique_ptr<KvCache> borrow(const driver::KvLayout& layout, void* memory);
+  static std::unique_ptr<KvCache> borrow(const KvGeometry& layout, void* memory);
 
-  const driver::KvLayout& layout() const { return layout_; }
+  const KvGeometry& layout() const { return layout_; }
   void* data() { return data_; }
 
   // One block packed on its own, as swap space and snapshots keep it:
@@ -98,11 +98,11 @@ class KvCache {
   void write_block(int32_t block, std::span<const std::byte> in);
 
  private:
-  KvCache(const driver::KvLayout& layout, void* data, std::unique_ptr<driver::DeviceBuffer> owned,
+  KvCache(const KvGeometry& layout, void* data, std::unique_ptr<driver::DeviceBuffer> owned,
           driver::Driver* driver)
       : layout_(layout), data_(data), owned_(std::move(owned)), driver_(driver) {}
   std::byte* run_of(int plane, int32_t block) const;
-  driver::KvLayout layout_;
+  KvGeometry layout_;
   void* data_;
   std::unique_ptr<driver::DeviceBuffer> owned_;  // null when borrowed
   driver::Driver* driver_;  // copies in and out of allocated memory; null when borrowed (host memory)

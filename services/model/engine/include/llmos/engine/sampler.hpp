@@ -9,25 +9,13 @@
 #include <vector>
 
 #include "llmos/common/status.hpp"
+#include "llmos/domain/sampling.hpp"
 
 namespace llmos::engine {
 
-struct SamplingParams {
-  float temperature = 0.0f;     // <= 0: greedy (argmax)
-  int top_k = 40;               // 0 = off
-  float top_p = 0.95f;          // 1 = off
-  float min_p = 0.05f;          // 0 = off
-  float repeat_penalty = 1.0f;  // 1 = off
-  int repeat_last_n = 64;       // how many recent tokens the penalty looks at
-  uint64_t seed = 0;
-};
-
-// invalid_argument naming the offending field when a value is out of range.
-Status validate(const SamplingParams& p);
-
 class Sampler {
  public:
-  // REQUIRES: validate(params).ok(), n_vocab > 0.
+  // REQUIRES: validate_sampling(params).ok(), n_vocab > 0.
   Sampler(const SamplingParams& params, int n_vocab);
 
   // Picks the next token from `logits` ([n_vocab], modified in place by the
