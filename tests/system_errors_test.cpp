@@ -105,6 +105,32 @@ TEST_CASE("bad model files, a taken name, CUDA and a load over the budget: clear
   check_serving(sys, "b");
 }
 
+TEST_CASE("a vocabulary llmos cannot read: the load fails saying why, naming the file and key") {
+  System sys;
+  REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
+  REQUIRE(sys.llmos({"load", stories_model(), "--name", "a"}).exit_code == 0);
+  // The kernel checks the vocabulary's size against the weights; the tokens
+  // themselves are read by the model service when it loads the file. Token 0's
+  // type becomes 9 (types are 0..6).
+  std::string bytes = read_file(stories_model());
+  const std::string key = "tokenizer.ggml.token_type";
+  const size_t at = bytes.find(key);
+  REQUIRE(at != std::string::npos);
+  const size_t first = at + key.size() + 4 + 4 + 8;  // value type, element type, count
+  const int32_t bad_type = 9;
+  std::memcpy(&bytes[first], &bad_type, sizeof bad_type);
+  const auto broken = sys.dir() / "badvocab.gguf";
+  write_file(broken, bytes);
+
+  auto load = sys.llmos({"load", broken.string(), "--name", "b"});
+  CHECK(load.exit_code != 0);
+  CHECK_MESSAGE(load.err.find("badvocab.gguf: tokenizer.ggml.token_type[0] = 9 is not a token type") != std::string::npos,
+                load.err);
+  auto r = sys.llmos({"generate", "b", "Once upon a time", "-n", "4"});
+  CHECK(r.exit_code != 0);
+  check_serving(sys, "a");
+}
+
 TEST_CASE("unknown model, a prompt longer than the context, bad sampling values: an error to that client only") {
   System sys;
   REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);

@@ -10,6 +10,7 @@
 #include "llmos/driver/device.hpp"
 #include "llmos/driver/driver.hpp"
 #include "llmos/gguf/gguf_file.hpp"
+#include "llmos/tokenizer/tokenizer.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 #include "model_service.hpp"
 #include "llmos/ipc/service_main.hpp"
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
   auto load = [&]() -> llmos::Result<std::unique_ptr<llmos::engine::Model>> {
     LLMOS_ASSIGN_OR_RETURN(auto kind, llmos::driver::parse_device(device));
     LLMOS_ASSIGN_OR_RETURN(auto file, llmos::gguf::GgufFile::open(path));
+    // A model whose vocabulary llmos cannot read is refused here, at load,
+    // naming the file and key (llmos-io reads the same vocabulary to serve it).
+    LLMOS_RETURN_IF_ERROR(llmos::tokenizer::tokenizer_from_gguf(*file).status());
     llmos::driver::DriverOptions dopts;
     dopts.threads = threads;
     LLMOS_ASSIGN_OR_RETURN(auto drv, llmos::driver::make_driver(kind, dopts));
