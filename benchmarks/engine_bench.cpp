@@ -17,7 +17,7 @@
 #include "llmos/driver/device.hpp"
 #include "llmos/driver/driver.hpp"
 #include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 
 namespace llmos::bench {
@@ -44,7 +44,7 @@ struct DecodeResult {
 };
 
 // Runs `batch` sequences of `prompt` tokens each and `gen` decode steps.
-DecodeResult run(engine::LlamaModel& model, int batch, int prompt, int gen, DType kv_type) {
+DecodeResult run(engine::Model& model, int batch, int prompt, int gen, DType kv_type) {
   engine::EngineOptions eo;
   eo.max_seqs = batch;
   eo.ctx_len = prompt + gen + 1;
@@ -93,7 +93,7 @@ DecodeResult run(engine::LlamaModel& model, int batch, int prompt, int gen, DTyp
 // `gen` tokens; then a second whose prompt is the first's tokens and `turn`
 // new ones. Returns the milliseconds from the second's submit to its first
 // token, with the prefix cache on or off.
-double followup_ttft_ms(engine::LlamaModel& model, int prompt, int gen, int turn, DType kv_type, bool cache) {
+double followup_ttft_ms(engine::Model& model, int prompt, int gen, int turn, DType kv_type, bool cache) {
   engine::EngineOptions eo;
   eo.max_seqs = 1;
   eo.ctx_len = prompt + gen + turn + 2;
@@ -186,12 +186,12 @@ int run_engine_bench(int argc, char** argv) {
   engine::ModelOptions mo;
   mo.max_batch_tokens = std::max(512, prompt);
   mo.max_outputs = std::max(batch, 1);
-  auto model = engine::LlamaModel::load(std::move(*file), std::move(*drv), mo);
+  auto model = engine::load_model(std::move(*file), std::move(*drv), mo);
   if (!model.ok()) {
     std::fprintf(stderr, "llmos-bench engine: %s\n", model.status().message().c_str());
     return 1;
   }
-  engine::LlamaModel& m = **model;
+  engine::Model& m = **model;
   const DType kv_type = kv == "f16" ? DType::kF16 : DType::kF32;
   const int n_threads = threads > 0 ? threads : int(std::thread::hardware_concurrency());
 

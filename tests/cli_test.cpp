@@ -107,6 +107,28 @@ TEST_CASE("a missing model file is named in the error") {
   CHECK(r.err.find("/nonexistent/model.gguf") != std::string::npos);
 }
 
+TEST_CASE("inspect shows the family and the memory estimate the kernel makes: KV in whole blocks of 16") {
+  auto inspect = [](const std::string& ctx) {
+    auto r = run_process({kLlmos, "inspect", tiny_model().string(), "--json", "--ctx", ctx});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return nlohmann::json::parse(r.out);
+  };
+  const auto a = inspect("97"), b = inspect("112");
+  CHECK(a["architecture"] == "llama");
+  CHECK(a["family"] == "llama");
+  const auto& h = a["hyperparameters"];
+  const auto& m = a["memory"];
+  CHECK(m["kv_cache_tokens"] == 112);
+  CHECK(m["kv_cache_bytes"] == b["memory"]["kv_cache_bytes"]);
+  CHECK(m["kv_cache_bytes"].get<uint64_t>() ==
+        h["block_count"].get<uint64_t>() * 112 * h["head_count_kv"].get<uint64_t>() *
+            (h["head_dim"].get<uint64_t>() + h["value_head_dim"].get<uint64_t>()) * 2);
+  CHECK(m["total_bytes"].get<uint64_t>() == m["weights_bytes"].get<uint64_t>() + m["kv_cache_bytes"].get<uint64_t>());
+  auto text = run_process({kLlmos, "inspect", tiny_model().string()});
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out.find("\nfamily:        llama\n") != std::string::npos);
+}
+
 TEST_CASE("generate --json prints the generated ids and their text; greedy runs repeat exactly") {
   const std::vector<std::string> argv = {kLlmos, "generate", "--local", "--model", tiny_model().string(),
                                          "--prompt", "hello world", "--max-tokens", "12", "--temperature",

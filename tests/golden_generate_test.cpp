@@ -13,7 +13,7 @@
 
 #include "llmos/driver/device.hpp"
 #include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
 #include "shared_dir.hpp"
@@ -40,7 +40,7 @@ constexpr double kMeanProbTolerance = 2e-4;
 
 struct Fixture {
   nlohmann::json golden;
-  std::unique_ptr<engine::LlamaModel> model;
+  std::unique_ptr<engine::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tok;
 
   explicit Fixture(int max_outputs, DType kv_type = DType::kF16) {
@@ -59,7 +59,7 @@ struct Fixture {
     REQUIRE_MESSAGE(drv.ok(), drv.status().to_string());
     engine::ModelOptions mopts;
     mopts.max_outputs = max_outputs;
-    auto m = engine::LlamaModel::load(std::move(*file), std::move(*drv), mopts);
+    auto m = engine::load_model(std::move(*file), std::move(*drv), mopts);
     REQUIRE_MESSAGE(m.ok(), m.status().to_string());
     model = std::move(*m);
   }

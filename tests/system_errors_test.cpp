@@ -25,6 +25,20 @@ void write_file(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
 }
 
+// stories260K relabelled as architecture `qwen3` (same length as "llama"): the
+// general.architecture value and every "llama." key prefix; the tokenizer's
+// "llama" model stays. A file the kernel admits but no engine family runs.
+std::string as_qwen3(std::string bytes) {
+  const std::string key = "general.architecture";
+  const size_t at = bytes.find(key);
+  REQUIRE(at != std::string::npos);
+  const size_t value = at + key.size() + 4 + 8;  // the value's type (u32), then its length (u64)
+  REQUIRE(bytes.compare(value, 5, "llama") == 0);
+  bytes.replace(value, 5, "qwen3");
+  for (size_t i = bytes.find("llama."); i != std::string::npos; i = bytes.find("llama.", i)) bytes.replace(i, 6, "qwen3.");
+  return bytes;
+}
+
 void check_serving(System& sys, const std::string& model) {
   auto r = sys.llmos({"generate", model, "Once upon a time", "--temperature", "0", "-n", "8", "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -78,9 +92,43 @@ TEST_CASE("bad model files, a taken name, CUDA and a load over the budget: clear
   } else {
     REQUIRE(sys.llmos({"unload", "d"}).exit_code == 0);
   }
+  // An architecture no engine family runs: the model service's one line, and the budget back.
+  const auto qwen3 = sys.dir() / "qwen3.gguf";
+  write_file(qwen3, as_qwen3(good));
+  auto unsupported = sys.llmos({"load", qwen3.string(), "--name", "q"});
+  CHECK(unsupported.exit_code == 1);
+  CHECK_MESSAGE(unsupported.err == "llmos load: unimplemented: " + qwen3.string() +
+                                       ": architecture 'qwen3' is not supported (supported: llama, mistral)\n",
+                unsupported.err);
   auto fits = sys.llmos({"load", stories_model(), "--name", "b"});
   CHECK_MESSAGE(fits.exit_code == 0, fits.err);
   check_serving(sys, "b");
+}
+
+TEST_CASE("a vocabulary llmos cannot read: the load fails saying why, naming the file and key") {
+  System sys;
+  REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
+  REQUIRE(sys.llmos({"load", stories_model(), "--name", "a"}).exit_code == 0);
+  // The kernel checks the vocabulary's size against the weights; the tokens
+  // themselves are read by the model service when it loads the file. Token 0's
+  // type becomes 9 (types are 0..6).
+  std::string bytes = read_file(stories_model());
+  const std::string key = "tokenizer.ggml.token_type";
+  const size_t at = bytes.find(key);
+  REQUIRE(at != std::string::npos);
+  const size_t first = at + key.size() + 4 + 4 + 8;  // value type, element type, count
+  const int32_t bad_type = 9;
+  std::memcpy(&bytes[first], &bad_type, sizeof bad_type);
+  const auto broken = sys.dir() / "badvocab.gguf";
+  write_file(broken, bytes);
+
+  auto load = sys.llmos({"load", broken.string(), "--name", "b"});
+  CHECK(load.exit_code != 0);
+  CHECK_MESSAGE(load.err.find("badvocab.gguf: tokenizer.ggml.token_type[0] = 9 is not a token type") != std::string::npos,
+                load.err);
+  auto r = sys.llmos({"generate", "b", "Once upon a time", "-n", "4"});
+  CHECK(r.exit_code != 0);
+  check_serving(sys, "a");
 }
 
 TEST_CASE("unknown model, a prompt longer than the context, bad sampling values: an error to that client only") {

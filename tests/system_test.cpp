@@ -36,6 +36,13 @@ TEST_CASE("up, load, generate as llama.cpp and generate --local do, unload, down
   CHECK(ps["models"][0]["state"] == "ready");
   CHECK(ps["models"][0]["device"] == "cpu");
   CHECK(ps["models"][0]["memory_bytes"].get<uint64_t>() > 1000000);
+  // The kernel's admission estimate is the one `llmos inspect` prints for the same context.
+  const auto ctx = ps["models"][0]["ctx"].get<uint64_t>();
+  auto inspect = run_process({kLlmos, "inspect", stories_model(), "--json", "--ctx", std::to_string(ctx)});
+  REQUIRE_MESSAGE(inspect.exit_code == 0, inspect.err);
+  const auto memory = nlohmann::json::parse(inspect.out)["memory"];
+  CHECK(memory["weights_bytes"] == ps["models"][0]["weights_bytes"]);
+  CHECK(memory["kv_cache_bytes"] == ps["models"][0]["kv_bytes"]);
   std::vector<std::string> names;
   for (const auto& s : ps["services"]) {
     names.push_back(s["name"]);

@@ -13,7 +13,7 @@
 
 #include "cuda_test_util.hpp"
 #include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/modelgen/model_gen.hpp"
 
@@ -51,13 +51,13 @@ struct TempModel {
   ~TempModel() { std::filesystem::remove(path); }
 };
 
-std::unique_ptr<engine::LlamaModel> load(const std::string& path, std::unique_ptr<Driver> d) {
+std::unique_ptr<engine::Model> load(const std::string& path, std::unique_ptr<Driver> d) {
   auto file = gguf::GgufFile::open(path);
   REQUIRE_MESSAGE(file.ok(), file.status().to_string());
   engine::ModelOptions mo;
   mo.max_batch_tokens = 64;
   mo.max_outputs = 8;
-  auto m = engine::LlamaModel::load(std::move(*file), std::move(d), mo);
+  auto m = engine::load_model(std::move(*file), std::move(d), mo);
   REQUIRE_MESSAGE(m.ok(), m.status().to_string());
   return std::move(*m);
 }

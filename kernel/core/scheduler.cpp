@@ -7,11 +7,6 @@ namespace llmos::kernel {
 namespace {
 
 
-void erase_id(std::deque<uint64_t>& q, uint64_t id) {
-  auto it = std::find(q.begin(), q.end(), id);
-  if (it != q.end()) q.erase(it);
-}
-
 }  // namespace
 
 Status Scheduler::add_model(std::string name, ModelLimits limits) {
@@ -43,7 +38,7 @@ std::vector<TrackedRequest> Scheduler::remove_model(std::string_view name) {
   if (it == models_.end()) return out;
   for (auto i = requests_.begin(); i != requests_.end();) {
     if (i->second.request.model == name) {
-      if (i->second.running) --total_running_;
+      if (held_by_service(i->second.state)) --total_running_;
       out.push_back(std::move(i->second));
       i = requests_.erase(i);
     } else {
@@ -141,7 +136,8 @@ std::vector<TrackedRequest> Scheduler::schedule(TimePoint now) {
     uint64_t id = best_queue->front();
     best_queue->pop_front();
     TrackedRequest& r = requests_.at(id);
-    r.running = true;
+    LLMOS_ASSERT(r.state == RequestState::kQueued || r.state == RequestState::kPreempted);
+    r.state = RequestState::kRunning;
     ++r.dispatches;
     best->running.insert(id);
     best->last_served = ++round_;
@@ -149,51 +145,6 @@ std::vector<TrackedRequest> Scheduler::schedule(TimePoint now) {
     started.push_back(r);
   }
   return started;
-}
-
-Status Scheduler::record_tokens(uint64_t id, uint32_t offset, std::span<const uint32_t> ids) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return not_found("no admitted request " + std::to_string(id));
-  auto& generated = it->second.generated;
-  if (offset > generated.size()) {
-    return invalid_argument("request " + std::to_string(id) + ": tokens at offset " +
-                            std::to_string(offset) + " but only " +
-                            std::to_string(generated.size()) + " are known");
-  }
-  size_t known = generated.size() - offset;
-  if (known < ids.size()) generated.insert(generated.end(), ids.begin() + known, ids.end());
-  return ok_status();
-}
-
-Status Scheduler::finish(uint64_t id) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return not_found("no admitted request " + std::to_string(id));
-  TrackedRequest& r = it->second;
-  auto q = models_.find(r.request.model);
-  if (q != models_.end()) {
-    if (r.running) {
-      q->second.running.erase(id);
-    } else {
-      erase_id(q->second.interactive, id);
-      erase_id(q->second.batch, id);
-    }
-  }
-  if (r.running) --total_running_;
-  requests_.erase(it);
-  ++counters_.finished;
-  return ok_status();
-}
-
-Result<Scheduler::CancelOutcome> Scheduler::cancel(uint64_t id) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return not_found("no admitted request " + std::to_string(id));
-  if (it->second.running) return CancelOutcome::kRunning;
-  ModelQueue& q = models_.at(it->second.request.model);
-  erase_id(q.interactive, id);
-  erase_id(q.batch, id);
-  requests_.erase(it);
-  ++counters_.cancelled_in_queue;
-  return CancelOutcome::kRemovedFromQueue;
 }
 
 std::optional<uint64_t> Scheduler::choose_preemption_victim(std::string_view model,
@@ -204,6 +155,7 @@ std::optional<uint64_t> Scheduler::choose_preemption_victim(std::string_view mod
   for (uint64_t id : it->second.running) {
     if (except && *except == id) continue;
     const TrackedRequest& r = requests_.at(id);
+    if (r.state != RequestState::kRunning) continue;  // leaving already
     // Lower priority class first (batch > interactive), then the latest admitted.
     if (!victim || r.request.priority > victim->request.priority ||
         (r.request.priority == victim->request.priority &&
@@ -216,7 +168,6 @@ std::optional<uint64_t> Scheduler::choose_preemption_victim(std::string_view mod
 }
 
 std::optional<uint64_t> Scheduler::choose_priority_preemption(std::string_view model,
-                                                              const std::set<uint64_t>& pending,
                                                               TimePoint now) const {
   auto it = models_.find(model);
   if (it == models_.end()) return std::nullopt;
@@ -228,54 +179,16 @@ std::optional<uint64_t> Scheduler::choose_priority_preemption(std::string_view m
   size_t making_room = 0;
   const TrackedRequest* victim = nullptr;
   for (uint64_t id : q.running) {
-    if (pending.count(id)) {
+    const TrackedRequest& r = requests_.at(id);
+    if (r.state != RequestState::kRunning) {  // preempting or cancelling: its place comes free
       ++making_room;
       continue;
     }
-    const TrackedRequest& r = requests_.at(id);
     if (r.request.priority != Priority::kBatch) continue;
     if (!victim || r.admission_order > victim->admission_order) victim = &r;
   }
   if (making_room >= q.interactive.size() || !victim) return std::nullopt;
   return victim->request.id;
-}
-
-void Scheduler::requeue_front(ModelQueue& q, TrackedRequest& r, TimePoint now) {
-  q.running.erase(r.request.id);
-  --total_running_;
-  r.running = false;
-  r.queued_since = now;
-  (r.request.priority == Priority::kBatch ? q.batch : q.interactive).push_front(r.request.id);
-}
-
-Status Scheduler::requeue_preempted(uint64_t id, bool swapped_out, TimePoint now) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return not_found("no admitted request " + std::to_string(id));
-  TrackedRequest& r = it->second;
-  if (!r.running) return invalid_argument("request " + std::to_string(id) + " is not running");
-  requeue_front(models_.at(r.request.model), r, now);
-  r.swapped_out = swapped_out;
-  ++counters_.preemptions;
-  return ok_status();
-}
-
-std::vector<uint64_t> Scheduler::requeue_after_crash(std::string_view model, TimePoint now) {
-  std::vector<uint64_t> ids;
-  auto it = models_.find(model);
-  if (it == models_.end()) return ids;
-  ModelQueue& q = it->second;
-  ids.assign(q.running.begin(), q.running.end());
-  std::sort(ids.begin(), ids.end(), [&](uint64_t a, uint64_t b) {
-    return requests_.at(a).admission_order < requests_.at(b).admission_order;
-  });
-  // Pushing to the front latest-first leaves the earliest admitted at the head.
-  for (auto i = ids.rbegin(); i != ids.rend(); ++i) {
-    TrackedRequest& r = requests_.at(*i);
-    requeue_front(q, r, now);
-    r.swapped_out = false;
-    ++counters_.redispatches;
-  }
-  return ids;
 }
 
 const TrackedRequest* Scheduler::find(uint64_t id) const {

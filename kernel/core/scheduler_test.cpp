@@ -163,7 +163,9 @@ TEST_CASE("the preemption victim is the lowest priority, most recently admitted 
   CHECK(s.choose_preemption_victim("m") == 3u);
   CHECK(s.choose_preemption_victim("m", 3u) == 2u);
   REQUIRE(s.record_tokens(3, 0, std::vector<uint32_t>{5, 6}).ok());
-  REQUIRE(s.requeue_preempted(3, /*swapped_out=*/true, t).ok());
+  REQUIRE(s.begin_preempt(3).ok());
+  CHECK(s.choose_preemption_victim("m") == 2u);  // 3 is leaving already
+  REQUIRE(*s.requeue_preempted(3, /*swapped_out=*/true, t) == Scheduler::PreemptedOutcome::kRequeued);
   CHECK(s.choose_preemption_victim("m") == 2u);
   REQUIRE(s.finish(2).ok());
   CHECK(s.choose_preemption_victim("m") == 4u);
@@ -173,6 +175,7 @@ TEST_CASE("the preemption victim is the lowest priority, most recently admitted 
   REQUIRE(resumed.size() == 1);
   CHECK(resumed[0].request.id == 3);
   CHECK(resumed[0].swapped_out);
+  CHECK(resumed[0].state == RequestState::kRunning);
   CHECK(resumed[0].generated == std::vector<uint32_t>{5, 6});
   CHECK(resumed[0].dispatches == 2);
   CHECK(s.counters().preemptions == 1);
@@ -187,35 +190,34 @@ TEST_CASE("an interactive request waiting at the cap takes the place of the late
   REQUIRE(s.submit(req(1, "m", Priority::kBatch), t).ok());
   REQUIRE(s.submit(req(2, "m", Priority::kBatch), t).ok());
   CHECK(s.schedule(t).size() == 2);
-  std::set<uint64_t> pending;
-  CHECK_FALSE(s.choose_priority_preemption("m", pending, t).has_value());  // nothing waits
+  CHECK_FALSE(s.choose_priority_preemption("m", t).has_value());  // nothing waits
   REQUIRE(s.submit(req(3, "m", Priority::kBatch), t).ok());
-  CHECK_FALSE(s.choose_priority_preemption("m", pending, t).has_value());  // batch waits for batch
+  CHECK_FALSE(s.choose_priority_preemption("m", t).has_value());  // batch waits for batch
   REQUIRE(s.submit(req(4, "m", Priority::kInteractive), t).ok());
   REQUIRE(s.submit(req(5, "m", Priority::kInteractive), t).ok());
   // Two interactive requests wait: the two batch ones go, latest first.
-  auto v = s.choose_priority_preemption("m", pending, t);
+  auto v = s.choose_priority_preemption("m", t);
   REQUIRE(v.has_value());
   CHECK(*v == 2u);
-  pending.insert(*v);
-  v = s.choose_priority_preemption("m", pending, t);
+  REQUIRE(s.begin_preempt(*v).ok());
+  v = s.choose_priority_preemption("m", t);
   REQUIRE(v.has_value());
   CHECK(*v == 1u);
-  pending.insert(*v);
-  CHECK_FALSE(s.choose_priority_preemption("m", pending, t).has_value());  // room for both is coming
+  REQUIRE(s.begin_preempt(*v).ok());
+  CHECK_FALSE(s.choose_priority_preemption("m", t).has_value());  // room for both is coming
   REQUIRE(s.requeue_preempted(2, true, t).ok());
   REQUIRE(s.requeue_preempted(1, true, t).ok());
   CHECK(ids_of(s.schedule(t)) == std::vector<uint64_t>{4, 5});
   // Interactive work is never taken off for interactive work.
   REQUIRE(s.submit(req(6, "m", Priority::kInteractive), t).ok());
-  CHECK_FALSE(s.choose_priority_preemption("m", {}, t).has_value());
+  CHECK_FALSE(s.choose_priority_preemption("m", t).has_value());
   REQUIRE(s.finish(4).ok());
   REQUIRE(s.finish(5).ok());
   CHECK(ids_of(s.schedule(t)) == std::vector<uint64_t>{6, 1});  // batch 1 was preempted first: it leads
   // A batch request that has waited past batch_max_wait goes next: no preemption then.
   REQUIRE(s.submit(req(7, "m", Priority::kInteractive), t).ok());
-  CHECK(s.choose_priority_preemption("m", {}, t) == 1u);
-  CHECK_FALSE(s.choose_priority_preemption("m", {}, t + 6s).has_value());
+  CHECK(s.choose_priority_preemption("m", t) == 1u);
+  CHECK_FALSE(s.choose_priority_preemption("m", t + 6s).has_value());
 }
 
 TEST_CASE("after a model service crash its requests are re-dispatched first, with their tokens") {
@@ -230,7 +232,9 @@ TEST_CASE("after a model service crash its requests are re-dispatched first, wit
   CHECK(s.record_tokens(1, 9, std::vector<uint32_t>{1}).code() == ErrorCode::kInvalidArgument);
   CHECK(s.record_tokens(77, 0, std::vector<uint32_t>{1}).code() == ErrorCode::kNotFound);
 
-  CHECK(s.requeue_after_crash("m", t) == std::vector<uint64_t>{1, 2});
+  auto crash = s.requeue_after_crash("m", t);
+  CHECK(crash.requeued == std::vector<uint64_t>{1, 2});
+  CHECK(crash.cancelled.empty());
   CHECK(s.total_running() == 0);
   auto again = s.schedule(t);
   CHECK(ids_of(again) == std::vector<uint64_t>{1, 2});
@@ -249,7 +253,7 @@ TEST_CASE("cancel removes a queued request at once and leaves a running one to i
   REQUIRE(s.schedule(t).size() == 1);
   CHECK(*s.cancel(2) == Scheduler::CancelOutcome::kRemovedFromQueue);
   CHECK(s.find(2) == nullptr);
-  CHECK(*s.cancel(1) == Scheduler::CancelOutcome::kRunning);
+  CHECK(*s.cancel(1) == Scheduler::CancelOutcome::kCancelling);
   CHECK(s.find(1) != nullptr);
   REQUIRE(s.finish(1).ok());
   CHECK(s.cancel(1).status().code() == ErrorCode::kNotFound);

@@ -175,11 +175,21 @@ void KernelServer::on_model_service_exit(ModelRuntime& model, const std::string&
     return;
   }
   (void)scheduler_.set_paused(model.name, true);
-  auto ids = scheduler_.requeue_after_crash(model.name, clock_.now());
-  if (!ids.empty()) {
-    log_.warn("model '" + model.name + "': re-dispatching " + std::to_string(ids.size()) +
+  auto crash = scheduler_.requeue_after_crash(model.name, clock_.now());
+  if (!crash.requeued.empty()) {
+    log_.warn("model '" + model.name + "': re-dispatching " + std::to_string(crash.requeued.size()) +
               " request(s) when its service is back");
   }
+  if (crash.cancelled.empty()) return;
+  for (const auto& r : crash.cancelled) {  // the cancel they were waiting for is done
+    generated_tokens_ += r.generated.size();
+    ++cancelled_;
+    send_final_event(r.request.id, wire::FinishReason::CANCELLED, ok_status(), r.prompt_tokens());
+  }
+  // A draining model may have nothing left now; checked after this exit is handled.
+  boost::asio::post(io_, [this, name = model.name] {
+    if (auto it = models_.find(name); it != models_.end()) check_drained(it->second);
+  });
 }
 
 void KernelServer::on_model_load_error(ModelRuntime& model, const Status& st) {
@@ -205,7 +215,6 @@ void KernelServer::fail_model(ModelRuntime& model, const Status& why) {
                      Status(why.code(), "model '" + name + "' failed: " + why.message()),
                      uint32_t(r.request.prompt.size()));
     ++failed_;
-    forget_request(r.request.id);
   }
   (void)supervisor_.stop(model.service);
   if (model.load_waiter) send_error(model.load_waiter->peer, model.load_waiter->request_id, why);
@@ -261,7 +270,6 @@ void KernelServer::finish_unload(ModelRuntime& model) {
   for (const auto& r : scheduler_.remove_model(name)) {
     send_final_event(r.request.id, wire::FinishReason::ERROR, failed("model '" + name + "' was unloaded"),
                      uint32_t(r.request.prompt.size()));
-    forget_request(r.request.id);
   }
   (void)registry_.mark_unloaded(name);
   if (const ModelRecord* record = registry_.find(name)) {

@@ -35,7 +35,6 @@ void KernelServer::on_submit(const ipc::DecodedMessage& m) {
     log_.debug("request " + std::to_string(id) + " refused: " + st.to_string());
     return send_error(peer, id, st);
   }
-  prompt_len_[id] = prompt_tokens;
   prompt_tokens_ += prompt_tokens;
   ipc::OutgoingMessage out(id);
   auto admitted = out.body().initAdmitted();
@@ -51,23 +50,24 @@ void KernelServer::on_cancel(const ipc::DecodedMessage& m) {
   const TrackedRequest* r = scheduler_.find(id);
   if (r == nullptr) return;  // already finished
   const std::string model = r->request.model;
-  const bool swapped_out = r->swapped_out;
+  const bool swapped_out = r->state == RequestState::kPreempted && r->swapped_out;
+  const uint32_t prompt_tokens = r->prompt_tokens();
   auto outcome = scheduler_.cancel(id);
-  if (!outcome.ok()) return;
+  if (!outcome.ok()) {
+    log_.debug("cancel ignored: " + outcome.status().message());  // a repeated cancel
+    return;
+  }
   if (*outcome == Scheduler::CancelOutcome::kRemovedFromQueue) {
     if (swapped_out) drop_swapped(model, id);
     ++cancelled_;
-    send_final_event(id, wire::FinishReason::CANCELLED, ok_status(), prompt_len_[id]);
-    forget_request(id);
+    send_final_event(id, wire::FinishReason::CANCELLED, ok_status(), prompt_tokens);
   } else {
     auto it = models_.find(model);
     if (it != models_.end() && it->second.service_up) {
       ipc::OutgoingMessage out(id);
       out.body().initCancel().setReason(m.body().getCancel().getReason());
-      if (send_to(it->second.service, out).ok()) {
-        cancelling_.insert(id);  // a Preempted crossing the Cancel ends it instead
-        return;                  // the service sends the final event
-      }
+      // Its final event ends it; a `preempted` crossing the Cancel ends it instead.
+      if (send_to(it->second.service, out).ok()) return;
     }
     end_request(id, wire::FinishReason::CANCELLED, ok_status());
   }
@@ -90,7 +90,6 @@ void KernelServer::on_token_event(const ipc::DecodedMessage& m) {
     default: ++completed_; break;
   }
   (void)scheduler_.finish(id);
-  forget_request(id);
   const std::string name = model->name;
   check_drained(*model);
   if (models_.count(name)) pump();
@@ -109,11 +108,12 @@ void KernelServer::preempt_for_priority() {
   const TimePoint now = clock_.now();
   for (auto& [name, model] : models_) {
     if (!model.service_up) continue;
-    while (auto victim = scheduler_.choose_priority_preemption(name, preempting_, now)) {
+    while (auto victim = scheduler_.choose_priority_preemption(name, now)) {
       ipc::OutgoingMessage out(*victim);
       out.body().initPreempt().setSwapOut(true);
       if (!send_to(model.service, out).ok()) break;  // its exit requeues everything
-      preempting_.insert(*victim);
+      const Status preempting = scheduler_.begin_preempt(*victim);
+      LLMOS_ASSERT(preempting.ok());  // the victim was chosen among running requests
       log_.info("preempting batch request " + std::to_string(*victim) + " of '" + name +
                 "' for an interactive one");
     }
@@ -124,20 +124,26 @@ void KernelServer::on_preempted(const ipc::DecodedMessage& m) {
   ModelRuntime* model = model_of_service(m.peer());
   if (model == nullptr) return;
   const uint64_t id = m.request_id();
-  preempting_.erase(id);
-  const TrackedRequest* r = scheduler_.find(id);
-  if (r == nullptr || !r->running) return;  // ended meanwhile
   auto p = m.body().getPreempted();
+  auto outcome = scheduler_.requeue_preempted(id, p.getSwappedOut(), clock_.now());
+  if (!outcome.ok()) {  // it ended meanwhile, or a late message from a service that no longer runs it
+    const Status& st = outcome.status();
+    if (st.code() == ErrorCode::kNotFound) {
+      log_.debug("preempted ignored: " + st.message());
+    } else {
+      log_.warn("preempted from '" + model->service + "' ignored: " + st.message());
+    }
+    return;
+  }
   const std::vector<uint32_t> ids = ipc::to_vector(p.getGeneratedIds());
   if (Status st = scheduler_.record_tokens(id, 0, ids); !st.ok()) log_.warn("preempted: " + st.message());
-  if (cancelling_.count(id)) {
+  if (*outcome == Scheduler::PreemptedOutcome::kCancelled) {
     // The client's cancel crossed the preemption: it ends here (end_request's
     // Cancel makes the service drop the KV it swapped out).
     end_request(id, wire::FinishReason::CANCELLED, ok_status());
     check_drained(*model);
     return pump();
   }
-  (void)scheduler_.requeue_preempted(id, p.getSwappedOut(), clock_.now());
   log_.info("request " + std::to_string(id) + " preempted after " + std::to_string(ids.size()) + " tokens (" +
             (p.getSwappedOut() ? std::to_string(p.getCommittedTokens()) + " tokens of KV swapped out)"
                                : std::string("its KV will be recomputed)")));
@@ -150,12 +156,6 @@ void KernelServer::drop_swapped(const std::string& model, uint64_t id) {
   ipc::OutgoingMessage out(id);
   out.body().initCancel().setReason("its request ended while preempted");
   (void)send_to(it->second.service, out);
-}
-
-void KernelServer::forget_request(uint64_t id) {
-  prompt_len_.erase(id);
-  preempting_.erase(id);
-  cancelling_.erase(id);
 }
 
 void KernelServer::dispatch(const TrackedRequest& r) {
@@ -173,8 +173,6 @@ void KernelServer::dispatch(const TrackedRequest& r) {
   s.setPriority(ipc::to_wire(r.request.priority));
   set_ids(s.initGeneratedIds(uint32_t(r.generated.size())), r.generated);
   d.setSwappedOut(r.swapped_out);
-  preempting_.erase(r.request.id);
-  cancelling_.erase(r.request.id);
   d.setTokenEndpoint(ipc::as_text(token_endpoint_));
   if (r.dispatches > 1) {
     log_.info("request " + std::to_string(r.request.id) + " re-dispatched to '" + it->second.service +
@@ -189,7 +187,8 @@ void KernelServer::dispatch(const TrackedRequest& r) {
 void KernelServer::end_request(uint64_t id, wire::FinishReason reason, const Status& error) {
   const TrackedRequest* r = scheduler_.find(id);
   if (r == nullptr) return;
-  if (r->running || r->swapped_out) {  // a swapped-out one has KV to drop there
+  // Its service holds it, or (preempted) its swapped-out KV: have it dropped.
+  if (held_by_service(r->state) || r->swapped_out) {
     auto it = models_.find(r->request.model);
     if (it != models_.end() && it->second.service_up) {
       ipc::OutgoingMessage out(id);
@@ -198,14 +197,14 @@ void KernelServer::end_request(uint64_t id, wire::FinishReason reason, const Sta
     }
   }
   generated_tokens_ += r->generated.size();
+  const uint32_t prompt_tokens = r->prompt_tokens();
   (void)scheduler_.finish(id);
   if (reason == wire::FinishReason::CANCELLED) {
     ++cancelled_;
   } else {
     ++failed_;
   }
-  send_final_event(id, reason, error, prompt_len_[id]);
-  forget_request(id);
+  send_final_event(id, reason, error, prompt_tokens);
 }
 
 void KernelServer::cancel_all_requests(const std::string& why) {

@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -128,7 +127,6 @@ class KernelServer {
   void preempt_for_priority();  // asks model services to take batch requests off for interactive ones
   void on_preempted(const ipc::DecodedMessage& m);
   void drop_swapped(const std::string& model, uint64_t id);  // a Cancel the model service reads as "drop its swap"
-  void forget_request(uint64_t id);                          // the request ended
   void dispatch(const TrackedRequest& r);
   void end_request(uint64_t id, wire::FinishReason reason, const Status& error);
   void cancel_all_requests(const std::string& why);
@@ -159,9 +157,6 @@ class KernelServer {
   // Counters for `stats` beyond the scheduler's:
   uint64_t completed_ = 0, cancelled_ = 0, failed_ = 0;
   uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, service_restarts_ = 0;
-  std::map<uint64_t, uint32_t> prompt_len_;  // admitted request -> prompt tokens
-  std::set<uint64_t> preempting_;            // Preempt sent, Preempted not yet back
-  std::set<uint64_t> cancelling_;            // running, Cancel sent to its model service
   EngineCounters engine_totals_;  // over every model service that ever ran
 };
 

@@ -12,7 +12,7 @@
 #include <iostream>
 
 #include "kernel_server.hpp"
-#include "llmos/http/http_server.hpp"
+#include "llmos/common/listen_address.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 
 namespace {
@@ -65,9 +65,8 @@ int main(int argc, char** argv) {
   }
   if (!http.empty() && http != "off") {
     // Checked here, once: llmos-io would otherwise refuse it at every restart.
-    llmos::http::HttpServerOptions parsed;
-    if (auto st = llmos::http::parse_listen_address(http, parsed); !st.ok()) {
-      std::fprintf(stderr, "llmosd: --http %s\n", st.message().c_str());
+    if (auto parsed = llmos::parse_listen_address(http); !parsed.ok()) {
+      std::fprintf(stderr, "llmosd: --http %s\n", parsed.status().message().c_str());
       return 2;
     }
   }

@@ -1,22 +1,21 @@
 #include "model_inspector.hpp"
 
-#include "llmos/engine/llama_config.hpp"
 #include "llmos/gguf/gguf_file.hpp"
-#include "llmos/tokenizer/tokenizer.hpp"
+#include "llmos/model/hyperparameters.hpp"
+#include "llmos/model/memory_estimate.hpp"
 
 namespace llmos::kernel {
 
 Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size) {
   LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
-  LLMOS_ASSIGN_OR_RETURN(auto config, engine::read_llama_config(*file));
-  LLMOS_ASSIGN_OR_RETURN(auto tokenizer, tokenizer::tokenizer_from_gguf(*file));
-  const auto* embd = file->find_tensor("token_embd.weight");
-  if (embd == nullptr || embd->dims.size() != 2) {
-    return invalid_argument(path + ": tensor 'token_embd.weight' is missing or not 2-D");
-  }
-  if (tokenizer.n_tokens() != embd->dims[1]) {
-    return invalid_argument(path + ": the vocabulary has " + std::to_string(tokenizer.n_tokens()) +
-                            " tokens but token_embd.weight has " + std::to_string(embd->dims[1]) + " rows");
+  LLMOS_ASSIGN_OR_RETURN(auto config, model::read_hyperparameters(*file));
+  // The vocabulary's size only: the model service and llmos-io read and check
+  // the tokens themselves (and say why, naming the file and key, if they are bad).
+  LLMOS_ASSIGN_OR_RETURN(auto tokens, file->get_string_array("tokenizer.ggml.tokens"));
+  if (tokens.empty()) return invalid_argument(path + ": tokenizer.ggml.tokens is empty");
+  if (int64_t(tokens.size()) != int64_t(config.n_vocab)) {
+    return invalid_argument(path + ": the vocabulary has " + std::to_string(tokens.size()) +
+                            " tokens but token_embd.weight has " + std::to_string(config.n_vocab) + " rows");
   }
   ModelFacts f;
   f.path = path;
@@ -27,15 +26,11 @@ Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t
     return invalid_argument(path + ": a context of " + std::to_string(f.ctx) +
                             " tokens exceeds the model's context_length of " + std::to_string(f.model_ctx));
   }
-  f.vocab_size = uint32_t(tokenizer.n_tokens());
-  f.kv.n_layers = config.n_layers;
-  f.kv.n_kv_heads = config.n_kv_heads;
-  f.kv.head_dim = config.head_dim;
-  f.kv.type = DType::kF16;
-  f.kv.block_size = int32_t(block_size);
-  f.kv = kv_geometry_for_tokens(f.kv, f.ctx);
-  f.memory.weights_bytes = file->total_tensor_bytes();
-  f.memory.kv_bytes = f.kv.bytes();
+  f.vocab_size = uint32_t(tokens.size());
+  LLMOS_ASSIGN_OR_RETURN(f.kv, model::kv_cache_geometry(config, f.ctx, block_size, DType::kF16));
+  LLMOS_ASSIGN_OR_RETURN(auto memory, model::estimate_model_memory(*file, config, f.ctx, block_size, DType::kF16));
+  f.memory.weights_bytes = memory.weights_bytes;
+  f.memory.kv_bytes = memory.kv_bytes;
   return f;
 }
 

@@ -1,6 +1,7 @@
-// Inspecting a model file before a load: validates the GGUF file, its llama
-// hyperparameters and its vocabulary, and estimates the memory the load needs
-// (weights + the KV arena for the requested context). Runs on the kernel's
+// Inspecting a model file before a load: validates the GGUF file, its
+// hyper-parameters and its vocabulary's size, and estimates the memory the load
+// needs (weights + the KV arena for the requested context, counted by
+// llmos/model/memory_estimate.hpp). Runs on the kernel's
 // blocking pool (it reads the whole header); a plain function, thread-safe.
 #pragma once
 #include <cstdint>
@@ -22,8 +23,10 @@ struct ModelFacts {
 };
 
 // Errors name the file: not_found (missing), invalid_argument (truncated,
-// corrupt, a vocabulary that does not match the weights, a ctx above the
-// model's), unimplemented (an architecture or tensor type llmos lacks).
+// corrupt, a vocabulary whose size does not match the weights, a ctx above the
+// model's), unimplemented (a tensor type llmos lacks). Whether llmos runs the
+// architecture, and whether it reads the tokens, is the model service's answer
+// when it loads the file.
 // `ctx` 0 means the model's own context length.
 Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size);
 

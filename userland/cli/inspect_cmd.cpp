@@ -1,8 +1,10 @@
 // `llmos inspect MODEL.gguf [--json] [--ctx N]`: what a model file holds and what
-// loading it would cost. Prints the header, the architecture's hyperparameters,
-// every metadata key (long arrays summarized), the tensor table, and a memory
-// estimate: the weights (mmapped read-only, shared between processes) plus an F16
-// KV cache for the context length. A bad file: one line on stderr, exit 1.
+// loading it would cost. Prints the header, the architecture, the engine family
+// that runs it, the hyperparameters, every metadata key (long arrays
+// summarized), the tensor table, and the memory estimate the kernel makes
+// before a load (model::estimate_model_memory: the weights, mmapped read-only
+// and shared between processes, plus an F16 KV cache for the context in whole
+// blocks). A bad file: one line on stderr, exit 1.
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cinttypes>
@@ -14,8 +16,12 @@
 #include <string>
 
 #include "commands.hpp"
+#include "llmos/engine/kv_cache.hpp"
+#include "llmos/engine/model_family.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/gguf/gguf_text.hpp"
+#include "llmos/model/hyperparameters.hpp"
+#include "llmos/model/memory_estimate.hpp"
 
 namespace llmos::cli {
 namespace {
@@ -26,66 +32,38 @@ using Json = nlohmann::ordered_json;
 
 constexpr int kExitBadFile = 1;
 constexpr int kExitUsage = 2;
-constexpr size_t kArrayPreview = 8;    // array elements shown per key
-constexpr uint64_t kKvElemBytes = 2;   // the KV cache is estimated at F16
+constexpr size_t kArrayPreview = 8;  // array elements shown per key
+// The KV cache is estimated as the engine allocates it by default: f16, in whole blocks.
+constexpr DType kKvType = DType::kF16;
+constexpr uint32_t kKvBlockSize = uint32_t(engine::kDefaultBlockSize);
 
-// The hyperparameters that `inspect` reports, where the file has them.
-struct Hyperparameters {
-  std::string arch;
-  std::optional<uint64_t> context_length, embedding_length, block_count, feed_forward_length,
-      head_count, head_count_kv, head_dim, vocab_size;
-  std::optional<float> rope_freq_base, rms_eps;
-};
-
-template <class T>
-std::optional<T> value_or_none(Result<T> r) {
-  return r.ok() ? std::optional<T>(*r) : std::nullopt;
-}
-
-Hyperparameters read_hyperparameters(const GgufFile& f) {
-  Hyperparameters h;
-  if (auto a = f.get_string("general.architecture"); a.ok()) h.arch = std::string(*a);
-  const std::string p = h.arch + ".";
-  h.context_length = value_or_none(f.get_uint(p + "context_length"));
-  h.embedding_length = value_or_none(f.get_uint(p + "embedding_length"));
-  h.block_count = value_or_none(f.get_uint(p + "block_count"));
-  h.feed_forward_length = value_or_none(f.get_uint(p + "feed_forward_length"));
-  h.head_count = value_or_none(f.get_uint(p + "attention.head_count"));
-  h.head_count_kv = value_or_none(f.get_uint(p + "attention.head_count_kv"));
-  if (!h.head_count_kv) h.head_count_kv = h.head_count;  // no GQA key: one KV head per head
-  h.head_dim = value_or_none(f.get_uint(p + "attention.key_length"));
-  if (!h.head_dim && h.embedding_length && h.head_count && *h.head_count != 0)
-    h.head_dim = *h.embedding_length / *h.head_count;
-  h.vocab_size = value_or_none(f.get_uint(p + "vocab_size"));
-  if (const gguf::MetadataEntry* t = f.find_metadata("tokenizer.ggml.tokens");
-      t != nullptr && t->type == gguf::ValueType::kArray)
-    h.vocab_size = t->array_length;
-  h.rope_freq_base = value_or_none(f.get_float(p + "rope.freq_base"));
-  h.rms_eps = value_or_none(f.get_float(p + "attention.layer_norm_rms_epsilon"));
-  return h;
-}
-
-struct MemoryEstimate {
+// What `inspect` reports of the model, beyond the file itself: its
+// hyper-parameters (or why they cannot be read), the engine family that runs
+// its architecture, and the memory a load needs (the kernel's estimate).
+struct ModelSummary {
+  std::string arch;                                  // general.architecture, "" when absent
+  Result<model::Hyperparameters> hparams = internal_error("not read");  // the error names the key
+  const engine::ModelFamily* family = nullptr;       // nullptr: llmos does not run it
   uint64_t weights_bytes = 0;
-  std::optional<uint64_t> context_length;
-  std::optional<uint64_t> kv_cache_bytes;  // absent when the file lacks a needed key
-  std::string kv_formula;                  // "2 (K,V) x 22 layers x 2048 ctx x ..."
+  std::optional<uint64_t> context_length;            // --ctx, else the model's
+  Result<model::ModelMemoryEstimate> memory = internal_error("not estimated");
 };
 
-MemoryEstimate estimate_memory(const GgufFile& f, const Hyperparameters& h,
-                               std::optional<uint64_t> ctx_override) {
-  MemoryEstimate m;
-  m.weights_bytes = f.total_tensor_bytes();
-  m.context_length = ctx_override ? ctx_override : h.context_length;
-  if (!h.block_count || !m.context_length || !h.head_count_kv || !h.head_dim) return m;
-  uint64_t kv = 2 * kKvElemBytes;
-  for (uint64_t factor : {*h.block_count, *m.context_length, *h.head_count_kv, *h.head_dim})
-    if (__builtin_mul_overflow(kv, factor, &kv)) return m;
-  m.kv_cache_bytes = kv;
-  m.kv_formula = "2 (K,V) x " + std::to_string(*h.block_count) + " layers x " +
-                 std::to_string(*m.context_length) + " ctx x " + std::to_string(*h.head_count_kv) +
-                 " kv heads x " + std::to_string(*h.head_dim) + " head dim x 2 bytes (f16)";
-  return m;
+ModelSummary summarize(const GgufFile& f, std::optional<uint64_t> ctx_override) {
+  ModelSummary s;
+  s.hparams = model::read_hyperparameters(f);
+  if (auto a = f.get_string("general.architecture"); a.ok()) s.arch = std::string(*a);
+  s.family = engine::find_model_family(s.arch);
+  s.weights_bytes = f.total_tensor_bytes();
+  if (!s.hparams.ok()) return s;
+  s.context_length = ctx_override ? *ctx_override : uint64_t(s.hparams->ctx_len);
+  s.memory = model::estimate_model_memory(f, *s.hparams, *s.context_length, kKvBlockSize, kKvType);
+  return s;
+}
+
+std::string family_text(const ModelSummary& s) {
+  if (s.family != nullptr) return std::string(s.family->name);
+  return "none (llmos runs " + engine::supported_architectures() + ")";
 }
 
 std::string human_bytes(uint64_t n) {
@@ -105,43 +83,40 @@ std::string dims_text(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
-template <class T>
-std::string opt_text(const std::optional<T>& v) {
-  if (!v) return "?";
-  if constexpr (std::is_floating_point_v<T>) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%g", double(*v));
-    return buf;
-  } else {
-    return std::to_string(*v);
-  }
-}
-
-void print_text(const GgufFile& f, const Hyperparameters& h, const MemoryEstimate& m) {
+void print_text(const GgufFile& f, const ModelSummary& s) {
   std::printf("file:          %s\n", f.path().c_str());
   std::printf("gguf version:  %u\n", f.version());
   std::printf("size:          %s\n", human_bytes(f.file_size()).c_str());
   std::printf("alignment:     %u (tensor data starts at offset %" PRIu64 ")\n", f.alignment(),
               f.data_offset());
-  std::printf("architecture:  %s\n", h.arch.empty() ? "?" : h.arch.c_str());
-  std::printf("hyperparameters: context %s, embedding %s, blocks %s, ffn %s, heads %s, kv heads %s, "
-              "head dim %s, vocab %s, rope base %s, rms eps %s\n",
-              opt_text(h.context_length).c_str(), opt_text(h.embedding_length).c_str(),
-              opt_text(h.block_count).c_str(), opt_text(h.feed_forward_length).c_str(),
-              opt_text(h.head_count).c_str(), opt_text(h.head_count_kv).c_str(),
-              opt_text(h.head_dim).c_str(), opt_text(h.vocab_size).c_str(),
-              opt_text(h.rope_freq_base).c_str(), opt_text(h.rms_eps).c_str());
+  std::printf("architecture:  %s\n", s.arch.empty() ? "?" : gguf::escape_text(s.arch).c_str());
+  std::printf("family:        %s\n", family_text(s).c_str());
+  if (s.hparams.ok()) {
+    const model::Hyperparameters& h = *s.hparams;
+    std::printf("hyperparameters: context %d, embedding %d, blocks %d, ffn %d, heads %d, kv heads %d, "
+                "head dim %d, value head dim %d, vocab %d, rope dim %d, rope base %g, rms eps %g",
+                h.ctx_len, h.dim, h.n_layers, h.ffn_dim, h.n_heads, h.n_kv_heads, h.head_dim, h.v_head_dim,
+                h.n_vocab, h.rope_dim, double(h.rope_freq_base), double(h.rms_eps));
+    if (h.n_experts > 0) std::printf(", experts %d (%d used per token)", h.n_experts, h.n_experts_used);
+    std::printf("\n");
+  } else {
+    std::printf("hyperparameters: unknown (%s)\n", s.hparams.status().message().c_str());
+  }
 
   std::printf("\nestimated memory:\n");
   std::printf("  weights:   %s, mmapped read-only, shared by every process using the file\n",
-              human_bytes(m.weights_bytes).c_str());
-  if (m.kv_cache_bytes) {
-    std::printf("  kv cache:  %s for a context of %" PRIu64 " tokens: %s\n",
-                human_bytes(*m.kv_cache_bytes).c_str(), *m.context_length, m.kv_formula.c_str());
-    std::printf("  total:     %s\n", human_bytes(m.weights_bytes + *m.kv_cache_bytes).c_str());
+              human_bytes(s.weights_bytes).c_str());
+  if (s.memory.ok()) {
+    const model::Hyperparameters& h = *s.hparams;
+    std::printf("  kv cache:  %s for a context of %" PRIu64 " tokens: %d layers x %" PRIu64
+                " tokens (whole blocks of %u) x %d kv heads x (%d + %d) K and V head dims x 2 bytes (f16)\n",
+                human_bytes(s.memory->kv_bytes).c_str(), *s.context_length, h.n_layers, s.memory->kv_tokens,
+                kKvBlockSize, h.n_kv_heads, h.head_dim, h.v_head_dim);
+    std::printf("  total:     %s\n", human_bytes(s.memory->total()).c_str());
+  } else if (s.hparams.ok()) {
+    std::printf("  kv cache:  unknown (%s)\n", s.memory.status().message().c_str());
   } else {
-    std::printf("  kv cache:  unknown (the file lacks the %s.* keys it needs)\n",
-                h.arch.empty() ? "architecture" : h.arch.c_str());
+    std::printf("  kv cache:  unknown (the hyperparameters are)\n");
   }
 
   std::printf("\nmetadata (%zu keys):\n", f.metadata().size());
@@ -155,7 +130,7 @@ void print_text(const GgufFile& f, const Hyperparameters& h, const MemoryEstimat
                 int(type_width), GgufFile::type_string(e).c_str(),
                 f.format_value(e, kArrayPreview).c_str());
 
-  std::printf("\ntensors: %zu, %s\n", f.tensors().size(), human_bytes(m.weights_bytes).c_str());
+  std::printf("\ntensors: %zu, %s\n", f.tensors().size(), human_bytes(s.weights_bytes).c_str());
   size_t name_width = 4, dims_width = 4;
   for (const auto& t : f.tensors()) {
     name_width = std::max(name_width, t.name.size());
@@ -192,26 +167,35 @@ Json opt_json(const std::optional<T>& v) {
   else return *v;
 }
 
-Json to_json(const GgufFile& f, const Hyperparameters& h, const MemoryEstimate& m) {
+Json to_json(const GgufFile& f, const ModelSummary& s) {
   Json j;
   j["file"] = f.path();
   j["version"] = f.version();
   j["size_bytes"] = f.file_size();
   j["alignment"] = f.alignment();
   j["data_offset"] = f.data_offset();
-  j["architecture"] = h.arch.empty() ? Json(nullptr) : Json(h.arch);
-  j["hyperparameters"] = {
-      {"context_length", opt_json(h.context_length)},   {"embedding_length", opt_json(h.embedding_length)},
-      {"block_count", opt_json(h.block_count)},         {"feed_forward_length", opt_json(h.feed_forward_length)},
-      {"head_count", opt_json(h.head_count)},           {"head_count_kv", opt_json(h.head_count_kv)},
-      {"head_dim", opt_json(h.head_dim)},               {"vocab_size", opt_json(h.vocab_size)},
-      {"rope_freq_base", opt_json(h.rope_freq_base)},   {"rms_norm_eps", opt_json(h.rms_eps)}};
-  j["memory"] = {{"weights_bytes", m.weights_bytes},
-                 {"context_length", opt_json(m.context_length)},
+  j["architecture"] = s.arch.empty() ? Json(nullptr) : Json(s.arch);
+  j["family"] = s.family != nullptr ? Json(std::string(s.family->name)) : Json(nullptr);
+  if (s.hparams.ok()) {
+    const model::Hyperparameters& h = *s.hparams;
+    j["hyperparameters"] = {
+        {"context_length", h.ctx_len},     {"embedding_length", h.dim},        {"block_count", h.n_layers},
+        {"feed_forward_length", h.ffn_dim}, {"head_count", h.n_heads},          {"head_count_kv", h.n_kv_heads},
+        {"head_dim", h.head_dim},           {"value_head_dim", h.v_head_dim},   {"vocab_size", h.n_vocab},
+        {"rope_dimension_count", h.rope_dim}, {"rope_freq_base", float32_for_json(h.rope_freq_base)},
+        {"rms_norm_eps", float32_for_json(h.rms_eps)}, {"expert_count", h.n_experts},
+        {"expert_used_count", h.n_experts_used}};
+  } else {
+    j["hyperparameters"] = nullptr;
+    j["hyperparameters_error"] = s.hparams.status().message();
+  }
+  j["memory"] = {{"weights_bytes", s.weights_bytes},
+                 {"context_length", opt_json(s.context_length)},
                  {"kv_cache_type", "f16"},
-                 {"kv_cache_bytes", opt_json(m.kv_cache_bytes)},
-                 {"total_bytes", m.kv_cache_bytes ? Json(m.weights_bytes + *m.kv_cache_bytes)
-                                                  : Json(nullptr)}};
+                 {"kv_block_size", kKvBlockSize},
+                 {"kv_cache_tokens", s.memory.ok() ? Json(s.memory->kv_tokens) : Json(nullptr)},
+                 {"kv_cache_bytes", s.memory.ok() ? Json(s.memory->kv_bytes) : Json(nullptr)},
+                 {"total_bytes", s.memory.ok() ? Json(s.memory->total()) : Json(nullptr)}};
   Json md = Json::array();
   for (const auto& e : f.metadata()) {
     Json item = {{"key", std::string(e.key)}, {"type", GgufFile::type_string(e)}};
@@ -283,12 +267,11 @@ int cmd_inspect(int argc, char** argv) {
     return kExitBadFile;
   }
   const GgufFile& f = **opened;
-  const Hyperparameters h = read_hyperparameters(f);
-  const MemoryEstimate m = estimate_memory(f, h, ctx);
+  const ModelSummary summary = summarize(f, ctx);
   if (json) {
-    std::cout << to_json(f, h, m).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    std::cout << to_json(f, summary).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
-    print_text(f, h, m);
+    print_text(f, summary);
   }
   std::fflush(stdout);
   return 0;

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <string>
 
+#include "llmos/common/listen_address.hpp"
 #include "llmos/http/api_keys.hpp"
 #include "llmos/http/http_server.hpp"
 #include "llmos/http/local_backend.hpp"
@@ -65,9 +66,10 @@ int cmd_serve(int argc, char** argv) {
   }
   if (!local) return fail("only --local serving is available in this build (the daemon comes later)", 2);
   if (model_path.empty()) return fail("--model is required", 2);
-  if (Status st = llmos::http::parse_listen_address(listen, server_opts); !st.ok()) {
-    return fail("--http " + st.message(), 2);
-  }
+  auto listen_at = llmos::parse_listen_address(listen);
+  if (!listen_at.ok()) return fail("--http " + listen_at.status().message(), 2);
+  server_opts.address = listen_at->host;
+  server_opts.port = listen_at->port;
   if (backend_opts.threads < 0) return fail("--threads must be >= 0", 2);
   if (ctx < 0) return fail("--ctx must be >= 0", 2);
   if (backend_opts.max_seqs < 1) return fail("--max-seqs must be >= 1", 2);

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "llmos/common/listen_address.hpp"
 #include "llmos/http/api_keys.hpp"
-#include "llmos/http/http_server.hpp"
 #include "system_context.hpp"
 
 namespace llmos::cli {
@@ -80,15 +80,16 @@ std::string uptime(uint64_t ms) {
 // readable keys file.
 Status check_http_flags(const std::string& http, const std::string& api_keys) {
   if (http != "off") {
-    http::HttpServerOptions o;
-    if (Status st = http::parse_listen_address(http, o); !st.ok()) return invalid_argument("--http " + st.message());
+    auto listen = parse_listen_address(http);
+    if (!listen.ok()) return invalid_argument("--http " + listen.status().message());
+    const ListenAddress& o = *listen;
     if (o.port != 0) {
       namespace net = boost::asio;
       net::io_context io;
       net::ip::tcp::acceptor probe(io);
       boost::system::error_code ec;
-      const auto address = net::ip::make_address(o.address, ec);
-      if (ec) return invalid_argument("--http " + http + ": '" + o.address + "' is not an IP address");
+      const auto address = net::ip::make_address(o.host, ec);
+      if (ec) return invalid_argument("--http " + http + ": '" + o.host + "' is not an IP address");
       const net::ip::tcp::endpoint at(address, o.port);
       probe.open(at.protocol(), ec);
       if (!ec) probe.set_option(net::socket_base::reuse_address(true), ec);

@@ -77,26 +77,6 @@ struct HttpServer::Impl {
   bool stopped = false;
 };
 
-Status parse_listen_address(std::string_view text, HttpServerOptions& options) {
-  auto bad = [&] {
-    return invalid_argument("'" + std::string(text) + "' is not ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:8080, :8080)");
-  };
-  const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return bad();
-  std::string address(text.substr(0, colon));
-  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
-    address = address.substr(1, address.size() - 2);
-  }
-  if (address.empty()) address = "127.0.0.1";
-  const std::string_view p = text.substr(colon + 1);
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string_view::npos) return bad();
-  const unsigned long n = std::stoul(std::string(p));
-  if (n > 65535) return bad();
-  options.address = std::move(address);
-  options.port = uint16_t(n);
-  return ok_status();
-}
-
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() { stop(); }

@@ -18,7 +18,7 @@ Result<LocalModel> open_local_model(const std::string& path, const LocalModelOpt
   engine::ModelOptions mopts;
   mopts.max_batch_tokens = options.max_batch_tokens;
   mopts.max_outputs = options.max_seqs;
-  LLMOS_ASSIGN_OR_RETURN(out.model, engine::LlamaModel::load(std::move(file), std::move(drv), mopts));
+  LLMOS_ASSIGN_OR_RETURN(out.model, engine::load_model(std::move(file), std::move(drv), mopts));
   const auto& cfg = out.model->config();
   if (out.text->tok.n_tokens() != cfg.n_vocab) {
     return invalid_argument(path + ": vocabulary has " + std::to_string(out.text->tok.n_tokens()) +

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "io_server.hpp"
+#include "llmos/common/listen_address.hpp"
 #include "llmos/ipc/service_main.hpp"
 
 namespace po = boost::program_options;
@@ -26,11 +27,14 @@ int main(int argc, char** argv) {
   llmos::ipc::Logger log("llmos-io");
   llmos::io_service::IoOptions options;
   if (http != "off") {
-    llmos::http::HttpServerOptions h;
-    if (auto st = llmos::http::parse_listen_address(http, h); !st.ok()) {
-      log.error("--http " + st.message());
+    auto listen = llmos::parse_listen_address(http);
+    if (!listen.ok()) {
+      log.error("--http " + listen.status().message());
       return 2;
     }
+    llmos::http::HttpServerOptions h;
+    h.address = listen->host;
+    h.port = listen->port;
     h.io_threads = std::max(1, http_threads);
     if (!api_keys.empty()) {
       auto keys = llmos::http::ApiKeys::load(api_keys);

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "ipc_backend.hpp"
+#include "llmos/common/listen_address.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 
 namespace llmos::io_service {
@@ -70,10 +71,8 @@ Status IoServer::start() {
     // again when it can, so clients find the API where it was.
     std::ifstream in(runtime_dir_ / "http.url");
     std::string url;
-    http::HttpServerOptions previous;
-    if (std::getline(in, url) && url.rfind("http://", 0) == 0 &&
-        http::parse_listen_address(url.substr(7), previous).ok()) {
-      previous_http_port_ = previous.port;
+    if (std::getline(in, url) && url.rfind("http://", 0) == 0) {
+      if (auto previous = parse_listen_address(url.substr(7)); previous.ok()) previous_http_port_ = previous->port;
     }
   }
   std::error_code ignored;
@@ -255,7 +254,11 @@ void IoServer::on_kernel(ipc::DecodedMessage&& m) {
       auto info = m.body().getModelInfo();
       const std::string name = ipc::to_string(info.getName());
       if (info.getState() == wire::ModelState::READY) {
-        texts_.load(name, ipc::to_string(info.getPath()), [](Result<ModelTextPtr>) {});
+        // The kernel checked the vocabulary's size only: bad tokens show here
+        // first, and to each request for the model.
+        texts_.load(name, ipc::to_string(info.getPath()), [this, name](Result<ModelTextPtr> text) {
+          if (!text.ok()) log_.warn("model '" + name + "': " + text.status().to_string());
+        });
       } else {
         texts_.forget(name);
       }

@@ -5,11 +5,11 @@
 
 namespace llmos::engine {
 
-Result<std::unique_ptr<Engine>> Engine::create(LlamaModel& model, const EngineOptions& options) {
+Result<std::unique_ptr<Engine>> Engine::create(Model& model, const EngineOptions& options) {
   return create(model, options, nullptr);
 }
 
-Result<std::unique_ptr<Engine>> Engine::create(LlamaModel& model, const EngineOptions& in,
+Result<std::unique_ptr<Engine>> Engine::create(Model& model, const EngineOptions& in,
                                                std::unique_ptr<KvCache> kv) {
   EngineOptions o = in;
   const auto& c = model.config();
@@ -43,7 +43,7 @@ Result<std::unique_ptr<Engine>> Engine::create(LlamaModel& model, const EngineOp
   return std::unique_ptr<Engine>(new Engine(model, o, std::move(kv)));
 }
 
-Engine::Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv)
+Engine::Engine(Model& model, const EngineOptions& options, std::unique_ptr<KvCache> kv)
     : model_(model),
       options_(options),
       kv_(std::move(kv)),

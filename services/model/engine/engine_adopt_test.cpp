@@ -37,7 +37,7 @@ struct Shared {
   Table table;
 };
 
-std::unique_ptr<Engine> engine_over(LlamaModel& model, Shared& shared, int kv_tokens) {
+std::unique_ptr<Engine> engine_over(Model& model, Shared& shared, int kv_tokens) {
   const auto& c = model.config();
   shared.layout = KvGeometry{c.n_layers, kv_tokens / 16, 16, c.n_kv_heads, c.head_dim, DType::kF16};
   if (shared.memory.empty()) shared.memory.resize(shared.layout.bytes());

@@ -41,7 +41,7 @@ inline const std::string& tiny_model_path() {
   return file.path;
 }
 
-inline std::unique_ptr<LlamaModel> tiny_model() {
+inline std::unique_ptr<Model> tiny_model() {
   auto file = gguf::GgufFile::open(tiny_model_path());
   REQUIRE_MESSAGE(file.ok(), file.status().to_string());
   driver::DriverOptions dopts;
@@ -50,7 +50,7 @@ inline std::unique_ptr<LlamaModel> tiny_model() {
   REQUIRE(drv.ok());
   ModelOptions mopts;
   mopts.max_outputs = 8;
-  auto m = LlamaModel::load(std::move(*file), std::move(*drv), mopts);
+  auto m = load_model(std::move(*file), std::move(*drv), mopts);
   REQUIRE_MESSAGE(m.ok(), m.status().to_string());
   return std::move(*m);
 }
@@ -77,7 +77,7 @@ struct Run {
 };
 
 // Runs `reqs` to the end; kv_tokens = 0 gives one context (tight for several).
-inline Run run(LlamaModel& model, int kv_tokens, std::unique_ptr<KvSwapSpace> swap,
+inline Run run(Model& model, int kv_tokens, std::unique_ptr<KvSwapSpace> swap,
                const std::vector<GenerationRequest>& reqs) {
   EngineOptions o;
   o.max_seqs = 8;

@@ -116,7 +116,7 @@ std::vector<std::vector<int32_t>> one_by_one(Engine& eng, const std::vector<Gene
   return out;
 }
 
-std::unique_ptr<Engine> make_engine(LlamaModel& model, bool prefix_cache, int kv_tokens = 4 * kCtx) {
+std::unique_ptr<Engine> make_engine(Model& model, bool prefix_cache, int kv_tokens = 4 * kCtx) {
   EngineOptions o;
   o.max_seqs = 4;
   o.ctx_len = kCtx;

@@ -81,7 +81,7 @@ class Recorder final : public EngineListener {
   std::condition_variable cv_;
 };
 
-std::unique_ptr<engine::Engine> make_engine(engine::LlamaModel& model, int max_seqs = 8) {
+std::unique_ptr<engine::Engine> make_engine(engine::Model& model, int max_seqs = 8) {
   engine::EngineOptions o;
   o.max_seqs = max_seqs;
   o.ctx_len = engine::kCtx;

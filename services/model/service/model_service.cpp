@@ -25,7 +25,7 @@ std::vector<int32_t> ids_from_wire(capnp::List<uint32_t>::Reader list) {
 }  // namespace
 
 ModelService::ModelService(boost::asio::io_context& io, ipc::Context& zmq, const ipc::Logger& log,
-                           engine::LlamaModel& model, ModelServiceConfig config)
+                           engine::Model& model, ModelServiceConfig config)
     : io_(io),
       zmq_(zmq),
       log_(log),

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "engine_mailbox.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/host/engine_host.hpp"
-#include "llmos/engine/llama_model.hpp"
 #include "llmos/ipc/kv_arena.hpp"
 #include "llmos/ipc/log.hpp"
 #include "llmos/ipc/loop_socket.hpp"
@@ -46,7 +46,7 @@ class ModelService {
  public:
   // REQUIRES: io, zmq, log and `model` outlive the service.
   ModelService(boost::asio::io_context& io, ipc::Context& zmq, const ipc::Logger& log,
-               engine::LlamaModel& model, ModelServiceConfig config);
+               engine::Model& model, ModelServiceConfig config);
   ~ModelService();
 
   // Connects to the kernel and says Hello; serving starts with the Welcome.
@@ -80,7 +80,7 @@ class ModelService {
   boost::asio::io_context& io_;
   ipc::Context& zmq_;
   const ipc::Logger& log_;
-  engine::LlamaModel& model_;
+  engine::Model& model_;
   ModelServiceConfig config_;
   std::string service_name_;
   std::unique_ptr<ipc::LoopSocket> kernel_;

@@ -10,6 +10,7 @@
 #include "llmos/driver/device.hpp"
 #include "llmos/driver/driver.hpp"
 #include "llmos/gguf/gguf_file.hpp"
+#include "llmos/tokenizer/tokenizer.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
 #include "model_service.hpp"
 #include "llmos/ipc/service_main.hpp"
@@ -40,15 +41,18 @@ int main(int argc, char** argv) {
   llmos::ipc::Context zmq;
   const std::string service = "model:" + name;
 
-  auto load = [&]() -> llmos::Result<std::unique_ptr<llmos::engine::LlamaModel>> {
+  auto load = [&]() -> llmos::Result<std::unique_ptr<llmos::engine::Model>> {
     LLMOS_ASSIGN_OR_RETURN(auto kind, llmos::driver::parse_device(device));
     LLMOS_ASSIGN_OR_RETURN(auto file, llmos::gguf::GgufFile::open(path));
+    // A model whose vocabulary llmos cannot read is refused here, at load,
+    // naming the file and key (llmos-io reads the same vocabulary to serve it).
+    LLMOS_RETURN_IF_ERROR(llmos::tokenizer::tokenizer_from_gguf(*file).status());
     llmos::driver::DriverOptions dopts;
     dopts.threads = threads;
     LLMOS_ASSIGN_OR_RETURN(auto drv, llmos::driver::make_driver(kind, dopts));
     llmos::engine::ModelOptions mopts;
     mopts.max_outputs = std::max(1, max_seqs);
-    return llmos::engine::LlamaModel::load(std::move(file), std::move(drv), mopts);
+    return llmos::engine::load_model(std::move(file), std::move(drv), mopts);
   };
   auto model = load();
   if (!model.ok()) {

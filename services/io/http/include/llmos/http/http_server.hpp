@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "llmos/common/status.hpp"
 #include "llmos/http/api_keys.hpp"
@@ -28,10 +27,6 @@ struct HttpServerOptions {
   std::chrono::milliseconds write_timeout{30'000};   // a client that stops reading
   ApiKeys api_keys;                                  // none: no authentication
 };
-
-// "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" (loopback) into options.address
-// and options.port; invalid_argument quoting `text` otherwise.
-Status parse_listen_address(std::string_view text, HttpServerOptions& options);
 
 class HttpServer {
  public:

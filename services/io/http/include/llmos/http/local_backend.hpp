@@ -1,5 +1,5 @@
 // LocalBackend: the GenerationBackend in this process, over the engine: one
-// ModelRunner per loaded model (its GGUF file, LlamaModel, Engine, tokenizer and
+// ModelRunner per loaded model (its GGUF file, Model, Engine, tokenizer and
 // one engine thread running the step loop). What `llmos serve --local` uses
 // until the microkernel's I/O service exists. Thread-safe; the destructor
 // cancels every generation (each still gets its done event) and joins the

@@ -10,7 +10,7 @@
 
 #include "llmos/common/status.hpp"
 #include "llmos/engine/engine.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/http/model_text.hpp"
 
 namespace llmos::http {
@@ -25,7 +25,7 @@ struct LocalModelOptions {
 
 struct LocalModel {
   std::shared_ptr<const ModelText> text;
-  std::unique_ptr<engine::LlamaModel> model;
+  std::unique_ptr<engine::Model> model;
   std::unique_ptr<engine::Engine> engine;  // over *model (declared after it: destroyed first)
   std::string device;                      // the driver's name
   uint64_t memory_bytes = 0;               // weights + activations + KV cache

@@ -18,7 +18,7 @@
 #include "llmos/engine/kv_cache.hpp"
 #include "llmos/engine/kv_journal.hpp"
 #include "llmos/engine/kv_swap.hpp"
-#include "llmos/engine/llama_model.hpp"
+#include "llmos/engine/model.hpp"
 #include "llmos/engine/prefix_cache.hpp"
 #include "llmos/engine/sampler.hpp"
 
@@ -88,9 +88,9 @@ struct EngineStats {
 class Engine {
  public:
   // REQUIRES: `model` outlives the engine.
-  static Result<std::unique_ptr<Engine>> create(LlamaModel& model, const EngineOptions& options);
+  static Result<std::unique_ptr<Engine>> create(Model& model, const EngineOptions& options);
   // Uses `kv` (e.g. borrowed from a shared arena) instead of allocating one.
-  static Result<std::unique_ptr<Engine>> create(LlamaModel& model, const EngineOptions& options,
+  static Result<std::unique_ptr<Engine>> create(Model& model, const EngineOptions& options,
                                                 std::unique_ptr<KvCache> kv);
 
   // Preempted sequences keep their KV in `swap` from now on. REQUIRES: no
@@ -129,7 +129,7 @@ class Engine {
 
   EngineStats stats() const;
   const EngineOptions& options() const { return options_; }
-  LlamaModel& model() { return model_; }
+  Model& model() { return model_; }
 
  private:
   // What the engine keeps of a request the scheduler holds (by Sequence::tag()).
@@ -138,14 +138,14 @@ class Engine {
     std::vector<int32_t> stop_ids;
     int max_tokens = 0;
   };
-  Engine(LlamaModel& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
+  Engine(Model& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
   void run_swaps(const StepPlan& plan, std::vector<TokenEvent>& events);  // and the ends it decided
   void forward(const StepPlan& plan);
   void sample_and_emit(const StepPlan& plan, std::vector<TokenEvent>& events);
   uint32_t keep(Generation g);  // its tag
   void forget(uint32_t tag);
 
-  LlamaModel& model_;
+  Model& model_;
   EngineOptions options_;
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<KvSwapSpace> swap_;  // null: preempted sequences are recomputed

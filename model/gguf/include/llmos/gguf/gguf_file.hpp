@@ -1,5 +1,5 @@
 // GgufFile: a validated, read-only, mmapped view of a GGUF v2/v3 model file
-// (kernel/gguf/gguf_format.md); every field is checked in open(), nothing is copied.
+// (docs/gguf.md); every field is checked in open(), nothing is copied.
 // It owns the mapping: the string_views and TensorInfo::data it hands out live as
 // long as it does. Immutable after open(): const methods are thread-safe.
 #pragma once

@@ -1,7 +1,7 @@
 // The constants of the GGUF container format shared by the reader and the writer:
 // magic, versions, metadata value types with their on-disk sizes and names.
 // Pure data and constexpr helpers: thread-safe. The format page is
-// kernel/gguf/gguf_format.md.
+// docs/gguf.md.
 #pragma once
 #include <cstdint>
 #include <string_view>

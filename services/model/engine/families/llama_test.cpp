@@ -1,0 +1,70 @@
+// The llama family: what it runs (the golden tests check the tokens) and what
+// files of its architectures it refuses, naming the tensor or key.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "engine_test_util.hpp"
+#include "llmos/engine/model_family.hpp"
+#include "shared_dir.hpp"
+
+namespace llmos::engine {
+namespace {
+
+Result<std::unique_ptr<Model>> load_path(const std::string& path) {
+  LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
+  LLMOS_ASSIGN_OR_RETURN(auto drv, driver::make_driver(driver::DeviceKind::kCpu, driver::DriverOptions{1}));
+  return load_model(std::move(file), std::move(drv), ModelOptions{});
+}
+
+std::string arch_fixture(const char* name) {
+  const std::string shared = llmos::testing::shared_dir();
+  const std::string path = shared + "/models/arch/" + name + ".gguf";
+  return shared.empty() || !std::filesystem::exists(path) ? std::string() : path;
+}
+
+TEST_CASE("the llama family runs stories260K (a real llama file)") {
+  const std::string shared = llmos::testing::shared_dir();
+  if (shared.empty()) {
+    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    return;
+  }
+  auto m = load_path(shared + "/models/stories260K.gguf");
+  REQUIRE_MESSAGE(m.ok(), m.status().to_string());
+  const ModelConfig& c = (*m)->config();
+  CHECK(c.n_layers == 5);
+  CHECK(c.head_dim == 8);
+  CHECK((*m)->weight_bytes() == (*m)->file().total_tensor_bytes());
+}
+
+TEST_CASE("Llama 3 rope scaling is refused by its rope_freqs tensor, not run wrongly") {
+  const std::string path = arch_fixture("llama3");
+  if (path.empty()) {
+    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    return;
+  }
+  auto m = load_path(path);
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.status().code() == ErrorCode::kUnimplemented);
+  CHECK(m.status().message() == path +
+                                    ": tensor 'rope_freqs.weight' (Llama 3 rope scaling) is not supported by "
+                                    "llmos's llama family yet");
+}
+
+TEST_CASE("a llama-architecture mixture of experts is refused naming its router") {
+  const std::string path = arch_fixture("mixtral");
+  if (path.empty()) {
+    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    return;
+  }
+  auto m = load_path(path);
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.status().code() == ErrorCode::kUnimplemented);
+  CHECK(m.status().message() == path +
+                                    ": tensor 'blk.0.ffn_gate_inp.weight' (a mixture of experts) is not supported "
+                                    "by llmos's llama family yet");
+}
+
+}  // namespace
+}  // namespace llmos::engine

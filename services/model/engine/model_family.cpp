@@ -1,0 +1,29 @@
+#include "llmos/engine/model_family.hpp"
+
+#include "families/families.hpp"
+
+namespace llmos::engine {
+
+std::span<const ModelFamily> model_families() {
+  static const ModelFamily kFamilies[] = {llama_family()};
+  return kFamilies;
+}
+
+const ModelFamily* find_model_family(std::string_view architecture) {
+  for (const ModelFamily& family : model_families()) {
+    for (std::string_view a : family.architectures) {
+      if (a == architecture) return &family;
+    }
+  }
+  return nullptr;
+}
+
+std::string supported_architectures() {
+  std::string out;
+  for (const ModelFamily& family : model_families()) {
+    for (std::string_view a : family.architectures) out += (out.empty() ? "" : ", ") + std::string(a);
+  }
+  return out;
+}
+
+}  // namespace llmos::engine

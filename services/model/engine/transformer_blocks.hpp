@@ -1,0 +1,90 @@
+// Building blocks the families' forward passes share: binding GGUF tensors as
+// driver weights (shape- and type-checked), the activation buffers of one
+// decoder step, and the sublayers most decoder families are made of (q/k/v
+// projection, RoPE, cached attention, SwiGLU FFN, final norm + output logits).
+// A family composes these and adds its own steps between them (biases, q/k
+// norms, post-norms). Used by one model on its engine thread; not thread-safe.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "llmos/common/status.hpp"
+#include "llmos/driver/driver.hpp"
+#include "llmos/engine/kv_cache.hpp"
+#include "llmos/engine/model.hpp"
+
+namespace llmos::engine {
+
+// Uploads tensors of one file to one driver, counting their bytes.
+class WeightBinder {
+ public:
+  WeightBinder(const gguf::GgufFile& file, driver::Driver& driver) : file_(file), driver_(driver) {}
+
+  bool has(const std::string& name) const;
+  // A matrix of `rows` rows of `cols` (GGUF dims {cols, rows}), any weight type.
+  Result<driver::Weight> matrix(const std::string& name, int64_t cols, int64_t rows);
+  // A norm gain vector of `cols` f32 values.
+  Result<driver::Weight> norm(const std::string& name, int64_t cols);
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Result<driver::Weight> bind(const std::string& name, int64_t cols, int64_t rows, bool f32_only);
+
+  const gguf::GgufFile& file_;
+  driver::Driver& driver_;
+  uint64_t bytes_ = 0;
+};
+
+// Device buffers of f32 activations, allocated at load and owned until the model goes.
+class ActivationArena {
+ public:
+  Result<float*> floats(driver::Driver& driver, size_t n_floats);
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::vector<std::unique_ptr<driver::DeviceBuffer>> buffers_;
+  uint64_t bytes_ = 0;
+};
+
+// Activations of one step, T = max_batch_tokens, O = max_outputs, f32 device memory.
+struct DecoderBuffers {
+  float* x = nullptr;       // [T][dim]    residual stream
+  float* xn = nullptr;      // [T][dim]    normed input of a sublayer
+  float* q = nullptr;       // [T][q_dim]
+  float* k = nullptr;       // [T][kv_dim]
+  float* v = nullptr;       // [T][v_dim]
+  float* att = nullptr;     // [T][q_dim]  attention output
+  float* tmp = nullptr;     // [T][dim]    sublayer output before the residual add
+  float* gate = nullptr;    // [T][ffn]
+  float* up = nullptr;      // [T][ffn]
+  float* xo = nullptr;      // [O][dim]    rows whose logits are wanted
+  float* logits = nullptr;  // [O][n_vocab]
+};
+Result<DecoderBuffers> allocate_decoder_buffers(driver::Driver& driver, ActivationArena& arena,
+                                                const ModelConfig& config, const ModelOptions& options);
+
+struct AttentionWeights {
+  driver::Weight wq, wk, wv, wo;
+};
+struct FfnWeights {
+  driver::Weight gate, up, down;
+};
+
+// b.q, b.k, b.v = wq, wk, wv times b.xn, for n tokens.
+void project_qkv(driver::Driver& d, const AttentionWeights& w, DecoderBuffers& b, int n);
+// RoPE on b.q and b.k at the staged positions, with the layer's base.
+void rope_qk(driver::Driver& d, const ModelConfig& c, const LayerSpec& layer, DecoderBuffers& b);
+// Stores b.k, b.v as layer `layer` of the cache, attends every query over its
+// sequence (scale: the logit scale, usually 1/sqrt(head_dim)) and projects:
+// b.tmp = wo . attention.
+void attend(driver::Driver& d, const ModelConfig& c, const AttentionWeights& w, KvCache& kv, int layer,
+            float scale, DecoderBuffers& b, int n);
+// b.tmp = down . (silu(gate . b.xn) * (up . b.xn)), for n tokens.
+void swiglu_ffn(driver::Driver& d, const ModelConfig& c, const FfnWeights& w, DecoderBuffers& b, int n);
+// The logits of the staged output rows into host memory: output . rms_norm(b.x[rows]).
+void output_logits(driver::Driver& d, const ModelConfig& c, const driver::Weight& output_norm,
+                   const driver::Weight& output, int n_outputs, DecoderBuffers& b, float* host_logits);
+
+}  // namespace llmos::engine
