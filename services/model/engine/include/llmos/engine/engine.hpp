@@ -1,24 +1,20 @@
 // The continuous-batching engine: sequences join and leave between steps; each
-// step is schedule -> forward -> sample -> emit. Decoding sequences take one
-// token each, the rest of the step's token budget goes to prompt chunks.
-// When KV blocks run out, the most recently admitted sequence is preempted: its
-// KV goes to the swap space when there is one (else it is later recomputed from
-// its tokens). With a journal, each running sequence's committed KV is recorded
-// every step, and an engine that replaces a dead one adopts what it left.
-// With the prefix cache (on by default), the full KV blocks of a sequence that
-// leaves stay cached, and a new sequence whose prompt begins with the same
-// tokens shares them instead of computing that KV again.
+// step is schedule -> forward -> sample -> emit. The BatchScheduler decides
+// (which sequences compute how many tokens, preemption, swap, prefix reuse,
+// adoption of KV a previous engine left); the Engine executes its plan: the
+// swap copies, the model's forward step, a Sampler per sequence, TokenEvents.
+// With a journal, each running sequence's committed KV is recorded every step.
 // Owned and driven by one thread.
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <unordered_map>
+#include <optional>
 #include <vector>
 
 #include "llmos/common/status.hpp"
 #include "llmos/domain/engine_counters.hpp"
 #include "llmos/domain/finish_reason.hpp"
+#include "llmos/engine/batch_scheduler.hpp"
 #include "llmos/engine/kv_cache.hpp"
 #include "llmos/engine/kv_journal.hpp"
 #include "llmos/engine/kv_swap.hpp"
@@ -129,62 +125,39 @@ class Engine {
   void preempt(uint64_t request_id);
   // Runs one step and appends what happened to `events`.
   void step(std::vector<TokenEvent>& events);
-  bool has_work() const {
-    return !running_.empty() || !waiting_.empty() || !cancelled_.empty() || !preempting_.empty();
-  }
+  bool has_work() const { return scheduler_.has_work(); }
 
   EngineStats stats() const;
   const EngineOptions& options() const { return options_; }
   Model& model() { return model_; }
 
  private:
-  struct Sequence {
-    GenerationRequest req;
-    std::vector<int32_t> tokens;  // prompt + generated
-    int n_cached = 0;             // tokens whose K/V are in the cache
-    int n_generated = 0;
-    int n_swapped = 0;            // tokens whose KV waits in the swap space
-    int n_dropped = 0;            // tokens whose KV the last preemption dropped
-    bool finished = false;
-    BlockTable blocks;
+  // What the engine keeps of a request the scheduler holds (by Sequence::tag()).
+  struct Generation {
     Sampler sampler;
+    std::vector<int32_t> stop_ids;
+    int max_tokens = 0;
   };
   Engine(Model& model, const EngineOptions& options, std::unique_ptr<KvCache> kv);
-  bool preempt_one(const Sequence* keep);
-  void take_off(std::unique_ptr<Sequence>& seq, std::vector<TokenEvent>& events);  // preempt()
-  void swap_in(Sequence& s);
-  // Gives its blocks back (journal first); with `keep`, its full blocks stay
-  // in the prefix cache.
-  void release_kv(Sequence& s, bool keep = true);
-  void reuse_prefix(Sequence& s);  // shares cached blocks of its prompt's prefix
-  bool reclaim();                  // frees blocks nobody runs on: retained KV, then cached prefixes
-  bool adopt(std::unique_ptr<Sequence>& seq);
-  bool evict_retained();
-  void finish(std::unique_ptr<Sequence>& seq, FinishReason reason, std::vector<TokenEvent>& events);
+  void run_swaps(const StepPlan& plan, std::vector<TokenEvent>& events);  // and the ends it decided
+  void forward(const StepPlan& plan);
+  void sample_and_emit(const StepPlan& plan, std::vector<TokenEvent>& events);
+  uint32_t keep(Generation g);  // its tag
+  void forget(uint32_t tag);
 
   Model& model_;
   EngineOptions options_;
   std::unique_ptr<KvCache> kv_;
-  KvBlockPool pool_;
-  std::vector<std::unique_ptr<Sequence>> running_;  // in admission order
-  std::deque<std::unique_ptr<Sequence>> waiting_;
-  std::vector<uint64_t> cancelled_;
-  std::vector<uint64_t> preempting_;          // preempt() requests for the next step
-  std::unordered_map<uint64_t, int> parked_;  // taken off by preempt(): tokens whose KV waits in swap_
   std::unique_ptr<KvSwapSpace> swap_;  // null: preempted sequences are recomputed
-  std::unique_ptr<KvJournal> journal_;  // null: nothing is recorded
-  std::vector<RetainedKv> retained_;    // left by a previous engine, blocks taken from pool_
-  std::unique_ptr<PrefixCache> prefix_;  // null: the prefix cache is off
-  EngineStats counts_;                 // the cumulative counters of stats()
+  BatchScheduler scheduler_;
+  std::vector<std::optional<Generation>> generations_;  // by tag; empty slots are in free_tags_
+  std::vector<uint32_t> free_tags_;
 
-  // Step scratch, sized at creation (the hot path allocates nothing):
+  // Forward-step buffers, sized at creation (the hot path allocates nothing):
   int max_blocks_ = 0;
   std::vector<int32_t> token_ids_, positions_, seq_index_, kv_slots_;  // [max_batch_tokens]
   std::vector<int32_t> block_tables_;                                  // [max_seqs][max_blocks_]
   std::vector<int32_t> output_rows_;                                   // [max_seqs]
-  std::vector<Sequence*> output_seqs_;                                 // [max_seqs]
-  std::vector<Sequence*> step_seqs_;                                   // [max_seqs]
-  std::vector<int> step_chunks_;                                       // [max_seqs] tokens per step_seqs_ entry
   std::vector<float> logits_;                                          // [max_seqs][n_vocab]
 };
 

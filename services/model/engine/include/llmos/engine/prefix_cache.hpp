@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "llmos/engine/kv_cache.hpp"
+#include "llmos/engine/kv_block_pool.hpp"
 
 namespace llmos::engine {
 

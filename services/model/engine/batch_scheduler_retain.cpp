@@ -1,35 +1,18 @@
-// How sequences get their KV back instead of recomputing it: from the swap
-// space after a preemption, and from what a previous engine left (retain/adopt).
+// KV a previous engine left in the same KV memory (a model service that
+// died): BatchScheduler::retain takes its blocks, a resumed request of the same
+// id adopts the KV of the tokens it shares with it, and unclaimed entries give
+// their blocks back when blocks run short.
 #include <algorithm>
 
-#include "llmos/engine/engine.hpp"
+#include "llmos/engine/batch_scheduler.hpp"
 
 namespace llmos::engine {
 
-// A preempted sequence rejoins: its KV comes back from the swap space into
-// fresh blocks, or (on any failure) is recomputed.
-void Engine::swap_in(Sequence& s) {
-  const int n = s.n_swapped;
-  s.n_swapped = 0;
-  if (n > 0 && s.blocks.reserve(pool_, n)) {
-    Status st = swap_->load(s.req.id, std::span(s.tokens).first(size_t(n)), *kv_, s.blocks.blocks());
-    if (st.ok()) {
-      s.n_cached = n;
-      ++counts_.swaps_in;
-      counts_.tokens_swapped_in += uint64_t(n);
-    } else {
-      ++counts_.swap_fallbacks;
-      swap_->drop(s.req.id);  // a load that timed out may still leave it there
-    }
-  }
-  counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped - s.n_cached));
-  s.n_dropped = 0;
-}
-
-std::vector<uint64_t> Engine::retain(std::vector<RetainedKv> left) {
+std::vector<uint64_t> BatchScheduler::retain(std::vector<RetainedKv> left) {
   std::vector<uint64_t> kept;
+  const size_t bs = size_t(options_.block_size);
   for (auto& e : left) {
-    const size_t want_blocks = (e.tokens.size() + size_t(options_.block_size) - 1) / size_t(options_.block_size);
+    const size_t want_blocks = (e.tokens.size() + bs - 1) / bs;
     bool ok = e.request_id != 0 && !e.tokens.empty() && int(e.tokens.size()) < options_.ctx_len &&
               e.blocks.size() == want_blocks;
     for (const auto& r : retained_) {
@@ -39,7 +22,6 @@ std::vector<uint64_t> Engine::retain(std::vector<RetainedKv> left) {
     // that shared a cached prefix share its full blocks. It must then be the
     // same block of the same prefix in both; anything else is a table that
     // claims a block twice.
-    const size_t bs = size_t(options_.block_size);
     auto claim = [&](size_t i) {
       const int32_t b = e.blocks[i];
       if (pool_.take(b)) return true;
@@ -69,12 +51,12 @@ std::vector<uint64_t> Engine::retain(std::vector<RetainedKv> left) {
   return kept;
 }
 
-void Engine::release_retained() {
+void BatchScheduler::release_retained() {
   while (evict_retained()) {
   }
 }
 
-bool Engine::evict_retained() {
+bool BatchScheduler::evict_retained() {
   if (retained_.empty()) return false;
   const RetainedKv& e = retained_.front();
   if (journal_) journal_->forget(e.request_id);
@@ -86,29 +68,30 @@ bool Engine::evict_retained() {
 // A resumed request whose KV a previous engine left: it takes the blocks of
 // the tokens it shares with that KV (all but its last token at most, whose
 // logits it needs) and starts running with them; the rest go back to the pool.
-bool Engine::adopt(std::unique_ptr<Sequence>& seq) {
+bool BatchScheduler::adopt(SequencePtr& seq) {
   auto it = std::find_if(retained_.begin(), retained_.end(),
-                         [&](const RetainedKv& r) { return r.request_id == seq->req.id; });
+                         [&](const RetainedKv& r) { return r.request_id == seq->id_; });
   if (it == retained_.end()) return false;
   RetainedKv e = std::move(*it);
   retained_.erase(it);
   Sequence& s = *seq;
-  const auto common = std::mismatch(s.tokens.begin(), s.tokens.end(), e.tokens.begin(), e.tokens.end());
-  const int n = std::min(int(common.first - s.tokens.begin()), int(s.tokens.size()) - 1);
+  const auto common = std::mismatch(s.tokens_.begin(), s.tokens_.end(), e.tokens.begin(), e.tokens.end());
+  const int n = std::min(int(common.first - s.tokens_.begin()), int(s.tokens_.size()) - 1);
   const size_t keep = size_t((std::max(n, 0) + options_.block_size - 1) / options_.block_size);
   const bool adopted = n > 0 && int(running_.size()) < options_.max_seqs;
   for (size_t i = adopted ? keep : 0; i < e.blocks.size(); ++i) pool_.release(e.blocks[i]);
   if (!adopted) {
-    if (journal_) journal_->forget(s.req.id);
+    if (journal_) journal_->forget(s.id_);
     return false;
   }
-  s.blocks.adopt(std::span(e.blocks).first(keep));
-  s.n_cached = n;
-  if (journal_) journal_->commit(s.req.id, std::span(s.tokens).first(size_t(n)), s.blocks.blocks());
-  ++counts_.sequences_adopted;
-  counts_.tokens_adopted += uint64_t(n);
-  counts_.tokens_recomputed += uint64_t(std::max(0, s.n_dropped - n));
-  s.n_dropped = 0;
+  s.blocks_.adopt(std::span(e.blocks).first(keep));
+  s.n_cached_ = n;
+  journal(s);
+  ++counts_[EngineCounter::kSequencesAdopted];
+  counts_[EngineCounter::kTokensAdopted] += uint64_t(n);
+  counts_[EngineCounter::kTokensRecomputed] += uint64_t(std::max(0, s.n_dropped_ - n));
+  s.n_dropped_ = 0;
+  settle(s);
   running_.push_back(std::move(seq));
   return true;
 }

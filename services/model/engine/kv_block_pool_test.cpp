@@ -1,4 +1,4 @@
-#include "llmos/engine/kv_cache.hpp"
+#include "llmos/engine/kv_block_pool.hpp"
 
 #include <doctest/doctest.h>
 
