@@ -132,17 +132,8 @@ EngineStats Engine::stats() const {
   // Blocks only the prefix cache holds count as free: they go at the first need.
   s.kv_blocks_used = scheduler_.pool().n_used() - scheduler_.pool().n_only_cached();
   s.kv_blocks_total = scheduler_.pool().n_total();
-  s.preemptions = c[EngineCounter::kPreemptions];
-  s.swaps_out = c[EngineCounter::kSwapsOut];
-  s.swaps_in = c[EngineCounter::kSwapsIn];
-  s.swap_fallbacks = c[EngineCounter::kSwapFallbacks];
-  s.tokens_swapped_in = c[EngineCounter::kTokensSwappedIn];
-  s.tokens_recomputed = c[EngineCounter::kTokensRecomputed];
-  s.sequences_adopted = c[EngineCounter::kSequencesAdopted];
-  s.tokens_adopted = c[EngineCounter::kTokensAdopted];
+  s.counters = c;
   s.retained = scheduler_.n_retained();
-  s.prefix_hits = c[EngineCounter::kPrefixHits];
-  s.tokens_from_prefix = c[EngineCounter::kPrefixTokens];
   s.prefix_cached_blocks = scheduler_.n_prefix_cached();
   return s;
 }

@@ -106,13 +106,13 @@ TEST_CASE("a replacement engine adopts the KV its predecessor committed and cont
     CHECK_MESSAGE(all == undisturbed.tokens.at(r.id), "request " << r.id);
   }
   const EngineStats s = replacement->stats();
-  CHECK(s.sequences_adopted == 3);
-  CHECK(s.tokens_recomputed == uint64_t(int(reqs[1].prompt.size() + resumed[1].generated.size()) - 1 - 16));
-  CHECK(s.tokens_adopted > 0);
+  CHECK(s.counters[EngineCounter::kSequencesAdopted] == 3);
+  CHECK(s.counters[EngineCounter::kTokensRecomputed] == uint64_t(int(reqs[1].prompt.size() + resumed[1].generated.size()) - 1 - 16));
+  CHECK(s.counters[EngineCounter::kTokensAdopted] > 0);
   CHECK(s.retained == 0);
   CHECK(s.kv_blocks_used == 0);
   CHECK(shared.table.empty());
-  MESSAGE("adopted " << s.tokens_adopted << " tokens, recomputed " << s.tokens_recomputed);
+  MESSAGE("adopted " << s.counters[EngineCounter::kTokensAdopted] << " tokens, recomputed " << s.counters[EngineCounter::kTokensRecomputed]);
 }
 
 TEST_CASE("retained KV that is inconsistent is refused; unclaimed KV gives its blocks back") {

@@ -42,7 +42,7 @@ TEST_CASE("under KV pressure, swapped-out sequences resume with the tokens of an
   auto model = tiny_model();
   const auto reqs = requests(6);
   const Run roomy = run(*model, 8 * kCtx, nullptr, reqs);
-  CHECK(roomy.stats.preemptions == 0);
+  CHECK(roomy.stats.counters[EngineCounter::kPreemptions] == 0);
   REQUIRE(roomy.tokens.size() == 6);
 
   const Run recompute = run(*model, 0, nullptr, reqs);
@@ -50,19 +50,19 @@ TEST_CASE("under KV pressure, swapped-out sequences resume with the tokens of an
   HostKvSwapSpace* swap = host.get();
   const Run swapped = run(*model, 0, std::move(host), reqs);
 
-  CHECK(recompute.stats.preemptions > 0);
+  CHECK(recompute.stats.counters[EngineCounter::kPreemptions] > 0);
   CHECK(recompute.tokens == roomy.tokens);
-  CHECK(swapped.stats.preemptions > 0);
-  CHECK(swapped.stats.swaps_out > 0);
-  CHECK(swapped.stats.swaps_in == swapped.stats.swaps_out);
-  CHECK(swapped.stats.swap_fallbacks == 0);
+  CHECK(swapped.stats.counters[EngineCounter::kPreemptions] > 0);
+  CHECK(swapped.stats.counters[EngineCounter::kSwapsOut] > 0);
+  CHECK(swapped.stats.counters[EngineCounter::kSwapsIn] == swapped.stats.counters[EngineCounter::kSwapsOut]);
+  CHECK(swapped.stats.counters[EngineCounter::kSwapFallbacks] == 0);
   CHECK(swapped.tokens == roomy.tokens);
-  CHECK(swapped.stats.tokens_recomputed < recompute.stats.tokens_recomputed);
+  CHECK(swapped.stats.counters[EngineCounter::kTokensRecomputed] < recompute.stats.counters[EngineCounter::kTokensRecomputed]);
   CHECK(swap->entries() == 0);  // every swap was taken back
-  MESSAGE("preemptions " << recompute.stats.preemptions << " / " << swapped.stats.preemptions
-                         << "; tokens recomputed without swap " << recompute.stats.tokens_recomputed
-                         << ", with swap " << swapped.stats.tokens_recomputed << " ("
-                         << swapped.stats.tokens_swapped_in << " swapped in)");
+  MESSAGE("preemptions " << recompute.stats.counters[EngineCounter::kPreemptions] << " / " << swapped.stats.counters[EngineCounter::kPreemptions]
+                         << "; tokens recomputed without swap " << recompute.stats.counters[EngineCounter::kTokensRecomputed]
+                         << ", with swap " << swapped.stats.counters[EngineCounter::kTokensRecomputed] << " ("
+                         << swapped.stats.counters[EngineCounter::kTokensSwappedIn] << " swapped in)");
 }
 
 TEST_CASE("a swap space that refuses or loses the KV costs recomputation, never other tokens") {
@@ -71,18 +71,18 @@ TEST_CASE("a swap space that refuses or loses the KV costs recomputation, never 
   const Run roomy = run(*model, 8 * kCtx, nullptr, reqs);
 
   const Run refused = run(*model, 0, std::make_unique<RefusingSwapSpace>(), reqs);
-  CHECK(refused.stats.preemptions > 0);
-  CHECK(refused.stats.swaps_out == 0);
-  CHECK(refused.stats.swap_fallbacks == refused.stats.preemptions);
+  CHECK(refused.stats.counters[EngineCounter::kPreemptions] > 0);
+  CHECK(refused.stats.counters[EngineCounter::kSwapsOut] == 0);
+  CHECK(refused.stats.counters[EngineCounter::kSwapFallbacks] == refused.stats.counters[EngineCounter::kPreemptions]);
   CHECK(refused.tokens == roomy.tokens);
 
   auto forgetful = std::make_unique<ForgetfulSwapSpace>();
   ForgetfulSwapSpace* f = forgetful.get();
   const Run lost = run(*model, 0, std::move(forgetful), reqs);
-  CHECK(lost.stats.swaps_out > 0);
-  CHECK(lost.stats.swaps_in == 0);
-  CHECK(lost.stats.swap_fallbacks == lost.stats.swaps_out);
-  CHECK(f->drops >= int(lost.stats.swap_fallbacks));
+  CHECK(lost.stats.counters[EngineCounter::kSwapsOut] > 0);
+  CHECK(lost.stats.counters[EngineCounter::kSwapsIn] == 0);
+  CHECK(lost.stats.counters[EngineCounter::kSwapFallbacks] == lost.stats.counters[EngineCounter::kSwapsOut]);
+  CHECK(f->drops >= int(lost.stats.counters[EngineCounter::kSwapFallbacks]));
   CHECK(lost.tokens == roomy.tokens);
 }
 
@@ -168,8 +168,8 @@ TEST_CASE("a request preempted on the kernel's word resumes from the swap space 
   CHECK(got[1] == roomy.tokens.at(1));
   CHECK(got[2] == roomy.tokens.at(2));
   const EngineStats s = eng.stats();
-  CHECK(s.swaps_in == 1);
-  CHECK(s.tokens_recomputed == 0);
+  CHECK(s.counters[EngineCounter::kSwapsIn] == 1);
+  CHECK(s.counters[EngineCounter::kTokensRecomputed] == 0);
   CHECK(swap->entries() == 0);
   CHECK(s.kv_blocks_used == 0);
 }

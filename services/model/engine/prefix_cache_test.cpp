@@ -147,22 +147,22 @@ TEST_CASE("a conversation that goes on reuses the KV of its earlier turns and ge
   t3.prompt.insert(t3.prompt.end(), second.begin(), second.end());
   t3.prompt.push_back(42);
   const auto third = one_by_one(*plain, {t3})[0];
-  CHECK(plain->stats().prefix_hits == 0);
+  CHECK(plain->stats().counters[EngineCounter::kPrefixHits] == 0);
 
   const auto got = one_by_one(*cached, {t1, t2, t3});
   CHECK(got[0] == first);
   CHECK(got[1] == second);
   CHECK(got[2] == third);
   const EngineStats s = cached->stats();
-  CHECK(s.prefix_hits == 2);
+  CHECK(s.counters[EngineCounter::kPrefixHits] == 2);
   // Turn 2 finds turn 1's full blocks: its prompt and all but the last answer token.
   const int bs = kDefaultBlockSize;
   const uint64_t from_t1 = uint64_t((int(t1.prompt.size()) + t1.max_tokens - 1) / bs * bs);
   const uint64_t from_t2 = uint64_t((int(t2.prompt.size()) + t2.max_tokens - 1) / bs * bs);
-  CHECK(s.tokens_from_prefix == from_t1 + from_t2);
+  CHECK(s.counters[EngineCounter::kPrefixTokens] == from_t1 + from_t2);
   CHECK(s.kv_blocks_used == 0);  // nothing runs; what stays is only cached
   CHECK(s.prefix_cached_blocks > 0);
-  MESSAGE("reused " << s.tokens_from_prefix << " prompt tokens of " << t2.prompt.size() + t3.prompt.size());
+  MESSAGE("reused " << s.counters[EngineCounter::kPrefixTokens] << " prompt tokens of " << t2.prompt.size() + t3.prompt.size());
 }
 
 TEST_CASE("several sequences share one cached prefix at once; cached blocks make room under pressure") {
@@ -202,7 +202,7 @@ TEST_CASE("several sequences share one cached prefix at once; cached blocks make
   }
   for (size_t i = 0; i < reqs.size(); ++i) CHECK(got[reqs[i].id] == want[i]);
   const EngineStats s = cached->stats();
-  CHECK(s.prefix_hits >= 4);
+  CHECK(s.counters[EngineCounter::kPrefixHits] >= 4);
   CHECK(s.kv_blocks_used == 0);
 }
 

@@ -181,7 +181,7 @@ void EngineHost::Core::publish(uint64_t new_tokens) {
   stats.kv_blocks_used.store(uint32_t(s.kv_blocks_used));
   stats.kv_blocks_total.store(uint32_t(s.kv_blocks_total));
   stats.tokens_generated.fetch_add(new_tokens);
-  const EngineCounters c = s.counters();
+  const EngineCounters& c = s.counters;
   for (size_t i = 0; i < kEngineCounterCount; ++i) stats.engine[i].store(c.values[i]);
 }
 

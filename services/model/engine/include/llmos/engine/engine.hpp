@@ -68,21 +68,9 @@ struct EngineStats {
   int waiting = 0;        // admitted, not yet started (or preempted)
   int kv_blocks_used = 0;   // held by sequences (not counting blocks only the prefix cache holds)
   int kv_blocks_total = 0;
-  uint64_t preemptions = 0;
-  uint64_t swaps_out = 0;         // preempted sequences whose KV went to the swap space
-  uint64_t swaps_in = 0;          // resumed sequences that got their KV back
-  uint64_t swap_fallbacks = 0;    // swap-outs refused and swap-ins failed: recomputed instead
-  uint64_t tokens_swapped_in = 0;
-  uint64_t tokens_recomputed = 0;  // tokens computed again because their KV was dropped
-  uint64_t sequences_adopted = 0;  // resumed requests that adopted KV a previous engine left
-  uint64_t tokens_adopted = 0;
   int retained = 0;                // sequences of KV left by a previous engine, not yet claimed
-  uint64_t prefix_hits = 0;        // admitted sequences that shared KV blocks from the prefix cache
-  uint64_t tokens_from_prefix = 0; // prompt tokens whose KV came from the prefix cache
   int prefix_cached_blocks = 0;    // blocks the prefix cache holds (some also used by running sequences)
-
-  // The cumulative counters above as the shared table (what hosts report).
-  EngineCounters counters() const;
+  EngineCounters counters;         // cumulative: preemptions, swaps, adoption, prefix cache (domain table)
 };
 
 class Engine {
