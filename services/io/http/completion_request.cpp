@@ -200,9 +200,15 @@ Result<CompletionRequest> parse_completion_request(std::string_view body, ApiKin
   LLMOS_RETURN_IF_ERROR(get_number(obj, "top_p", 0, 1, true, s.top_p));
   LLMOS_RETURN_IF_ERROR(get_number(obj, "min_p", 0, 1, false, s.min_p));
   LLMOS_RETURN_IF_ERROR(get_number(obj, "repeat_penalty", 0, 10, true, s.repeat_penalty));
-  float ignored = 0;
-  LLMOS_RETURN_IF_ERROR(get_number(obj, "frequency_penalty", -2, 2, false, ignored));
-  LLMOS_RETURN_IF_ERROR(get_number(obj, "presence_penalty", -2, 2, false, ignored));
+  // OpenAI's additive penalties are not implemented: 0 (their "off") is
+  // accepted, any other value is refused rather than silently ignored.
+  for (const char* name : {"frequency_penalty", "presence_penalty"}) {
+    float penalty = 0;
+    LLMOS_RETURN_IF_ERROR(get_number(obj, name, -2, 2, false, penalty));
+    if (penalty != 0) {
+      return invalid_argument("'" + std::string(name) + "' is not supported (only 0); use 'repeat_penalty'");
+    }
+  }
   LLMOS_RETURN_IF_ERROR(get_int(obj, "top_k", 0, std::numeric_limits<int32_t>::max(), top_k));
   if (top_k) s.top_k = int(*top_k);
   if (const json* v = field(obj, "seed")) {

@@ -95,6 +95,10 @@ TEST_CASE("bad values name the field") {
   CHECK(error_of(R"({"prompt":"x","top_p":0})") == "'top_p' must be a number greater than 0 and at most 1");
   CHECK(error_of(R"({"prompt":"x","max_tokens":0})") == "'max_tokens' must be between 1 and 1048576");
   CHECK(error_of(R"({"prompt":"x","n":2})") == "'n' must be 1: llmos generates one choice per request");
+  CHECK(error_of(R"({"prompt":"x","frequency_penalty":0.5})") ==
+        "'frequency_penalty' is not supported (only 0); use 'repeat_penalty'");
+  CHECK(error_of(R"({"prompt":"x","presence_penalty":-1})") ==
+        "'presence_penalty' is not supported (only 0); use 'repeat_penalty'");
   CHECK(error_of(R"({"prompt":"x","top_k":-1})").starts_with("'top_k' must be between 0"));
   CHECK(error_of(R"({"prompt":"x","priority":"urgent"})") == "'priority' must be \"interactive\" or \"batch\"");
   CHECK(error_of(R"({"prompt":["a","b"]})") == "'prompt' holds several prompts; llmos answers one prompt per request");
