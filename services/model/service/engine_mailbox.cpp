@@ -42,10 +42,15 @@ std::unique_ptr<RefusedSubmission> EngineMailbox::pop_refusal() {
 }
 
 void EngineMailbox::clear_signal() {
+  // Read first, then clear the flag. In the other order a wake() between the
+  // two sets the flag and writes, the read consumes that write, and the flag
+  // stays set: no later wake() writes again and the IPC thread sleeps while
+  // events wait. In this order every wake() that finds the flag set precedes
+  // the store, and so the caller's pops, which come after it.
   uint64_t v;
-  signalled_.store(false);
   ssize_t n = ::read(signal_fd_, &v, sizeof v);
   (void)n;
+  signalled_.store(false);
 }
 
 void EngineMailbox::wake() {

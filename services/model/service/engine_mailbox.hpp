@@ -37,7 +37,8 @@ class EngineMailbox final : public host::EngineListener {
   bool pop_event(engine::TokenEvent& out) { return events_.pop(out); }
   std::unique_ptr<RefusedSubmission> pop_refusal();
 
-  // Readable (level) when outputs are waiting; read it with clear_signal().
+  // Readable (level) when outputs are waiting. When it is, call clear_signal()
+  // and then pop every output: each one pushed before a wake() is then seen.
   int signal_fd() const { return signal_fd_; }
   void clear_signal();
 
