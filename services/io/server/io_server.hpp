@@ -65,7 +65,7 @@ class IoServer {
     Priority priority = Priority::kInteractive;
     Phase phase = Phase::kResolving;
     ModelTextPtr text;
-    std::optional<tokenizer::StreamDecoder> decoder;
+    std::optional<tokenizer::StreamDecoder> decoder;  // client streams (HTTP ones decode in http->text)
     std::vector<uint32_t> prefix;     // tokens of the restored session
     std::vector<uint32_t> prompt_ids; // what was submitted (prefix + prompt)
     std::vector<uint32_t> generated;  // every id received, in order

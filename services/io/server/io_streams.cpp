@@ -138,7 +138,7 @@ void IoServer::submit(Stream& s) {
     s.prompt_ids = s.prefix;
     for (int32_t t : text_ids) s.prompt_ids.push_back(uint32_t(t));
   }
-  s.decoder.emplace(tok);
+  if (!s.http) s.decoder.emplace(tok);  // an HTTP stream decodes in its GenerationText
   ipc::OutgoingMessage out(s.id);
   auto sub = out.body().initSubmit();
   sub.setModel(ipc::as_text(s.model));
@@ -168,7 +168,7 @@ void IoServer::on_tokens(Stream& s, uint32_t offset, const std::vector<uint32_t>
     if (!s.text->tok.contains(int32_t(ids[i]))) continue;
     fresh.push_back(ids[i]);
     s.generated.push_back(ids[i]);
-    if (s.decoder && !s.http) text += s.decoder->push(int32_t(ids[i]));
+    if (s.decoder) text += s.decoder->push(int32_t(ids[i]));
   }
   if (s.http) {
     on_http_tokens(s, fresh);
