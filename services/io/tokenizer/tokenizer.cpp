@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <queue>
 
+#include "bpe_tables.hpp"
+#include "token_attributes.hpp"
 #include "utf8.hpp"
 
 namespace llmos::tokenizer {
@@ -42,7 +44,7 @@ Status check_length(const Vocabulary& v, size_t size, std::string_view key) {
 }
 
 Status check_special(const Vocabulary& v, TokenId id, std::string_view key) {
-  if (id >= 0 && static_cast<size_t>(id) < v.tokens.size()) return ok_status();
+  if (id >= -1 && static_cast<int64_t>(id) < static_cast<int64_t>(v.tokens.size())) return ok_status();
   return invalid_argument(v.source + ": " + std::string(key) + " = " + std::to_string(id) +
                           " is not a token id (the vocabulary has " +
                           std::to_string(v.tokens.size()) + " tokens)");
@@ -58,7 +60,8 @@ Status validate(const Vocabulary& v) {
     if (type < 0 || type > static_cast<int32_t>(TokenType::kByte)) {
       return invalid_argument(where + " = " + std::to_string(type) + " is not a token type (0..6)");
     }
-    if (v.types[i] == TokenType::kByte && parse_byte_token(v.tokens[i]) < 0) {
+    if (v.types[i] == TokenType::kByte && parse_byte_token(v.tokens[i]) < 0 &&
+        v.kind == VocabKind::kSentencePiece) {
       return invalid_argument(where + " says byte but tokenizer.ggml.tokens[" + std::to_string(i) +
                               "] = " + quoted(v.tokens[i]) + " is not of the form <0xXX>");
     }
@@ -69,26 +72,45 @@ Status validate(const Vocabulary& v) {
   return ok_status();
 }
 
-// What a token decodes to (llama.cpp's token_to_piece without special tokens).
-std::string piece_of(std::string_view text, TokenType type) {
-  switch (type) {
-    case TokenType::kNormal: {
-      std::string piece;
-      piece.reserve(text.size());
-      for (size_t i = 0; i < text.size();) {
-        if (text.substr(i, kSpaceMarker.size()) == kSpaceMarker) {
-          piece += ' ';
-          i += kSpaceMarker.size();
-        } else {
-          piece += text[i++];
-        }
-      }
-      return piece;
+std::string unescape_spaces(std::string_view text) {
+  std::string piece;
+  piece.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (text.substr(i, kSpaceMarker.size()) == kSpaceMarker) {
+      piece += ' ';
+      i += kSpaceMarker.size();
+    } else {
+      piece += text[i++];
     }
-    case TokenType::kByte: return std::string(1, static_cast<char>(parse_byte_token(text)));
-    case TokenType::kUserDefined: return std::string(text);
-    default: return {};  // unknown, control, unused, undefined
   }
+  return piece;
+}
+
+// What a token decodes to (llama.cpp's token_to_piece without special tokens).
+// `bytes` is set for byte-level BPE, whose normal tokens spell bytes.
+std::string piece_of(std::string_view text, uint32_t attributes, const ByteUnicode* bytes) {
+  if (attributes & kAttrUserDefined) return std::string(text);
+  if (attributes & kAttrNormal) {
+    if (bytes == nullptr) return unescape_spaces(text);
+    std::string piece;
+    bytes->decode_all(text, piece);
+    return piece;
+  }
+  if (attributes & kAttrByte) {
+    const int value = parse_byte_token(text);
+    return value < 0 ? std::string() : std::string(1, static_cast<char>(value));
+  }
+  return {};  // unknown, control, unused, undefined
+}
+
+// "left right" -> the two halves (split at the first space after the first
+// byte, as llama.cpp does), or false.
+bool split_merge(std::string_view merge, std::string_view& left, std::string_view& right) {
+  const size_t space = merge.find(' ', 1);
+  if (space == std::string_view::npos) return false;
+  left = merge.substr(0, space);
+  right = merge.substr(space + 1);
+  return true;
 }
 
 }  // namespace
@@ -99,23 +121,60 @@ Result<Tokenizer> Tokenizer::create(Vocabulary vocab) {
   const Vocabulary& v = t.vocab_;
   const auto n = static_cast<TokenId>(v.tokens.size());
   t.text_to_id_.reserve(v.tokens.size());
+  for (TokenId id = 0; id < n; ++id) t.text_to_id_[v.tokens[id]] = id;
+
+  std::shared_ptr<BpeTables> bpe;
+  if (v.kind == VocabKind::kBytePairs) {
+    LLMOS_ASSIGN_OR_RETURN(PreTokenizer pre, PreTokenizer::create(v.pre, v.source));
+    bpe = std::make_shared<BpeTables>(BpeTables{std::move(pre), ByteUnicode(), {}});
+    bpe->merges.reserve(v.merges.size());
+    std::string joined;
+    for (size_t i = 0; i < v.merges.size(); ++i) {
+      std::string_view left, right;
+      if (!split_merge(v.merges[i], left, right)) {
+        return invalid_argument(v.source + ": tokenizer.ggml.merges[" + std::to_string(i) + "] = " +
+                                quoted(v.merges[i]) + " is not of the form \"left right\"");
+      }
+      const TokenId left_id = t.find_token(left);
+      const TokenId right_id = t.find_token(right);
+      if (left_id < 0 || right_id < 0) continue;
+      joined.assign(left);
+      joined += right;
+      bpe->merges.emplace(BpeTables::key(left_id, right_id),
+                          BpeMerge{static_cast<int32_t>(i), t.find_token(joined)});
+    }
+  }
+
+  ResolvedAttributes resolved = resolve_attributes(v, [&t](std::string_view text) { return t.find_token(text); });
+  t.attributes_ = std::move(resolved.attributes);
+  t.end_of_generation_ = std::move(resolved.end_of_generation);
+  const ByteUnicode* bytes = bpe && bpe->pre.byte_encode() ? &bpe->bytes : nullptr;
   t.pieces_.reserve(v.tokens.size());
   for (TokenId id = 0; id < n; ++id) {
-    t.text_to_id_[v.tokens[id]] = id;
-    t.pieces_.push_back(piece_of(v.tokens[id], v.types[id]));
-    if (v.types[id] == TokenType::kUserDefined && !v.tokens[id].empty()) t.user_defined_.push_back(id);
+    t.pieces_.push_back(piece_of(v.tokens[id], t.attributes_[id], bytes));
+    if (t.attributes_[id] & (kAttrControl | kAttrUserDefined | kAttrUnknown)) t.special_.push_back(id);
   }
-  std::stable_sort(t.user_defined_.begin(), t.user_defined_.end(), [&v](TokenId a, TokenId b) {
+  std::stable_sort(t.special_.begin(), t.special_.end(), [&v](TokenId a, TokenId b) {
     return v.tokens[a].size() > v.tokens[b].size();
   });
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (int b = 0; b < 256; ++b) {
     const char spelled[] = {'<', '0', 'x', kHex[b >> 4], kHex[b & 15], '>'};
     TokenId id = t.find_token(std::string_view(spelled, sizeof(spelled)));
-    if (id < 0) id = t.find_token(std::string(1, static_cast<char>(b)));
-    t.byte_to_id_[b] = id >= 0 ? id : v.unk_id;
+    if (id < 0 && v.kind == VocabKind::kSentencePiece) id = t.find_token(std::string(1, static_cast<char>(b)));
+    t.byte_to_id_[b] = id >= 0 ? id : (v.kind == VocabKind::kSentencePiece ? v.unk_id : -1);
   }
+  t.bpe_ = std::move(bpe);
   return t;
+}
+
+uint32_t Tokenizer::token_attributes(TokenId id) const {
+  LLMOS_REQUIRE(contains(id), "token id out of range");
+  return attributes_[id];
+}
+
+bool Tokenizer::is_end_of_generation(TokenId id) const {
+  return std::binary_search(end_of_generation_.begin(), end_of_generation_.end(), id);
 }
 
 TokenId Tokenizer::find_token(std::string_view text) const {
@@ -138,42 +197,22 @@ TokenType Tokenizer::token_type(TokenId id) const {
   return vocab_.types[id];
 }
 
-std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_bos) const {
+std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
   std::vector<TokenId> out;
-  if (add_bos) out.push_back(vocab_.bos_id);
+  if (add_bos && vocab_.bos_id >= 0) out.push_back(vocab_.bos_id);
   if (text.empty()) return out;
 
-  // User-defined tokens are cut out of the text first, longest first; each run
-  // of text after one (or at the start) gets its own space prefix.
-  struct Fragment {
-    std::string_view text;
-    TokenId token;  // -1: text to tokenize
-  };
-  std::vector<Fragment> fragments{{text, -1}};
-  for (TokenId special : user_defined_) {
-    const std::string& needle = vocab_.tokens[special];
-    std::vector<Fragment> split;
-    for (const Fragment& f : fragments) {
-      if (f.token >= 0) {
-        split.push_back(f);
-        continue;
-      }
-      size_t pos = 0;
-      for (size_t hit; (hit = f.text.find(needle, pos)) != std::string_view::npos;) {
-        if (hit > pos) split.push_back({f.text.substr(pos, hit - pos), -1});
-        split.push_back({{}, special});
-        pos = hit + needle.size();
-      }
-      if (pos < f.text.size()) split.push_back({f.text.substr(pos), -1});
-    }
-    fragments = std::move(split);
-  }
-
+  std::vector<Fragment> fragments;
+  split_special(text, parse_special, fragments);
+  // SentencePiece: each run of text after a special token (or at the start)
+  // gets its own space prefix.
   bool after_special = true;
   for (const Fragment& f : fragments) {
     if (f.token >= 0) {
       out.push_back(f.token);
       after_special = true;
+    } else if (bpe_) {
+      encode_bpe_fragment(f.text, out);
     } else {
       encode_fragment(f.text, vocab_.add_space_prefix && after_special, out);
       after_special = false;
@@ -258,7 +297,9 @@ void Tokenizer::encode_fragment(std::string_view text, bool space_prefix,
     if (id >= 0) {
       out.push_back(id);
     } else {
-      for (char c : symbol) out.push_back(byte_to_id_[static_cast<unsigned char>(c)]);
+      for (char c : symbol) {
+        if (const TokenId byte = byte_to_id_[static_cast<unsigned char>(c)]; byte >= 0) out.push_back(byte);
+      }
     }
   }
 }

@@ -116,12 +116,48 @@ TEST_CASE("a bad vocabulary is refused with the file and key named") {
   SUBCASE("another tokenizer model") {
     Status s = load_error(
         [](gguf::GgufWriter& w) {
-          w.add_string("tokenizer.ggml.model", "gpt2");
+          w.add_string("tokenizer.ggml.model", "bert");
           w.add_string_array("tokenizer.ggml.tokens", kTokens);
         },
         &path);
     CHECK(s.code() == ErrorCode::kUnimplemented);
-    CHECK(s.message() == path + ": tokenizer.ggml.model = \"gpt2\" is not supported (only \"llama\", SentencePiece, is)");
+    CHECK(s.message() == path + ": tokenizer.ggml.model = \"bert\" is not supported (\"llama\", \"gpt2\" and \"gemma4\" are)");
+  }
+  SUBCASE("a BPE vocabulary without merges") {
+    Status s = load_error(
+        [](gguf::GgufWriter& w) {
+          w.add_string("tokenizer.ggml.model", "gpt2");
+          w.add_string("tokenizer.ggml.pre", "gpt-2");
+          w.add_string_array("tokenizer.ggml.tokens", kTokens);
+        },
+        &path);
+    CHECK(s.code() == ErrorCode::kNotFound);
+    CHECK(mentions(s, path));
+    CHECK(mentions(s, "tokenizer.ggml.merges"));
+  }
+  SUBCASE("an unknown pre-tokenizer") {
+    Status s = load_error(
+        [](gguf::GgufWriter& w) {
+          w.add_string("tokenizer.ggml.model", "gpt2");
+          w.add_string("tokenizer.ggml.pre", "klingon");
+          w.add_string_array("tokenizer.ggml.tokens", kTokens);
+          w.add_string_array("tokenizer.ggml.merges", std::vector<std::string>{"h i"});
+        },
+        &path);
+    CHECK(s.code() == ErrorCode::kInvalidArgument);
+    CHECK(s.message() == path + ": tokenizer.ggml.pre = \"klingon\" is not a pre-tokenizer llmos knows");
+  }
+  SUBCASE("a merge without a space") {
+    Status s = load_error(
+        [](gguf::GgufWriter& w) {
+          w.add_string("tokenizer.ggml.model", "gpt2");
+          w.add_string("tokenizer.ggml.pre", "gpt-2");
+          w.add_string_array("tokenizer.ggml.tokens", kTokens);
+          w.add_string_array("tokenizer.ggml.merges", std::vector<std::string>{"h i", "hi"});
+        },
+        &path);
+    CHECK(s.code() == ErrorCode::kInvalidArgument);
+    CHECK(s.message() == path + ": tokenizer.ggml.merges[1] = \"hi\" is not of the form \"left right\"");
   }
   SUBCASE("no tokenizer model") {
     Status s = load_error([](gguf::GgufWriter& w) { add_vocab(w, "tokenizer.ggml.model"); }, &path);
