@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   if (cmd == "kernels") return llmos::cpu::run_kernel_bench(argc - 1, argv + 1);
   if (cmd == "ipc") return llmos::client::run_ipc_bench(argc - 1, argv + 1);
   if (cmd == "http") return llmos::bench::run_http_bench(argc - 1, argv + 1);
+  if (cmd == "tokenizer") return llmos::bench::run_tokenizer_bench(argc - 1, argv + 1);
   std::fputs(
       "usage: llmos-bench <benchmark> [options]\n"
       "  engine --model FILE [--threads N] [--prompt-tokens P] [--gen-tokens G] [--batch B] [--json]\n"
@@ -23,7 +24,9 @@ int main(int argc, char** argv) {
       "      the services against the engine in-process\n"
       "  http --model FILE [--clients N] [--tokens T]\n"
       "      one stream over HTTP vs the client socket vs in-process; N concurrent\n"
-      "      streaming clients (tokens/s, time to first token)\n",
+      "      streaming clients (tokens/s, time to first token)\n"
+      "  tokenizer [--model FILE]... [--kib N]\n"
+      "      encode / decode MB/s on ~1 MB of mixed English, code and CJK text\n",
       cmd.empty() || cmd == "-h" || cmd == "--help" ? stdout : stderr);
   return cmd.empty() || cmd == "-h" || cmd == "--help" ? 0 : 2;
 }

@@ -206,15 +206,21 @@ TEST_CASE("every vocabulary of golden/tokenize: ids, special tokens and round tr
     const std::vector<std::string> inputs = read_inputs(golden + ".inp");
     const std::vector<Ids> expected = read_expected(golden + ".out");
     REQUIRE(inputs.size() == expected.size());
-    int mismatches = 0;
+    int mismatches = 0, round_trips = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {
       const Ids got = tok.encode(inputs[i], /*add_bos=*/false, /*parse_special=*/false);
       mismatches += got != expected[i];
+      // Every input of these files is valid UTF-8 that the vocabulary can
+      // spell, so llama.cpp's ids decode back to it, whole and streamed.
+      const bool round_trip = tok.decode(expected[i]) == inputs[i];
+      round_trips += round_trip;
+      CHECK_MESSAGE(round_trip, vocab << " case " << i << " decodes to \"" << tok.decode(expected[i]) << "\"");
+      CHECK_MESSAGE(stream_decode(tok, expected[i]) == inputs[i], vocab << " case " << i << " streamed");
       CHECK_MESSAGE(got == expected[i], vocab << " case " << i << ": \"" << inputs[i]
                                               << "\"\n  llama.cpp: " << show(expected[i])
                                               << "\n  llmos:     " << show(got));
     }
-    MESSAGE(vocab << ": " << (inputs.size() - mismatches) << " of " << inputs.size() << " cases match");
+    MESSAGE(vocab << ": " << (inputs.size() - mismatches) << " of " << inputs.size() << " cases match, " << round_trips << " round trips");
   }
 }
 

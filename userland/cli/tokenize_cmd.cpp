@@ -1,5 +1,7 @@
-// `llmos tokenize --model MODEL.gguf [--json] [--bos] TEXT`: the token ids of
-// TEXT under the model's vocabulary, as llama.cpp would produce them.
+// `llmos tokenize --model MODEL.gguf [--parse-special] [--json] [--bos] TEXT`:
+// the token ids of TEXT under the model's vocabulary (SentencePiece or
+// byte-level BPE; a vocab-only GGUF file is enough), as llama.cpp would
+// produce them.
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -81,7 +83,7 @@ int cmd_tokenize(int argc, char** argv) {
   std::string model_path;
   std::vector<std::string> texts;
   po::options_description visible(
-      "usage: llmos tokenize --model MODEL.gguf [--json] [--bos] TEXT\n"
+      "usage: llmos tokenize --model MODEL.gguf [--parse-special] [--json] [--bos] [--] TEXT\n"
       "Prints one line per token: the id, then the text it stands for in double quotes\n"
       "(\\n, \\t, \\\", \\xNN escaped); control tokens such as <s> show their name unquoted.\n"
       "Use -- before a TEXT that starts with '-'.\n\noptions");
@@ -89,7 +91,8 @@ int cmd_tokenize(int argc, char** argv) {
       ("help,h", "show this help")
       ("model,m", po::value(&model_path)->value_name("MODEL.gguf"), "GGUF file whose vocabulary to use")
       ("json", "print {\"ids\":[...]} instead")
-      ("bos", "put the BOS token first");
+      ("bos", "put the BOS token first (never added unless asked)")
+      ("parse-special", "match control tokens such as <|im_end|> in TEXT (user-defined tokens always are)");
   po::options_description all;
   all.add(visible).add_options()("text", po::value(&texts));
   po::positional_options_description positional;
@@ -116,15 +119,16 @@ int cmd_tokenize(int argc, char** argv) {
   auto tok = tokenizer::tokenizer_from_gguf(**file);
   if (!tok.ok()) return fail(tok.status().message(), 1);
 
-  const std::vector<tokenizer::TokenId> ids = tok->encode(texts[0], vm.count("bos") > 0);
+  const std::vector<tokenizer::TokenId> ids =
+      tok->encode(texts[0], vm.count("bos") > 0, vm.count("parse-special") > 0);
   if (vm.count("json")) {
     std::cout << nlohmann::json{{"ids", ids}}.dump() << "\n";
     return 0;
   }
   for (tokenizer::TokenId id : ids) {
-    const tokenizer::TokenType type = tok->token_type(id);
-    const bool named = type == tokenizer::TokenType::kControl || type == tokenizer::TokenType::kUnknown ||
-                       type == tokenizer::TokenType::kUnused;
+    const uint32_t attributes = tok->token_attributes(id);
+    const bool named = (attributes & tokenizer::kAttrUserDefined) == 0 &&
+                       (attributes & (tokenizer::kAttrControl | tokenizer::kAttrUnknown | tokenizer::kAttrUnused)) != 0;
     std::cout << id << ' ' << (named ? tok->token_text(id) : quote_piece(tok->token_to_piece(id))) << "\n";
   }
   return 0;

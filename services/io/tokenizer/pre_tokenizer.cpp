@@ -118,6 +118,12 @@ Result<PreTokenizer> PreTokenizer::create(std::string_view name, std::string_vie
   p.byte_encode_ = family->byte_encode;
   p.ignore_merges_ = family->ignore_merges;
   p.escape_spaces_ = family->escape_spaces;
+  const std::string_view* patterns = family->patterns.data();
+  p.fast_ = patterns == kLlama3   ? WordPattern::kLlama3
+            : patterns == kQwen2  ? WordPattern::kQwen2
+            : patterns == kQwen35 ? WordPattern::kQwen35
+            : patterns == kGpt2   ? WordPattern::kGpt2
+                                  : WordPattern::kNone;
   for (std::string_view pattern : family->patterns) {
     const std::string icu = to_icu(pattern);
     UParseError where{};
@@ -137,6 +143,12 @@ Result<PreTokenizer> PreTokenizer::create(std::string_view name, std::string_vie
 }
 
 void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& words) const {
+  if (fast_ == WordPattern::kNone) return split_with_regex(text, words);
+  words.clear();
+  split_words(fast_, text, words);
+}
+
+void PreTokenizer::split_with_regex(std::string_view text, std::vector<std::string_view>& words) const {
   words.clear();
   if (text.empty()) return;
   words.push_back(text);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "llmos/common/status.hpp"
+#include "word_splitter.hpp"
 
 struct URegularExpression;
 
@@ -23,7 +24,10 @@ class PreTokenizer {
   // Cuts `text` into words: each pattern splits every piece so far into its
   // matches and the text between them (kept as words too). Words borrow from
   // `text`. Ill-formed UTF-8 reaches ICU as U+FFFD and stays in some word.
+  // The hot families (llama3, qwen2, qwen35, gpt-2 shapes) use a hand-written
+  // splitter that gives the regex's words; split_with_regex always runs ICU.
   void split(std::string_view text, std::vector<std::string_view>& words) const;
+  void split_with_regex(std::string_view text, std::vector<std::string_view>& words) const;
 
   const std::string& name() const { return name_; }
   // Words are spelled with GPT-2's byte characters before merging (false for
@@ -42,6 +46,7 @@ class PreTokenizer {
 
   std::string name_;
   std::vector<Regex> patterns_;  // compiled once, cloned per split() for thread safety
+  WordPattern fast_ = WordPattern::kNone;
   bool byte_encode_ = true;
   bool ignore_merges_ = false;
   bool escape_spaces_ = false;

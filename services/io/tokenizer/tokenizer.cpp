@@ -145,6 +145,9 @@ Result<Tokenizer> Tokenizer::create(Vocabulary vocab) {
     }
   }
 
+  if (bpe) {
+    for (int b = 0; b < 256; ++b) bpe->byte_token[b] = t.find_token(bpe->bytes.encode(static_cast<uint8_t>(b)));
+  }
   ResolvedAttributes resolved = resolve_attributes(v, [&t](std::string_view text) { return t.find_token(text); });
   t.attributes_ = std::move(resolved.attributes);
   t.end_of_generation_ = std::move(resolved.end_of_generation);

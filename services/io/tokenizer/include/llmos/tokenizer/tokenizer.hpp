@@ -33,6 +33,7 @@ enum TokenAttribute : uint32_t {
 };
 
 struct BpeTables;
+struct BpeScratch;
 
 class Tokenizer {
  public:
@@ -104,7 +105,7 @@ class Tokenizer {
   void encode_fragment(std::string_view text, bool space_prefix, std::vector<TokenId>& out) const;
   // BPE (bpe_encode.cpp): one run of text, and one pre-tokenized word.
   void encode_bpe_fragment(std::string_view text, std::vector<TokenId>& out) const;
-  void encode_bpe_word(std::string_view word, std::vector<TokenId>& out) const;
+  void encode_bpe_word(std::string_view word, BpeScratch& scratch, std::vector<TokenId>& out) const;
 
   Vocabulary vocab_;
   TokenMap text_to_id_;                  // every token text -> id (last id wins)
