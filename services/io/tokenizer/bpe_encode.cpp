@@ -3,6 +3,8 @@
 // (or kept raw with spaces as '▁' for gemma4), then the adjacent pair with the
 // lowest merge rank is merged until none is left (ties: leftmost).
 #include <algorithm>
+#include <unordered_map>
+#include <utility>
 
 #include "bpe_tables.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
@@ -12,6 +14,8 @@ namespace llmos::tokenizer {
 namespace {
 
 constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581 '▁'
+// From this many words on, a run of text caches the ids of each distinct word.
+constexpr size_t kCacheFromWords = 256;
 
 }  // namespace
 
@@ -31,7 +35,24 @@ void Tokenizer::encode_bpe_fragment(std::string_view text, std::vector<TokenId>&
   }
   BpeScratch scratch;
   bpe.pre.split(text, scratch.words);
-  for (std::string_view word : scratch.words) encode_bpe_word(word, scratch, out);
+  if (scratch.words.size() < kCacheFromWords) {
+    for (std::string_view word : scratch.words) encode_bpe_word(word, scratch, out);
+    return;
+  }
+  // Long texts repeat words: each distinct word is merged once per call.
+  // The cache maps a word to the ids it gave, kept in `out` itself.
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;
+  cache.reserve(scratch.words.size() / 4);
+  for (std::string_view word : scratch.words) {
+    auto [it, fresh] = cache.try_emplace(word, out.size(), 0);
+    if (fresh) {
+      encode_bpe_word(word, scratch, out);
+      it->second.second = out.size() - it->second.first;
+    } else {
+      const auto [first, count] = it->second;
+      for (size_t k = 0; k < count; ++k) out.push_back(out[first + k]);
+    }
+  }
 }
 
 // `word` is raw text; byte-level vocabularies merge its bytes as the tokens
@@ -82,9 +103,9 @@ void Tokenizer::encode_bpe_word(std::string_view word, BpeScratch& scratch, std:
   heap.clear();
   auto try_pair = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0 || symbols[left].id < 0 || symbols[right].id < 0) return;
-    const auto it = bpe.merges.find(BpeTables::key(symbols[left].id, symbols[right].id));
-    if (it == bpe.merges.end()) return;
-    heap.push_back({it->second.rank, it->second.merged, left, right, symbols[left].length + symbols[right].length});
+    const BpeMerge* merge = bpe.merges.find(symbols[left].id, symbols[right].id);
+    if (merge == nullptr) return;
+    heap.push_back({merge->rank, merge->merged, left, right, symbols[left].length + symbols[right].length});
     std::push_heap(heap.begin(), heap.end(), later);
   };
   for (size_t i = 1; i < symbols.size(); ++i) try_pair(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));

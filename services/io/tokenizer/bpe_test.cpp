@@ -98,6 +98,21 @@ TEST_CASE("BPE merges by rank inside each word, bytes for the rest") {
   CHECK(tok.encode("hi", true) == Ids{kEndOfText, kHi});
 }
 
+TEST_CASE("a long text (words cached per call) gives the same ids as its words one by one") {
+  const Tokenizer tok = make_bpe();
+  std::string text = "hi";
+  Ids expected{kHi};
+  for (int i = 0; i < 400; ++i) {
+    text += i % 3 == 0 ? " é" : " hi";
+    if (i % 3 == 0) {
+      expected.insert(expected.end(), {' ', 0xC3, 0xA9});
+    } else {
+      expected.push_back(kSpaceHi);
+    }
+  }
+  CHECK(tok.encode(text, false) == expected);
+}
+
 TEST_CASE("BPE special tokens: user-defined always, control only when parse_special") {
   const Tokenizer tok = make_bpe();
   const Ids plain = tok.encode("hi<|endoftext|>", false);

@@ -120,8 +120,7 @@ Result<Tokenizer> Tokenizer::create(Vocabulary vocab) {
   Tokenizer t(std::move(vocab));
   const Vocabulary& v = t.vocab_;
   const auto n = static_cast<TokenId>(v.tokens.size());
-  t.text_to_id_.reserve(v.tokens.size());
-  for (TokenId id = 0; id < n; ++id) t.text_to_id_[v.tokens[id]] = id;
+  t.text_to_id_.build(v.tokens);
 
   std::shared_ptr<BpeTables> bpe;
   if (v.kind == VocabKind::kBytePairs) {
@@ -140,8 +139,7 @@ Result<Tokenizer> Tokenizer::create(Vocabulary vocab) {
       if (left_id < 0 || right_id < 0) continue;
       joined.assign(left);
       joined += right;
-      bpe->merges.emplace(BpeTables::key(left_id, right_id),
-                          BpeMerge{static_cast<int32_t>(i), t.find_token(joined)});
+      bpe->merges.insert(left_id, right_id, BpeMerge{static_cast<int32_t>(i), t.find_token(joined)});
     }
   }
 
@@ -180,10 +178,7 @@ bool Tokenizer::is_end_of_generation(TokenId id) const {
   return std::binary_search(end_of_generation_.begin(), end_of_generation_.end(), id);
 }
 
-TokenId Tokenizer::find_token(std::string_view text) const {
-  auto it = text_to_id_.find(text);
-  return it == text_to_id_.end() ? -1 : it->second;
-}
+TokenId Tokenizer::find_token(std::string_view text) const { return text_to_id_.find(text, vocab_.tokens); }
 
 const std::string& Tokenizer::token_to_piece(TokenId id) const {
   LLMOS_REQUIRE(contains(id), "token id out of range");

@@ -11,10 +11,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "llmos/common/status.hpp"
+#include "llmos/tokenizer/token_index.hpp"
 #include "llmos/tokenizer/vocabulary.hpp"
 
 namespace llmos::tokenizer {
@@ -88,12 +88,6 @@ class Tokenizer {
   const std::string& source() const { return vocab_.source; }
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using TokenMap = std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>>;
-
   struct Fragment {
     std::string_view text;
     TokenId token;  // -1: text to tokenize
@@ -108,7 +102,7 @@ class Tokenizer {
   void encode_bpe_word(std::string_view word, BpeScratch& scratch, std::vector<TokenId>& out) const;
 
   Vocabulary vocab_;
-  TokenMap text_to_id_;                  // every token text -> id (last id wins)
+  TokenIndex text_to_id_;                // every token text -> id (last id wins)
   std::vector<std::string> pieces_;      // [n_tokens] decoded bytes of each token
   std::array<TokenId, 256> byte_to_id_;  // byte-fallback token of each byte (-1: none)
   std::vector<uint32_t> attributes_;     // [n_tokens] TokenAttribute bits
