@@ -3,6 +3,8 @@
 // occurrence in every remaining run of text becomes that token. Control and
 // unknown tokens only take part when parse_special; user-defined ones always.
 // LSTRIP / RSTRIP tokens swallow the ASCII whitespace before / after them.
+#include <algorithm>
+#include <bitset>
 #include <cctype>
 
 #include "llmos/tokenizer/tokenizer.hpp"
@@ -18,11 +20,18 @@ void Tokenizer::split_special(std::string_view text, bool parse_special, std::ve
   out.clear();
   if (text.empty()) return;
   out.push_back({text, -1});
+  // A token can only occur if every byte of it does: one pass over the text
+  // spares most tokens their search.
+  std::bitset<256> present;
+  for (char c : text) present.set(static_cast<uint8_t>(c));
   std::vector<Fragment> split;
   for (TokenId special : special_) {
     const uint32_t attributes = attributes_[special];
     if (!parse_special && (attributes & (kAttrControl | kAttrUnknown))) continue;
     const std::string& needle = vocab_.tokens[special];
+    if (!std::all_of(needle.begin(), needle.end(), [&](char c) { return present.test(static_cast<uint8_t>(c)); })) {
+      continue;
+    }
     // Most tokens occur nowhere: look before rebuilding the fragment list.
     bool found = false;
     for (const Fragment& f : out) {
