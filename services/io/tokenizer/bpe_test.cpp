@@ -124,6 +124,24 @@ TEST_CASE("BPE special tokens: user-defined always, control only when parse_spec
   CHECK_FALSE(tok.is_end_of_generation(kHi));
 }
 
+TEST_CASE("marker texts become control tokens whatever the file says; Phi-3's specials swallow spaces after them") {
+  Vocabulary v = make_bpe_vocab();
+  v.tokens[kTool] = "<|im_end|>";  // user-defined in the file, an end-of-turn marker for llama.cpp
+  auto tok = Tokenizer::create(v);
+  REQUIRE(tok.ok());
+  CHECK(tok->token_attributes(kTool) == (kAttrUserDefined | kAttrControl));
+  CHECK(tok->is_end_of_generation(kTool));
+  CHECK(tok->encode("hi<|im_end|>", false).size() > 2);  // not matched without parse_special
+  CHECK(tok->encode("hi<|im_end|>", false, true) == Ids{kHi, kTool});
+
+  v.tokens[kTool] = "<tool>";
+  v.model_name = "Phi3 mini";
+  tok = Tokenizer::create(v);
+  REQUIRE(tok.ok());
+  CHECK((tok->token_attributes(kTool) & kAttrRstrip) != 0);
+  CHECK(tok->encode("<tool>   hi", false) == Ids{kTool, kHi});
+}
+
 TEST_CASE("BPE decode turns byte characters back into bytes; control tokens are silent") {
   const Tokenizer tok = make_bpe();
   CHECK(tok.token_to_piece(kSpaceHi) == " hi");
