@@ -123,7 +123,8 @@ Result<PreTokenizer> PreTokenizer::create(std::string_view name, std::string_vie
             : patterns == kQwen2  ? WordPattern::kQwen2
             : patterns == kQwen35 ? WordPattern::kQwen35
             : patterns == kGpt2   ? WordPattern::kGpt2
-                                  : WordPattern::kNone;
+            : patterns == kStarcoder ? WordPattern::kStarcoder
+                                     : WordPattern::kNone;
   for (std::string_view pattern : family->patterns) {
     const std::string icu = to_icu(pattern);
     UParseError where{};

@@ -14,7 +14,11 @@ namespace {
 
 std::string show(const std::vector<std::string_view>& words) {
   std::string out;
-  for (std::string_view w : words) out += "[" + std::string(w) + "]";
+  for (std::string_view w : words) {
+    out += '[';
+    out += w;
+    out += ']';
+  }
   return out;
 }
 
@@ -35,7 +39,7 @@ TEST_CASE("hand-written splitters give the regex's words") {
   const std::vector<std::string> pool = {"a", "Z", "é", "e\u0301", "\u0301", "1", "٣", "²", " ", "  ", "\t",
                                          "\n", "\r", "\r\n", "'", "'s", "'LL", ".", ",", "!?", "(", "—", "中",
                                          "文", "の", "🚀", "\u00a0", "\u2028", "x", "hello", "\v"};
-  for (const char* name : {"llama-bpe", "qwen2", "qwen35", "gpt-2"}) {
+  for (const char* name : {"llama-bpe", "qwen2", "qwen35", "gpt-2", "starcoder"}) {
     auto pre = PreTokenizer::create(name, "test");
     REQUIRE(pre.ok());
     for (const std::string& text : fixed) check_same_words(*pre, text);

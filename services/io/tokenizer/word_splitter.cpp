@@ -76,8 +76,7 @@ void code_points(std::string_view text, std::vector<CodePoint>& out) {
 uint32_t ascii_lower(uint32_t cp) { return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp; }
 
 // Length of the contraction ('s 't 're 've 'm 'll 'd) at i, or 0.
-size_t contraction(const std::vector<CodePoint>& c, size_t i, bool any_case) {
-  const size_t n = c.size();
+size_t contraction(const std::vector<CodePoint>& c, size_t i, size_t n, bool any_case) {
   if (c[i].value != '\'' || i + 1 >= n) return 0;
   const auto fold = [&](size_t k) { return any_case ? ascii_lower(c[k].value) : c[k].value; };
   const uint32_t a = fold(i + 1);
@@ -97,7 +96,7 @@ size_t match_llama3(const std::vector<CodePoint>& c, size_t i, size_t max_digits
   const auto is = [&](size_t k, uint8_t flags) { return k < n && (c[k].flags & flags) != 0; };
   const auto is_other = [&](size_t k) { return k < n && (c[k].flags & not_other) == 0; };
 
-  if (const size_t len = contraction(c, i, /*any_case=*/true); len > 0) return i + len;
+  if (const size_t len = contraction(c, i, n, /*any_case=*/true); len > 0) return i + len;
   // [^\r\n\p{L}\p{N}]?\p{L}+
   if (is(i, letter) || ((c[i].flags & (kLetter | kNumber | kCrLf)) == 0 && is(i + 1, letter))) {
     size_t j = i + 1;
@@ -131,11 +130,10 @@ size_t match_llama3(const std::vector<CodePoint>& c, size_t i, size_t max_digits
 }
 
 // End of the gpt2-shaped match at i, or i when none matches there.
-size_t match_gpt2(const std::vector<CodePoint>& c, size_t i) {
-  const size_t n = c.size();
+size_t match_gpt2(const std::vector<CodePoint>& c, size_t i, size_t n) {
   const auto is = [&](size_t k, uint8_t flags) { return k < n && (c[k].flags & flags) != 0; };
   const auto is_other = [&](size_t k) { return k < n && (c[k].flags & (kSpace | kLetter | kNumber)) == 0; };
-  if (const size_t len = contraction(c, i, /*any_case=*/false); len > 0) return i + len;
+  if (const size_t len = contraction(c, i, n, /*any_case=*/false); len > 0) return i + len;
   const size_t start = c[i].value == ' ' ? i + 1 : i;
   for (int kind = 0; kind < 3; ++kind) {
     const auto in_class = [&](size_t k) { return kind == 0 ? is(k, kLetter) : kind == 1 ? is(k, kNumber) : is_other(k); };
@@ -153,6 +151,36 @@ size_t match_gpt2(const std::vector<CodePoint>& c, size_t i) {
   return end - i >= 2 ? end - 1 : i;  // \s+(?!\S)
 }
 
+// Words of c[from, to) as one piece of text: matches and the text between them.
+void split_range(WordPattern pattern, const std::vector<CodePoint>& c, size_t from, size_t to,
+                 std::string_view text, std::vector<std::string_view>& words) {
+  const auto offset = [&](size_t k) -> size_t { return k < c.size() ? c[k].offset : text.size(); };
+  size_t gap = to;  // first code point of unmatched text, or `to`
+  for (size_t i = from; i < to;) {
+    size_t j = i;
+    switch (pattern) {
+      case WordPattern::kLlama3: j = match_llama3(c, i, 3, false); break;
+      case WordPattern::kQwen2: j = match_llama3(c, i, 1, false); break;
+      case WordPattern::kQwen35: j = match_llama3(c, i, 1, true); break;
+      case WordPattern::kGpt2:
+      case WordPattern::kStarcoder: j = match_gpt2(c, i, to); break;
+      case WordPattern::kNone: break;
+    }
+    if (j == i) {
+      if (gap == to) gap = i;
+      ++i;
+      continue;
+    }
+    if (gap != to) {
+      words.push_back(text.substr(offset(gap), offset(i) - offset(gap)));
+      gap = to;
+    }
+    words.push_back(text.substr(offset(i), offset(j) - offset(i)));
+    i = j;
+  }
+  if (gap != to) words.push_back(text.substr(offset(gap), offset(to) - offset(gap)));
+}
+
 }  // namespace
 
 void split_words(WordPattern pattern, std::string_view text, std::vector<std::string_view>& words) {
@@ -160,30 +188,21 @@ void split_words(WordPattern pattern, std::string_view text, std::vector<std::st
   std::vector<CodePoint> c;
   code_points(text, c);
   const size_t n = c.size();
-  const auto offset = [&](size_t k) -> size_t { return k < n ? c[k].offset : text.size(); };
-  size_t gap = n;  // first code point of unmatched text, or n
+  if (pattern != WordPattern::kStarcoder) return split_range(pattern, c, 0, n, text, words);
+  // \p{N} first: every digit is a word of its own, and the gpt-2 pattern runs
+  // on each stretch between digits as on a text of its own.
   for (size_t i = 0; i < n;) {
-    size_t j = i;
-    switch (pattern) {
-      case WordPattern::kLlama3: j = match_llama3(c, i, 3, false); break;
-      case WordPattern::kQwen2: j = match_llama3(c, i, 1, false); break;
-      case WordPattern::kQwen35: j = match_llama3(c, i, 1, true); break;
-      case WordPattern::kGpt2: j = match_gpt2(c, i); break;
-      case WordPattern::kNone: break;
-    }
-    if (j == i) {
-      if (gap == n) gap = i;
+    if (c[i].flags & kNumber) {
+      const size_t end = i + 1 < n ? c[i + 1].offset : text.size();
+      words.push_back(text.substr(c[i].offset, end - c[i].offset));
       ++i;
       continue;
     }
-    if (gap != n) {
-      words.push_back(text.substr(offset(gap), offset(i) - offset(gap)));
-      gap = n;
-    }
-    words.push_back(text.substr(offset(i), offset(j) - offset(i)));
+    size_t j = i;
+    while (j < n && !(c[j].flags & kNumber)) ++j;
+    split_range(WordPattern::kGpt2, c, i, j, text, words);
     i = j;
   }
-  if (gap != n) words.push_back(text.substr(offset(gap)));
 }
 
 }  // namespace llmos::tokenizer
