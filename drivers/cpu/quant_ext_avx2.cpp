@@ -140,23 +140,35 @@ inline int32_t dot16_i16(const int16_t* a, const int16_t* b) {
 }
 
 // ---- Q4_K / Q5_K ------------------------------------------------------------
+// The 8 scales (bytes 0-7) and 8 mins (bytes 8-15) of a Q4_K/Q5_K block from its
+// 12 packed bytes, as kquant_scale_min reads them, four at a time in 32-bit words.
+inline __m128i q4k_scales_mins(const uint8_t* packed) {
+  uint32_t w[3];
+  std::memcpy(w, packed, 12);
+  constexpr uint32_t k6 = 0x3f3f3f3f, k4 = 0x0f0f0f0f, k2 = 0x03030303;
+  const uint32_t sc_lo = w[0] & k6;                                  // scales 0-3
+  const uint32_t sc_hi = (w[2] & k4) | (((w[0] >> 6) & k2) << 4);    // scales 4-7
+  const uint32_t mn_lo = w[1] & k6;                                  // mins 0-3
+  const uint32_t mn_hi = ((w[2] >> 4) & k4) | (((w[1] >> 6) & k2) << 4);  // mins 4-7
+  return _mm_setr_epi32(int(sc_lo), int(sc_hi), int(mn_lo), int(mn_hi));
+}
+
+// A shuffle control that broadcasts int16 element k of each 128-bit lane.
+inline __m256i bcast16(int k) { return _mm256_set1_epi16(int16_t(((2 * k + 1) << 8) | (2 * k))); }
+
 template <bool kQ5, int T>
 void q45k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
   constexpr size_t kBB = kQ5 ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256 acc[T];
-  float mins[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps(), mins[t] = 0.0f;
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = row + b * kBB;
     const float d = f16_at(blk), dmin = f16_at(blk + 2);
-    alignas(32) int16_t sc[8], mn16[16];
-    for (int s = 0; s < 8; ++s) {
-      uint8_t a, m;
-      kquant_scale_min(s, blk + 4, a, m);
-      sc[s] = a;
-      mn16[2 * s] = mn16[2 * s + 1] = m;
-    }
+    const __m128i sm = q4k_scales_mins(blk + 4);
+    // int16 scales 0-7 in both lanes; mins each doubled (one per 16 elements).
+    const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+    const __m256i mn = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
     const uint8_t* qs = blk + (kQ5 ? 48 : 16);
     __m256i qh;
     if constexpr (kQ5) qh = load256(blk + 16);
@@ -166,15 +178,14 @@ void q45k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
       const __m256i q4 = load256(qs + 32 * j);
       __m256i lo = _mm256_and_si256(q4, low4);
       __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-      if constexpr (kQ5) {
-        const __m256i mlo = _mm256_set1_epi8(char(1 << (2 * j)));
-        const __m256i mhi = _mm256_set1_epi8(char(1 << (2 * j + 1)));
+      if constexpr (kQ5) {  // bits 2j, 2j+1 of qh: at bits 0, 1 after j shifts by 2, moved to bit 4
         const __m256i bit5 = _mm256_set1_epi8(0x10);
-        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mlo), mlo), bit5));
-        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mhi), mhi), bit5));
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit5));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit5));
+        qh = _mm256_srli_epi16(qh, 2);
       }
-      const __m256i slo = _mm256_set1_epi16(sc[2 * j]);
-      const __m256i shi = _mm256_set1_epi16(sc[2 * j + 1]);
+      const __m256i slo = _mm256_shuffle_epi8(sc, bcast16(2 * j));
+      const __m256i shi = _mm256_shuffle_epi8(sc, bcast16(2 * j + 1));
       for (int t = 0; t < T; ++t) {
         const int8_t* xq = x.qs[t] + b * kSuperBlock + 64 * j;
         const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(xq)), slo);
@@ -184,11 +195,12 @@ void q45k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
     }
     for (int t = 0; t < T; ++t) {
       const float dx = x.d[t][b];
+      const __m256i mins = _mm256_madd_epi16(mn, load256(x.bsums[t] + b * 16));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(d * dx), acc[t]);
-      mins[t] += dmin * dx * float(dot16_i16(mn16, x.bsums[t] + b * 16));
+      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin * dx), acc[t]);
     }
   }
-  for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]) - mins[t];
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
 }
 
 // ---- Q6_K -------------------------------------------------------------------
@@ -196,14 +208,18 @@ template <int T>
 void q6k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i low2 = _mm256_set1_epi8(0x03);
+  // Quarter j of a half: the low lane takes scale 2j, the high lane 2j + 1.
+  const __m256i pick[4] = {_mm256_set_m128i(_mm256_castsi256_si128(bcast16(1)), _mm256_castsi256_si128(bcast16(0))),
+                           _mm256_set_m128i(_mm256_castsi256_si128(bcast16(3)), _mm256_castsi256_si128(bcast16(2))),
+                           _mm256_set_m128i(_mm256_castsi256_si128(bcast16(5)), _mm256_castsi256_si128(bcast16(4))),
+                           _mm256_set_m128i(_mm256_castsi256_si128(bcast16(7)), _mm256_castsi256_si128(bcast16(6)))};
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = row + b * sizeof(BlockQ6_K);
     const float d = f16_at(blk + 208);
-    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192);
-    alignas(32) int16_t sc16[16];
-    for (int g = 0; g < 16; ++g) sc16[g] = sc[g];
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);  // all 16 scales
     __m256i sumi[T];
     for (int t = 0; t < T; ++t) sumi[t] = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
@@ -218,9 +234,10 @@ void q6k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), low2), 4));
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
+      // Scales 8h..8h+7 in both lanes.
+      const __m256i sh = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8 * h)));
       for (int j = 0; j < 4; ++j) {
-        const int g = 8 * h + 2 * j;
-        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc16[g + 1]), _mm_set1_epi16(sc16[g]));
+        const __m256i s = _mm256_shuffle_epi8(sh, pick[j]);
         for (int t = 0; t < T; ++t) {
           const __m256i xv = load256(x.qs[t] + b * kSuperBlock + 128 * h + 32 * j);
           sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], xv), s));
@@ -229,9 +246,9 @@ void q6k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
     }
     for (int t = 0; t < T; ++t) {
       // q6 entered unsigned: subtract the offset 32 * sum_g sc[g] * bsum[g].
-      const int32_t off = 32 * dot16_i16(sc16, x.bsums[t] + b * 16);
-      const __m256i total = _mm256_sub_epi32(sumi[t], _mm256_setr_epi32(off, 0, 0, 0, 0, 0, 0, 0));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_set1_ps(d * x.d[t][b]), acc[t]);
+      const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(x.bsums[t] + b * 16)), 5);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], off)), _mm256_set1_ps(d * x.d[t][b]),
+                               acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
