@@ -1,12 +1,14 @@
 // AVX2 kernels for the ext weight types (see CpuKernels::matmul_quant_ext).
-// Q4_K, Q5_K and Q6_K (the bulk of K-quant files) unpack their nibbles in
-// registers and multiply them as unsigned bytes against the Q8_K activations
-// (maddubs), with the sub-block scales applied by madd and the mins / the Q6_K
-// offset through the activations' 16-element sums. The other types decode each
-// block to signed bytes (quant_ext_decode.hpp) and take the sign trick. Weights
-// are read once per group of up to 4 tokens. Compiled with -mavx2 -mfma -mf16c.
+// Every type but the ternary ones unpacks its blocks in registers: K-quant
+// fields enter maddubs as unsigned bytes against the Q8_K activations, the
+// sub-block scales are applied by madd, and mins / fixed offsets go through the
+// activations' 16-element sums; table types (IQ4_NL, IQ4_XS, MXFP4) look their
+// values up with pshufb and take the sign trick. TQ1_0/TQ2_0 decode each block
+// (quant_ext_decode.hpp). Weights are read once per group of up to 4 tokens.
+// Compiled with -mavx2 -mfma -mf16c.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -254,10 +256,185 @@ void q6k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
   for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
 }
 
-// ---- every other type: decode to signed bytes, sign trick --------------------
+// ---- Q2_K / Q3_K ------------------------------------------------------------
+// 2-bit fields (plus Q3_K's third bit) entered as unsigned bytes; per-16 scales
+// through the same lane shuffles as Q6_K. Q2_K subtracts dmin * min * bsum; Q3_K
+// stores q3 = q - 4 with a clear hmask bit meaning "minus 4": entering
+// u = low2 + 4 * bit (0..7), the offset is 4 * sum_g sc[g] * bsum[g].
+// The 16 signed Q3_K scales (as q3k_scales), four per 32-bit word.
+inline __m128i q3k_scales16(const uint8_t* packed) {
+  uint32_t w[3];
+  std::memcpy(w, packed, 12);
+  constexpr uint32_t k4 = 0x0f0f0f0f, k2 = 0x03030303;
+  const __m128i u = _mm_setr_epi32(int((w[0] & k4) | ((w[2] & k2) << 4)),
+                                   int((w[1] & k4) | (((w[2] >> 2) & k2) << 4)),
+                                   int(((w[0] >> 4) & k4) | (((w[2] >> 4) & k2) << 4)),
+                                   int(((w[1] >> 4) & k4) | (((w[2] >> 6) & k2) << 4)));
+  return _mm_sub_epi8(u, _mm_set1_epi8(32));
+}
+
+template <bool kQ3, int T>
+void q23k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
+  constexpr size_t kBB = kQ3 ? sizeof(BlockQ3_K) : sizeof(BlockQ2_K);
+  const __m256i low2 = _mm256_set1_epi8(0x03);
+  const __m256i pick[4] = {_mm256_set_m128i(_mm256_castsi256_si128(bcast16(1)), _mm256_castsi256_si128(bcast16(0))),
+                           _mm256_set_m128i(_mm256_castsi256_si128(bcast16(3)), _mm256_castsi256_si128(bcast16(2))),
+                           _mm256_set_m128i(_mm256_castsi256_si128(bcast16(5)), _mm256_castsi256_si128(bcast16(4))),
+                           _mm256_set_m128i(_mm256_castsi256_si128(bcast16(7)), _mm256_castsi256_si128(bcast16(6)))};
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row + b * kBB;
+    __m128i sc8;  // 16 scales as bytes
+    __m256i mn16 = _mm256_setzero_si256();
+    float d, dmin = 0.0f;
+    const uint8_t* qs;
+    __m256i hm = _mm256_setzero_si256();
+    if constexpr (kQ3) {
+      sc8 = q3k_scales16(blk + 96);
+      d = f16_at(blk + 108);
+      qs = blk + 32;
+      hm = load256(blk);
+    } else {
+      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+      sc8 = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
+      mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+      d = f16_at(blk + 80);
+      dmin = f16_at(blk + 82);
+      qs = blk + 16;
+    }
+    __m256i sumi[T];
+    for (int t = 0; t < T; ++t) sumi[t] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      __m256i q2 = load256(qs + 32 * h);
+      const __m256i sh = kQ3 ? _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8 * h)))
+                             : _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_srli_si128(sc8, 8 * h)));
+      for (int j = 0; j < 4; ++j) {
+        __m256i q = _mm256_and_si256(q2, low2);
+        q2 = _mm256_srli_epi16(q2, 2);
+        if constexpr (kQ3) {  // bit 4h + j of hmask: shifted down one step per quarter
+          q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(hm, _mm256_set1_epi8(1)), 2));
+          hm = _mm256_srli_epi16(hm, 1);
+        }
+        const __m256i s = _mm256_shuffle_epi8(sh, pick[j]);
+        for (int t = 0; t < T; ++t) {
+          const __m256i xv = load256(x.qs[t] + b * kSuperBlock + 128 * h + 32 * j);
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), s));
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      const float dx = x.d[t][b];
+      const __m256i bs = load256(x.bsums[t] + b * 16);
+      if constexpr (kQ3) {
+        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), bs), 2);
+        sumi[t] = _mm256_sub_epi32(sumi[t], off);
+      }
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(d * dx), acc[t]);
+      if constexpr (!kQ3)
+        acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(mn16, bs)), _mm256_set1_ps(dmin * dx), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
+}
+
+// ---- IQ4_XS -----------------------------------------------------------------
+inline __m256i nibbles32(const uint8_t* p) {  // 16 bytes: low nibbles, then high
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+}
+
+inline __m256i table16(const int8_t* t) {
+  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
+}
+
 inline __m256i dot_signed(__m256i q, __m256i xv) {
   return _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));
 }
+
+template <int T>
+void iq4xs_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
+  const __m256i values = table16(kIq4nlValues);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row + b * sizeof(BlockIQ4_XS);
+    const float d = f16_at(blk);
+    uint16_t sh;
+    std::memcpy(&sh, blk + 2, 2);
+    __m256i sumi[T];
+    for (int t = 0; t < T; ++t) sumi[t] = _mm256_setzero_si256();
+    for (int s = 0; s < 8; ++s) {
+      const int ls = ((blk[4 + s / 2] >> (4 * (s % 2))) & 0x0f) | (((sh >> (2 * s)) & 3) << 4);
+      const __m256i scale = _mm256_set1_epi16(int16_t(ls - 32));
+      const __m256i q = _mm256_shuffle_epi8(values, nibbles32(blk + 8 + 16 * s));
+      for (int t = 0; t < T; ++t) {
+        const __m256i p = dot_signed(q, load256(x.qs[t] + b * kSuperBlock + 32 * s));
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, scale));
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(d * x.d[t][b]), acc[t]);
+  }
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
+}
+
+// ---- 32-element types: Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4 --------------------------
+// Byte i of the result is 0xff where bit i of `bits` is set.
+inline __m256i bytes_from_bits(uint32_t bits) {
+  const __m256i spread = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
+  const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)), spread), bit);
+  return _mm256_cmpeq_epi8(v, bit);
+}
+
+template <DType type, int T>
+void legacy32_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i iq4 = table16(kIq4nlValues), fp4 = table16(kMxfp4Values);
+  constexpr size_t bb = size_t(dtype_block_bytes(type));
+  __m256 acc[T];
+  float offs[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps(), offs[t] = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row + size_t(b) * bb;
+    constexpr bool kMin = type == DType::kQ4_1 || type == DType::kQ5_1;  // unsigned q, + m * sum(x)
+    float d = 0.0f, m = 0.0f;
+    __m256i q;
+    if constexpr (type == DType::kQ4_1) {
+      d = f16_at(blk), m = f16_at(blk + 2);
+      q = nibbles32(blk + 4);
+    } else if constexpr (type == DType::kQ5_0 || type == DType::kQ5_1) {
+      uint32_t qh;
+      std::memcpy(&qh, blk + (kMin ? 4 : 2), 4);
+      d = f16_at(blk);
+      q = _mm256_or_si256(nibbles32(blk + (kMin ? 8 : 6)),
+                          _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(0x10)));
+      if constexpr (kMin) {
+        m = f16_at(blk + 2);
+      } else {
+        q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+      }
+    } else if constexpr (type == DType::kIQ4_NL) {
+      d = f16_at(blk);
+      q = _mm256_shuffle_epi8(iq4, nibbles32(blk + 2));
+    } else {  // MXFP4: the E8M0 exponent, halved (the value table is doubled)
+      uint32_t bits = blk[0] < 2 ? (0x00200000u << blk[0]) : (uint32_t(blk[0]) - 1) << 23;
+      std::memcpy(&d, &bits, 4);
+      q = _mm256_shuffle_epi8(fp4, nibbles32(blk + 1));
+    }
+    for (int t = 0; t < T; ++t) {
+      const __m256i xv = load256(x.qs[t] + b * kQuantBlock);
+      const __m256i p = kMin ? _mm256_maddubs_epi16(q, xv) : dot_signed(q, xv);
+      const float dx = x.d[t][b];
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_set1_ps(d * dx), acc[t]);
+      if constexpr (kMin) offs[t] += m * dx * float(x.corr[t][b]);
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]) + offs[t];
+}
+
+// ---- TQ1_0, TQ2_0: decode to signed bytes, sign trick -------------------------
 
 template <int T>
 void generic256_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
@@ -283,34 +460,20 @@ void generic256_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs&
 }
 
 template <int T>
-void generic32_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[T];
-  float offs[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps(), offs[t] = 0.0f;
-  alignas(32) Decoded32 blk;
-  for (int64_t b = 0; b < nb; ++b) {
-    decode_block32(type, row, b, blk);
-    const __m256i q = load256(blk.q);
-    for (int t = 0; t < T; ++t) {
-      const __m256i s = _mm256_madd_epi16(dot_signed(q, load256(x.qs[t] + b * kQuantBlock)), ones);
-      const float dx = x.d[t][b];
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(blk.d * dx), acc[t]);
-      offs[t] += blk.m * dx * float(x.corr[t][b]);
-    }
-  }
-  for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]) + offs[t];
-}
-
-template <int T>
 void row_tokens(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
   switch (type) {
     case DType::kQ4_K: return q45k_row<false, T>(row, nb, x, out);
     case DType::kQ5_K: return q45k_row<true, T>(row, nb, x, out);
     case DType::kQ6_K: return q6k_row<T>(row, nb, x, out);
-    default:
-      if (is_super_block_type(type)) return generic256_row<T>(type, row, nb, x, out);
-      return generic32_row<T>(type, row, nb, x, out);
+    case DType::kQ2_K: return q23k_row<false, T>(row, nb, x, out);
+    case DType::kQ3_K: return q23k_row<true, T>(row, nb, x, out);
+    case DType::kIQ4_XS: return iq4xs_row<T>(row, nb, x, out);
+    case DType::kQ4_1: return legacy32_row<DType::kQ4_1, T>(row, nb, x, out);
+    case DType::kQ5_0: return legacy32_row<DType::kQ5_0, T>(row, nb, x, out);
+    case DType::kQ5_1: return legacy32_row<DType::kQ5_1, T>(row, nb, x, out);
+    case DType::kIQ4_NL: return legacy32_row<DType::kIQ4_NL, T>(row, nb, x, out);
+    case DType::kMXFP4: return legacy32_row<DType::kMXFP4, T>(row, nb, x, out);
+    default: return generic256_row<T>(type, row, nb, x, out);  // TQ1_0, TQ2_0
   }
 }
 
