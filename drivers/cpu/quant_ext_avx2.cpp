@@ -237,7 +237,8 @@ void q6k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
       // Scales 8h..8h+7 in both lanes.
-      const __m256i sh = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8 * h)));
+      const __m128i sc_half = h == 0 ? sc8 : _mm_unpackhi_epi64(sc8, sc8);
+      const __m256i sh = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc_half));
       for (int j = 0; j < 4; ++j) {
         const __m256i s = _mm256_shuffle_epi8(sh, pick[j]);
         for (int t = 0; t < T; ++t) {
@@ -307,8 +308,8 @@ void q23k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
     for (int t = 0; t < T; ++t) sumi[t] = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       __m256i q2 = load256(qs + 32 * h);
-      const __m256i sh = kQ3 ? _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8 * h)))
-                             : _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_srli_si128(sc8, 8 * h)));
+      const __m128i sc_half = h == 0 ? sc8 : _mm_unpackhi_epi64(sc8, sc8);  // scales 8h..8h+7
+      const __m256i sh = _mm256_broadcastsi128_si256(kQ3 ? _mm_cvtepi8_epi16(sc_half) : _mm_cvtepu8_epi16(sc_half));
       for (int j = 0; j < 4; ++j) {
         __m256i q = _mm256_and_si256(q2, low2);
         q2 = _mm256_srli_epi16(q2, 2);
