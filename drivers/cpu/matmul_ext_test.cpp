@@ -7,13 +7,13 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "cpu_test_util.hpp"
 #include "kernels.hpp"
 #include "llmos/common/fp16.hpp"
 #include "llmos/common/quant.hpp"
+#include "llmos/driver/testing/random_blocks.hpp"
 
 namespace llmos::cpu {
 namespace {
@@ -27,41 +27,14 @@ constexpr DType kExtTypes[] = {DType::kQ4_1, DType::kQ5_0,  DType::kQ5_1,  DType
                                DType::kQ2_K, DType::kQ3_K,  DType::kQ4_K,  DType::kQ5_K,  DType::kQ6_K,
                                DType::kIQ4_XS, DType::kTQ1_0, DType::kTQ2_0};
 
-// Byte offsets of the f16 scale fields of one block of `t`.
-std::vector<int> f16_fields(DType t) {
-  switch (t) {
-    case DType::kQ4_1: case DType::kQ5_1: case DType::kQ4_K: case DType::kQ5_K: return {0, 2};
-    case DType::kQ5_0: case DType::kIQ4_NL: case DType::kIQ4_XS: return {0};
-    case DType::kQ2_K: return {80, 82};
-    case DType::kQ3_K: return {108};
-    case DType::kQ6_K: return {208};
-    case DType::kTQ1_0: return {52};
-    case DType::kTQ2_0: return {64};
-    default: return {};
-  }
-}
-
 struct HostWeight {
   std::vector<uint8_t> bytes;
   Weight w;
 };
 
 HostWeight random_weight(DType type, int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
   HostWeight h;
-  const int64_t nblocks = rows * cols / dtype_block_elems(type);
-  const size_t bb = size_t(dtype_block_bytes(type));
-  h.bytes.resize(size_t(nblocks) * bb);
-  for (auto& b : h.bytes) b = uint8_t(rng());
-  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
-  for (int64_t k = 0; k < nblocks; ++k) {
-    uint8_t* blk = h.bytes.data() + size_t(k) * bb;
-    for (int off : f16_fields(type)) {
-      const uint16_t v = f32_to_f16(scale(rng));
-      std::memcpy(blk + off, &v, 2);
-    }
-    if (type == DType::kMXFP4) blk[0] = uint8_t(118 + rng() % 8);
-  }
+  h.bytes = driver::testing::random_blocks(type, rows, cols, seed);
   h.w = Weight{type, h.bytes.data(), rows, cols};
   return h;
 }
