@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "llmos/common/fp16.hpp"
+#include "llmos/common/status.hpp"
+#include "quant_internal.hpp"
 
 namespace llmos {
 
@@ -59,7 +61,9 @@ void quantize_row(DType type, const float* x, void* dst, int64_t n) {
     }
     case DType::kQ8_0: quantize_row_q8_0(x, static_cast<BlockQ8_0*>(dst), n); return;
     case DType::kQ4_0: quantize_row_q4_0(x, static_cast<BlockQ4_0*>(dst), n); return;
+    default: break;
   }
+  LLMOS_REQUIRE(false, "quantize_row: no quantizer for this weight type");
 }
 
 void dequantize_row(DType type, const void* src, float* y, int64_t n) {
@@ -95,6 +99,19 @@ void dequantize_row(DType type, const void* src, float* y, int64_t n) {
       }
       return;
     }
+    case DType::kQ4_1: return quant_detail::dequantize_q4_1(src, y, n);
+    case DType::kQ5_0: return quant_detail::dequantize_q5_0(src, y, n);
+    case DType::kQ5_1: return quant_detail::dequantize_q5_1(src, y, n);
+    case DType::kIQ4_NL: return quant_detail::dequantize_iq4_nl(src, y, n);
+    case DType::kMXFP4: return quant_detail::dequantize_mxfp4(src, y, n);
+    case DType::kQ2_K: return quant_detail::dequantize_q2_k(src, y, n);
+    case DType::kQ3_K: return quant_detail::dequantize_q3_k(src, y, n);
+    case DType::kQ4_K: return quant_detail::dequantize_q4_k(src, y, n);
+    case DType::kQ5_K: return quant_detail::dequantize_q5_k(src, y, n);
+    case DType::kQ6_K: return quant_detail::dequantize_q6_k(src, y, n);
+    case DType::kIQ4_XS: return quant_detail::dequantize_iq4_xs(src, y, n);
+    case DType::kTQ1_0: return quant_detail::dequantize_tq1_0(src, y, n);
+    case DType::kTQ2_0: return quant_detail::dequantize_tq2_0(src, y, n);
   }
 }
 

@@ -101,6 +101,7 @@ class CpuDriver final : public driver::Driver {
   }
   void build_attention_tiles();
   QuantizedActs quantize_activations(DType wtype, const float* x, int64_t cols, int n);
+  QuantizedActs quantize_activations_ext(DType wtype, const float* x, int64_t cols, int n);
   void ensure_rope_cache(int rope_dim, float freq_base);
   // fn(i0, count) over [0, n_elems) in chunks; one chunk (run inline) when small.
   template <class Fn>
@@ -202,7 +203,26 @@ QuantizedActs CpuDriver::quantize_activations(DType wtype, const float* x, int64
     k_.quantize_acts(wtype, x + t * cols, cols, qs + t * cols, d + t * nb, corr + t * nb);
   };
   for_rows(n, cols, one);
-  return {qs, d, corr, cols, n};
+  return {qs, d, corr, nullptr, cols, n};
+}
+
+// Layout in acts_: qs [n][cols], d [n][cols / 32], corr [n][cols / 32], bsums [n][cols / 16].
+QuantizedActs CpuDriver::quantize_activations_ext(DType wtype, const float* x, int64_t cols, int n) {
+  const int64_t nb32 = cols / kQuantBlock;
+  const size_t qs_bytes = (size_t(n) * size_t(cols) + 63) / 64 * 64;
+  const size_t d_bytes = (size_t(n) * size_t(nb32) * 4 + 63) / 64 * 64;
+  const size_t bs_bytes = (size_t(n) * size_t(cols / 16) * 2 + 63) / 64 * 64;
+  acts_.reserve(qs_bytes + 2 * d_bytes + bs_bytes);
+  auto* qs = reinterpret_cast<int8_t*>(acts_.data());
+  auto* d = reinterpret_cast<float*>(acts_.data() + qs_bytes);
+  auto* corr = reinterpret_cast<int32_t*>(acts_.data() + qs_bytes + d_bytes);
+  auto* bsums = reinterpret_cast<int16_t*>(acts_.data() + qs_bytes + 2 * d_bytes);
+  const int64_t nb = cols / dtype_block_elems(wtype);
+  auto one = [&](int64_t t) {
+    k_.quantize_acts_ext(wtype, x + t * cols, cols, qs + t * cols, d + t * nb, corr + t * nb, bsums + t * (cols / 16));
+  };
+  for_rows(n, cols, one);
+  return {qs, d, corr, bsums, cols, n};
 }
 
 void CpuDriver::matmul(const Weight& w, const float* x, float* y, int n) {
@@ -214,7 +234,15 @@ void CpuDriver::matmul(const Weight& w, const float* x, float* y, int n) {
     LLMOS_REQUIRE(yb + size_t(n) * size_t(w.rows) * 4 <= xb || xb + size_t(n) * size_t(w.cols) * 4 <= yb,
                   "matmul output overlaps its input");
   }
-  if (is_quantized(w.type)) {
+  if (uses_ext_quant_kernels(w.type)) {
+    LLMOS_REQUIRE(w.cols % dtype_block_elems(w.type) == 0, "quantized weight columns not whole blocks");
+    const QuantizedActs acts = quantize_activations_ext(w.type, x, w.cols, n);
+    const int64_t rows = rows_per_task(w.rows, 16, n > 1 ? 64 : 256);
+    pool_.parallel_for(ceil_div(w.rows, rows), [&](int64_t task, int) {
+      const int64_t r0 = task * rows;
+      k_.matmul_quant_ext(w, acts, y, r0, std::min(w.rows, r0 + rows));
+    });
+  } else if (is_quantized(w.type)) {
     LLMOS_REQUIRE(w.cols % kQuantBlock == 0, "quantized weight columns not a multiple of 32");
     const QuantizedActs acts = quantize_activations(w.type, x, w.cols, n);
     const int64_t rows = rows_per_task(w.rows, 16, n > 1 ? 64 : 256);

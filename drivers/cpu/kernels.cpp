@@ -16,10 +16,12 @@ size_t attention_scratch_floats(int head_dim, int n_tokens, int n_heads_task) {
 CpuKernels make_cpu_kernels(IsaLevel level) {
   CpuKernels k;
   fill_scalar_kernels(k);
+  fill_scalar_ext_quant_kernels(k);
 #if defined(__x86_64__)
   if (level >= IsaLevel::kAvx2) {
     fill_avx2_float_kernels(k);
     fill_avx2_quant_kernels(k);
+    fill_avx2_ext_quant_kernels(k);
   }
   if (level >= IsaLevel::kAvx512) fill_avx512_float_kernels(k);
   if (level >= IsaLevel::kAvx512Vnni) fill_avx512_vnni_quant_kernels(k);

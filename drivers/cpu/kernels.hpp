@@ -23,6 +23,9 @@ struct QuantizedActs {
   const int8_t* qs = nullptr;     // [n][cols]
   const float* d = nullptr;       // [n][cols / 32]
   const int32_t* corr = nullptr;  // [n][cols / 32], offset correction the kernels chose
+  // Ext types (see CpuKernels::matmul_quant_ext) on 256-element blocks: d is
+  // [n][cols / 256] and bsums [n][cols / 16] holds the sums of each 16 qs.
+  const int16_t* bsums = nullptr;
   int64_t cols = 0;
   int n = 0;
 };
@@ -68,6 +71,17 @@ struct CpuKernels {
   void (*matmul_quant)(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, int64_t r1,
                        uint8_t* scratch) = nullptr;
   size_t (*matmul_quant_scratch)(int64_t cols, int64_t rows) = nullptr;
+
+  // The weight types beyond Q8_0/Q4_0 ("ext", uses_ext_quant_kernels): Q4_1,
+  // Q5_0, Q5_1, IQ4_NL, MXFP4 on Q8_0 activation blocks (d: the f32 value of the
+  // f16 scale; corr: each block's sum of qs), and Q2_K..Q6_K, IQ4_XS, TQ1_0,
+  // TQ2_0 on Q8_K blocks of 256 (d: f32 scale; bsums: sums of 16 qs).
+  // quantize_acts_ext: one activation row of `cols` for weights of `wtype`
+  // (corr unused for the 256 types, bsums for the 32 ones).
+  void (*quantize_acts_ext)(DType wtype, const float* x, int64_t cols, int8_t* qs, float* d, int32_t* corr,
+                            int16_t* bsums) = nullptr;
+  // y[t][r] = w[r] . x[t] for rows [r0, r1) and all x.n tokens; no scratch.
+  void (*matmul_quant_ext)(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, int64_t r1) = nullptr;
   // matmul_quant reads whole tiles of kActsRowPad activation rows from this many tokens on.
   int pad_acts_from_tokens = 1 << 30;
 
@@ -89,14 +103,24 @@ struct CpuKernels {
 
 size_t attention_scratch_floats(int head_dim, int n_tokens, int n_heads_task);
 
+// True for the weight types matmul_quant_ext handles (every block type but Q8_0, Q4_0).
+inline bool uses_ext_quant_kernels(DType t) {
+  return dtype_is_quantized(t) && t != DType::kQ8_0 && t != DType::kQ4_0;
+}
+
 // The kernels for `level`. REQUIRES: level <= detect_isa_level().
 CpuKernels make_cpu_kernels(IsaLevel level);
 
 // Per-ISA fillers (each defined in its own file, compiled with that ISA's flags).
 void fill_scalar_kernels(CpuKernels& k);
+void fill_scalar_ext_quant_kernels(CpuKernels& k);
+// The Q8_K activation blocks of the ext 256-element types (scalar reference,
+// bit-identical to every level's quantize_acts_ext).
+void quantize_acts_q8k_scalar(const float* x, int64_t cols, int8_t* qs, float* d, int16_t* bsums);
 #if defined(__x86_64__)
 void fill_avx2_float_kernels(CpuKernels& k);
 void fill_avx2_quant_kernels(CpuKernels& k);
+void fill_avx2_ext_quant_kernels(CpuKernels& k);
 void fill_avx512_float_kernels(CpuKernels& k);
 void fill_avx512_vnni_quant_kernels(CpuKernels& k);
 void fill_amx_quant_kernels(CpuKernels& k);

@@ -33,14 +33,15 @@ std::string describe(const Weight& w) {
 Result<Weight> CudaDriverImpl::upload_weight(const Weight& host) {
   if (!err_.ok() || !use_device()) return err_.status();
   const DType t = host.type;
-  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 && !is_quantized(t)) {
+  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 && !is_quantized(t) && !is_ext_quant(t)) {
     return unimplemented("cuda upload_weight: weight type " + std::string(dtype_name(t)) + " is not supported");
   }
   if (host.rows < 0 || host.cols < 0 || host.rows > INT32_MAX || host.cols > INT32_MAX) {
     return invalid_argument("cuda upload_weight: bad shape " + describe(host));
   }
-  if (is_quantized(t) && host.cols % kQuantBlock != 0) {
-    return invalid_argument("cuda upload_weight: " + describe(host) + " rows are not whole 32-element blocks");
+  if (dtype_is_quantized(t) && host.cols % dtype_block_elems(t) != 0) {
+    return invalid_argument("cuda upload_weight: " + describe(host) + " rows are not whole " +
+                            std::to_string(dtype_block_elems(t)) + "-element blocks");
   }
   const size_t bytes = size_t(device_weight_bytes(t, host.rows, host.cols));
   auto span = allocate_from(opts_.weight_arena, pool_, std::max<size_t>(bytes, 1));
@@ -60,7 +61,7 @@ Result<Weight> CudaDriverImpl::upload_weight(const Weight& host) {
     }
     LLMOS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.s));
   }
-  if (is_quantized(t) && host.rows > 0 && host.cols > 0) {
+  if (dtype_is_quantized(t) && host.rows > 0 && host.cols > 0) {
     // Size the dequantization tile now so prefill allocates nothing.
     const int64_t tile_rows = std::clamp<int64_t>(kTileElems / host.cols, 1, host.rows);
     wtile_elems_ = std::max(wtile_elems_, tile_rows * host.cols);
@@ -143,10 +144,10 @@ void CudaDriverImpl::matmul(const Weight& w, const float* x, float* y, int n) {
     case DType::kQ4_0:
       break;
     default:
-      LLMOS_REQUIRE(false, "unsupported weight type");
+      LLMOS_REQUIRE(is_ext_quant(w.type), "unsupported weight type");
   }
-  LLMOS_REQUIRE(w.cols % kQuantBlock == 0, "quantized weight columns not a multiple of 32");
-  if (n <= opts_.quant_matvec_max_tokens) {
+  LLMOS_REQUIRE(w.cols % dtype_block_elems(w.type) == 0, "quantized weight columns not whole blocks");
+  if (is_quantized(w.type) && n <= opts_.quant_matvec_max_tokens) {
     const size_t nb = nx / kQuantBlock;
     const size_t qs_bytes = (nx + 255) / 256 * 256;
     const size_t d_bytes = (nb * 4 + 255) / 256 * 256;
@@ -164,7 +165,9 @@ void CudaDriverImpl::matmul(const Weight& w, const float* x, float* y, int n) {
   if (!err_.record(wtile_.ensure(pool_, stream_.s, size_t(tile_rows * w.cols) * 2))) return;
   for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
     const int64_t tr = std::min(tile_rows, w.rows - r0);
-    if (!launched(launch_dequant_f16(w, r0, tr, wtile_.data(), stream_.s), "dequantize-to-f16 kernel")) return;
+    const cudaError_t dq = is_ext_quant(w.type) ? launch_dequant_ext_f16(w, r0, tr, wtile_.data(), stream_.s)
+                                                : launch_dequant_f16(w, r0, tr, wtile_.data(), stream_.s);
+    if (!launched(dq, "dequantize-to-f16 kernel")) return;
     gemm(wtile_.data(), CUDA_R_16F, act16_.data(), CUDA_R_16F, tr, w.cols, n, y + r0, w.rows);
     if (!err_.ok()) return;
   }

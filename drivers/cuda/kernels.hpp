@@ -28,6 +28,13 @@ inline int64_t device_weight_bytes(DType t, int64_t rows, int64_t cols) {
   return rows * dtype_row_bytes(t, cols);
 }
 
+// The other block types (Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4, Q2_K..Q6_K, IQ4_XS,
+// TQ1_0, TQ2_0) stay in their GGUF layout (device_weight_bytes = the host bytes)
+// and reach cuBLAS through launch_dequant_ext_f16 for every token count.
+inline bool is_ext_quant(DType t) { return dtype_is_quantized(t) && t != DType::kQ8_0 && t != DType::kQ4_0; }
+// out [n_rows][w.cols] f16 = rows [r0, r0 + n_rows) of the ext-type weight w.
+cudaError_t launch_dequant_ext_f16(const Weight& w, int64_t r0, int64_t n_rows, void* out, cudaStream_t stream);
+
 // Re-lays out `n_rows` rows of GGUF blocks (`raw`, dtype_row_bytes(type, cols)
 // per row) into the device layout of a weight with `total_rows` rows, starting
 // at row `r0`. `dst` is the weight's qs pointer.

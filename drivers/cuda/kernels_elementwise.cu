@@ -5,6 +5,7 @@
 
 #include "device_util.cuh"
 #include "kernels.hpp"
+#include "quant_ext_device.cuh"
 
 namespace llmos::cuda {
 namespace {
@@ -12,14 +13,18 @@ namespace {
 constexpr int kThreads = 256;
 
 // One block per token; threads stride over the columns.
-__global__ void embed_kernel(int type, const void* data, int64_t rows, int64_t cols, const int32_t* ids,
-                             float* out) {
+__global__ void embed_kernel(int type, const void* data, int64_t rows, int64_t cols, int64_t row_bytes,
+                             bool ext, const int32_t* ids, float* out) {
   const int t = blockIdx.x;
   const int64_t r = ids[t];
   float* dst = out + int64_t(t) * cols;
   const int64_t nb = cols / 32;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
     float v;
+    if (ext) {  // GGUF layout
+      dst[c] = ext_dequant(type, static_cast<const uint8_t*>(data) + r * row_bytes, c);
+      continue;
+    }
     switch (type) {
       case int(DType::kF32): v = static_cast<const float*>(data)[r * cols + c]; break;
       case int(DType::kF16): v = f16_bits_to_float(static_cast<const uint16_t*>(data)[r * cols + c]); break;
@@ -139,8 +144,9 @@ cudaError_t launch_embed(const Weight& table, const int32_t* token_ids, int n_to
                          cudaStream_t stream) {
   if (n_tokens <= 0 || table.cols <= 0) return cudaSuccess;
   const int threads = table.cols >= kThreads ? kThreads : int((table.cols + 31) / 32 * 32);
-  embed_kernel<<<n_tokens, threads, 0, stream>>>(int(table.type), table.data, table.rows, table.cols, token_ids,
-                                                 out);
+  embed_kernel<<<n_tokens, threads, 0, stream>>>(int(table.type), table.data, table.rows, table.cols,
+                                                 dtype_row_bytes(table.type, table.cols), is_ext_quant(table.type),
+                                                 token_ids, out);
   return cudaGetLastError();
 }
 

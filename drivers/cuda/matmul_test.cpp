@@ -14,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include "cuda_test_util.hpp"
+#include "llmos/driver/testing/random_blocks.hpp"
 
 namespace llmos::cuda::testing {
 namespace {
@@ -100,6 +101,45 @@ TEST_CASE("matmul of every weight type at odd shapes and token counts, both quan
       for (int n : {1, 2, 5, 8, 9, 16, 33, 130}) {
         if (s.rows * s.cols > 1 << 20 && n > 16 && n != 130) continue;  // keep the reference cheap
         check_matmul(*gpu, *cpu, 8, t, s.rows, s.cols, n, seed++);
+      }
+    }
+  }
+}
+
+TEST_CASE("matmul of the other block types (K-quants, Q4_1, Q5_x, IQ4, MXFP4, TQ) through f16 tiles") {
+  auto gpu = make_gpu();
+  auto cpu = make_cpu();
+  uint32_t seed = 500;
+  for (DType t : {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kMXFP4, DType::kQ2_K, DType::kQ3_K,
+                  DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kTQ1_0, DType::kTQ2_0}) {
+    for (int64_t rows : {1, 67, 300}) {
+      const int64_t cols = 3 * 256;
+      for (int n : {1, 5, 33}) {
+        CAPTURE(dtype_name(t));
+        CAPTURE(rows);
+        CAPTURE(n);
+        HostWeight hw;
+        hw.bytes = driver::testing::random_blocks(t, rows, cols, seed++);
+        hw.values.resize(size_t(rows * cols));
+        const size_t row_bytes = size_t(dtype_row_bytes(t, cols));
+        for (int64_t r = 0; r < rows; ++r)
+          dequantize_row(t, hw.bytes.data() + size_t(r) * row_bytes, hw.values.data() + r * cols, cols);
+        hw.w = Weight{t, hw.bytes.data(), rows, cols};
+        const auto x = random_floats(size_t(n * cols), seed + 1000);
+        auto dev = gpu->upload_weight(hw.w);
+        REQUIRE_MESSAGE(dev.ok(), dev.status().to_string());
+        auto dx = to_device(*gpu, x);
+        auto dy = to_device(*gpu, std::vector<float>(size_t(n * rows), -99.0f));
+        gpu->matmul(*dev, dx.ptr(), dy.ptr(), n);
+        const auto got = to_host(*gpu, dy);
+        const Expected e = reference(hw, x, n);
+        const auto tol = gpu_tolerance(t, false, e);  // weights and activations rounded to f16
+        check_close(got, e.y, tol, "gpu vs double reference");
+        std::vector<float> cpu_y(size_t(n * rows));
+        cpu->matmul(hw.w, x.data(), cpu_y.data(), n);
+        std::vector<double> both(tol);  // the CPU rounds activations to int8 (Q8_0 / Q8_K blocks)
+        for (size_t i = 0; i < both.size(); ++i) both[i] += 2 * e.qerr[i] + 1e-3 * e.mag[i];
+        check_close(got, cpu_y, both, "gpu vs cpu driver");
       }
     }
   }

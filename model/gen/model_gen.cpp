@@ -100,6 +100,7 @@ uint32_t ggml_file_type(DType type) {
     case DType::kQ4_0: return 2;
     case DType::kQ8_0: return 7;
     case DType::kBF16: return 32;
+    default: break;  // the writer makes only the types above
   }
   return 0;
 }

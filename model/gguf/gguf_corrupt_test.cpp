@@ -130,9 +130,9 @@ TEST_CASE("corrupt files fail to open with one message naming the file and the p
          poke<uint64_t>(b, t.dims + 8, uint64_t{1} << 40);
        },
        {"tensor 'tensor.a' at offset", "element count overflows"}},
-      {"unsupported type q4_K",
-       [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 12); },
-       {"tensor 'tensor.a' has type q4_k (12", "which llmos does not support"},
+      {"unsupported type iq3_s",
+       [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 21); },
+       {"tensor 'tensor.a' has type iq3_s (21", "which llmos does not support"},
        ErrorCode::kUnimplemented},
       {"unknown tensor type",
        [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 999); },
@@ -161,6 +161,54 @@ TEST_CASE("corrupt files fail to open with one message naming the file and the p
       {"empty file", [](std::string& b) { b.clear(); }, {"file is empty"}},
   };
 
+  for (const CorruptCase& c : cases) {
+    CAPTURE(c.what);
+    std::string bytes = base;
+    c.patch(bytes);
+    const std::string path = dir.file("corrupt.gguf");
+    testing::write_bytes(path, bytes);
+    auto r = GgufFile::open(path);
+    REQUIRE_FALSE(r.ok());
+    const std::string& msg = r.status().message();
+    CAPTURE(msg);
+    CHECK(r.status().code() == c.code);
+    CHECK(msg.starts_with(path + ": "));
+    CHECK(msg.find('\n') == std::string::npos);
+    for (const std::string& e : c.expect) CHECK(contains(msg, e));
+  }
+}
+
+TEST_CASE("super-block tensors: truncated data, partial blocks and unknown types name the tensor") {
+  TempDir dir;
+  GgufWriter w;
+  w.add_string("general.architecture", "llama");
+  w.add_tensor("blk.0.q5_1", DType::kQ5_1, {64, 2}, std::vector<uint8_t>(4 * 24, 1));
+  w.add_tensor("blk.0.q4_k", DType::kQ4_K, {256, 2}, std::vector<uint8_t>(2 * 144, 2));
+  w.add_tensor("output.q6_k", DType::kQ6_K, {512, 3}, std::vector<uint8_t>(6 * 210, 3));
+  REQUIRE(w.write(dir.file("base.gguf")).ok());
+  const std::string base = testing::read_bytes(dir.file("base.gguf"));
+  {
+    auto ok = GgufFile::open(dir.file("base.gguf"));
+    REQUIRE_MESSAGE(ok.ok(), ok.status().to_string());
+    CHECK((*ok)->find_tensor("output.q6_k")->n_bytes == 6 * 210);
+    CHECK((*ok)->find_tensor("blk.0.q5_1")->n_bytes == 4 * 24);
+  }
+  const std::vector<CorruptCase> cases = {
+      {"truncated q6_k data", [](std::string& b) { b.resize(b.size() - 100); },
+       {"tensor 'output.q6_k' data [", "ends past end of file"}},
+      {"q4_k row of half a super-block",
+       [&](std::string& b) { poke<uint64_t>(b, tensor_fields(b, "blk.0.q4_k").dims, 128); },
+       {"tensor 'blk.0.q4_k'", "type q4_k", "row length ne0=128 is not a multiple of the block size 256"}},
+      {"q5_1 row not whole blocks",
+       [&](std::string& b) { poke<uint64_t>(b, tensor_fields(b, "blk.0.q5_1").dims, 48); },
+       {"tensor 'blk.0.q5_1'", "row length ne0=48 is not a multiple of the block size 32"}},
+      {"unknown type id", [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "blk.0.q4_k").type, 4242); },
+       {"tensor 'blk.0.q4_k' at offset", "has unknown type 4242"}},
+      {"type id of a removed type", [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "blk.0.q4_k").type, 40); },
+       {"tensor 'blk.0.q4_k' at offset", "has unknown type 40"}},
+      {"q8_k is not a storage type", [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "blk.0.q4_k").type, 15); },
+       {"tensor 'blk.0.q4_k' has type q8_k (15", "which llmos does not support"}, ErrorCode::kUnimplemented},
+  };
   for (const CorruptCase& c : cases) {
     CAPTURE(c.what);
     std::string bytes = base;

@@ -191,7 +191,9 @@ TEST_CASE("tensors of every supported type round-trip with aligned offsets") {
     const std::vector<Spec> specs = {
         {"a.f32", DType::kF32, {3}},           {"b.f16", DType::kF16, {5, 3}},
         {"c.bf16", DType::kBF16, {2, 2, 2}},   {"d.q8_0", DType::kQ8_0, {64, 3}},
-        {"e.q4_0", DType::kQ4_0, {32, 2, 1, 3}},
+        {"e.q4_0", DType::kQ4_0, {32, 2, 1, 3}}, {"f.q4_k", DType::kQ4_K, {256, 3}},
+        {"g.q5_1", DType::kQ5_1, {64, 1}},      {"h.q6_k", DType::kQ6_K, {512, 2}},
+        {"i.iq4_xs", DType::kIQ4_XS, {256, 1}}, {"j.q3_k", DType::kQ3_K, {256, 5}},
     };
     std::vector<std::vector<uint8_t>> data;
     for (size_t i = 0; i < specs.size(); ++i) {

@@ -1,5 +1,5 @@
 // Scalar reference conversions for every weight type: quantize f32 rows to
-// Q8_0/Q4_0/F16/BF16 and turn any row back into f32. These are the plain,
+// Q8_0/Q4_0/F16/BF16 and turn a row of any type (every DType) back into f32. These are the plain,
 // obviously-correct versions the SIMD kernels are tested against and the model
 // writer uses. Pure functions: thread-safe.
 #pragma once
@@ -15,7 +15,8 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n);
 
 // Writes n elements of `type` from x into `dst` (dtype_row_bytes(type, n) bytes).
-// REQUIRES: n is a multiple of dtype_block_elems(type).
+// REQUIRES: type is F32, F16, BF16, Q8_0 or Q4_0 (no quantizer for the others
+// yet) and n is a multiple of dtype_block_elems(type).
 void quantize_row(DType type, const float* x, void* dst, int64_t n);
 // Reads n elements of `type` from `src` into y as f32.
 void dequantize_row(DType type, const void* src, float* y, int64_t n);

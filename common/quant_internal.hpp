@@ -1,0 +1,26 @@
+// Per-type scalar dequantizers behind llmos::dequantize_row (quant.cpp), one
+// file per family: quant_legacy.cpp (32-element blocks), quant_kquants.cpp
+// (256-element super-blocks). n is a multiple of the type's block. Thread-safe.
+#pragma once
+#include <cstdint>
+
+#include "llmos/common/dtype.hpp"
+
+namespace llmos::quant_detail {
+
+void dequantize_q4_1(const void* src, float* y, int64_t n);
+void dequantize_q5_0(const void* src, float* y, int64_t n);
+void dequantize_q5_1(const void* src, float* y, int64_t n);
+void dequantize_iq4_nl(const void* src, float* y, int64_t n);
+void dequantize_mxfp4(const void* src, float* y, int64_t n);
+
+void dequantize_q2_k(const void* src, float* y, int64_t n);
+void dequantize_q3_k(const void* src, float* y, int64_t n);
+void dequantize_q4_k(const void* src, float* y, int64_t n);
+void dequantize_q5_k(const void* src, float* y, int64_t n);
+void dequantize_q6_k(const void* src, float* y, int64_t n);
+void dequantize_iq4_xs(const void* src, float* y, int64_t n);
+void dequantize_tq1_0(const void* src, float* y, int64_t n);
+void dequantize_tq2_0(const void* src, float* y, int64_t n);
+
+}  // namespace llmos::quant_detail
