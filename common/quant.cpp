@@ -5,6 +5,7 @@
 
 #include "llmos/common/fp16.hpp"
 #include "llmos/common/status.hpp"
+#include "quant_encode_internal.hpp"
 #include "quant_internal.hpp"
 
 namespace llmos {
@@ -61,6 +62,16 @@ void quantize_row(DType type, const float* x, void* dst, int64_t n) {
     }
     case DType::kQ8_0: quantize_row_q8_0(x, static_cast<BlockQ8_0*>(dst), n); return;
     case DType::kQ4_0: quantize_row_q4_0(x, static_cast<BlockQ4_0*>(dst), n); return;
+    case DType::kQ4_1: return quant_detail::quantize_q4_1(x, dst, n);
+    case DType::kQ5_0: return quant_detail::quantize_q5_0(x, dst, n);
+    case DType::kQ5_1: return quant_detail::quantize_q5_1(x, dst, n);
+    case DType::kIQ4_NL: return quant_detail::quantize_iq4_nl(x, dst, n);
+    case DType::kQ2_K: return quant_detail::quantize_q2_k(x, dst, n);
+    case DType::kQ3_K: return quant_detail::quantize_q3_k(x, dst, n);
+    case DType::kQ4_K: return quant_detail::quantize_q4_k(x, dst, n);
+    case DType::kQ5_K: return quant_detail::quantize_q5_k(x, dst, n);
+    case DType::kQ6_K: return quant_detail::quantize_q6_k(x, dst, n);
+    case DType::kIQ4_XS: return quant_detail::quantize_iq4_xs(x, dst, n);
     default: break;
   }
   LLMOS_REQUIRE(false, "quantize_row: no quantizer for this weight type");

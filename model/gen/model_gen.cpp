@@ -1,6 +1,7 @@
 #include "llmos/modelgen/model_gen.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <vector>
 
 #include "llmos/common/quant.hpp"
@@ -52,14 +53,25 @@ gguf::TensorDataFn random_rows(DType type, int64_t cols, int64_t rows, uint64_t 
     WeightRng rng(seed);
     const size_t row_bytes = size_t(dtype_row_bytes(type, cols));
     const int64_t rows_per_chunk = std::max<int64_t>(1, int64_t(kChunkBytes / row_bytes));
-    std::vector<float> row(static_cast<size_t>(cols));                      // [cols] f32
+    std::vector<float> values(size_t(rows_per_chunk) * size_t(cols));  // [rows_per_chunk][cols] f32
     std::vector<uint8_t> chunk(size_t(rows_per_chunk) * row_bytes);  // [rows_per_chunk] rows of `type`
+    // The values are drawn in order on this thread; the slow block quantizers
+    // (K-quants) then share the chunk's rows between threads.
+    const int64_t threads = dtype_block_elems(type) == kSuperBlock
+                                ? std::max<int64_t>(1, std::thread::hardware_concurrency())
+                                : 1;
+    const auto convert = [&](int64_t a, int64_t b) {
+      for (int64_t r = a; r < b; ++r)
+        quantize_row(type, values.data() + size_t(r * cols), chunk.data() + size_t(r) * row_bytes, cols);
+    };
     for (int64_t r0 = 0; r0 < rows; r0 += rows_per_chunk) {
       const int64_t n = std::min(rows_per_chunk, rows - r0);
-      for (int64_t r = 0; r < n; ++r) {
-        for (float& x : row) x = mean + std * rng.next_normal();
-        quantize_row(type, row.data(), chunk.data() + size_t(r) * row_bytes, cols);
-      }
+      for (size_t i = 0; i < size_t(n * cols); ++i) values[i] = mean + std * rng.next_normal();
+      const int64_t per = (n + threads - 1) / threads;
+      std::vector<std::thread> pool;
+      for (int64_t a = per; a < n; a += per) pool.emplace_back(convert, a, std::min(n, a + per));
+      convert(0, std::min(n, per));
+      for (auto& t : pool) t.join();
       LLMOS_RETURN_IF_ERROR(sink.write(chunk.data(), size_t(n) * row_bytes));
     }
     return ok_status();
@@ -100,9 +112,17 @@ uint32_t ggml_file_type(DType type) {
     case DType::kQ4_0: return 2;
     case DType::kQ8_0: return 7;
     case DType::kBF16: return 32;
-    default: break;  // the writer makes only the types above
+    default: break;  // other types come only through a mix (quantize::mix_file_type)
   }
   return 0;
+}
+
+DType weight_type(const ModelSpec& spec, const std::string& name, int64_t cols, bool is_norm) {
+  if (is_norm) return DType::kF32;
+  if (!spec.mix) return spec.type;
+  const quantize::ModelShape shape{spec.n_layers, spec.n_heads, spec.n_kv_heads, true};
+  const int64_t dims[2] = {cols, 2};  // the rules read the row length and that it is a matrix
+  return quantize::tensor_type(*spec.mix, shape, name, dims).value_or(DType::kF32);
 }
 
 Status validate_spec(const ModelSpec& s) {
@@ -127,17 +147,18 @@ Status validate_spec(const ModelSpec& s) {
   if (s.n_heads % s.n_kv_heads != 0)
     return bad("heads " + std::to_string(s.n_heads) + " is not a multiple of kv-heads " +
                std::to_string(s.n_kv_heads));
-  const int block = int(dtype_block_elems(s.type));
+  const int block = s.mix ? kQuantBlock : int(dtype_block_elems(s.type));
   if (s.dim % block != 0 || s.ffn_dim % block != 0)
     return bad("dim " + std::to_string(s.dim) + " and ffn " + std::to_string(s.ffn_dim) +
-               " must be multiples of " + std::to_string(block) + " for " + std::string(dtype_name(s.type)));
+               " must be multiples of " + std::to_string(block) + " for " +
+               std::string(s.mix ? quantize::mix_name(*s.mix) : dtype_name(s.type)));
   return ok_status();
 }
 
 uint64_t weight_bytes(const ModelSpec& spec) {
   uint64_t total = 0;
   for (const TensorShape& t : model_tensors(spec))
-    total += uint64_t(t.rows) * uint64_t(dtype_row_bytes(t.is_norm ? DType::kF32 : spec.type, t.cols));
+    total += uint64_t(t.rows) * uint64_t(dtype_row_bytes(weight_type(spec, t.name, t.cols, t.is_norm), t.cols));
   return total;
 }
 
@@ -146,8 +167,8 @@ Result<uint64_t> write_model(const ModelSpec& s, const std::string& path) {
   gguf::GgufWriter w(gguf::kDefaultAlignment);
   w.add_string("general.architecture", "llama");
   w.add_string("general.name", s.name);
-  w.add_uint32("general.file_type", ggml_file_type(s.type));
-  if (s.type == DType::kQ8_0 || s.type == DType::kQ4_0) w.add_uint32("general.quantization_version", 2);
+  w.add_uint32("general.file_type", s.mix ? quantize::mix_file_type(*s.mix) : ggml_file_type(s.type));
+  if (s.mix || s.type == DType::kQ8_0 || s.type == DType::kQ4_0) w.add_uint32("general.quantization_version", 2);
   w.add_uint32("llama.vocab_size", uint32_t(s.vocab_size));
   w.add_uint32("llama.context_length", uint32_t(s.context_length));
   w.add_uint32("llama.embedding_length", uint32_t(s.dim));
@@ -171,7 +192,7 @@ Result<uint64_t> write_model(const ModelSpec& s, const std::string& path) {
   w.add_bool("tokenizer.ggml.add_eos_token", false);
 
   for (const TensorShape& t : model_tensors(s)) {
-    const DType type = t.is_norm ? DType::kF32 : s.type;
+    const DType type = weight_type(s, t.name, t.cols, t.is_norm);
     std::vector<int64_t> dims = {t.cols};
     if (!t.is_norm) dims.push_back(t.rows);
     const uint64_t seed = tensor_seed(s.seed, t.name);

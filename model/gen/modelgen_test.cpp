@@ -50,6 +50,48 @@ ModelSpec tiny(DType type, uint64_t seed = 7) {
   return *s;
 }
 
+TEST_CASE("a mix gives each weight llama-quantize's type and matches the f32 model closely") {
+  TempDir dir;
+  ModelSpec f32 = tiny(DType::kF32);
+  f32.dim = 256, f32.ffn_dim = 512, f32.n_layers = 4;  // rows of 256 fit the super-blocks
+  ModelSpec mixed = f32;
+  mixed.mix = quantize::Mix::kQ4_K_M;
+  REQUIRE(write_model(f32, dir.file("f32.gguf")).ok());
+  auto size = write_model(mixed, dir.file("q4_k_m.gguf"));
+  REQUIRE_MESSAGE(size.ok(), size.status().to_string());
+  auto a = GgufFile::open(dir.file("f32.gguf"));
+  auto b = GgufFile::open(dir.file("q4_k_m.gguf"));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(*(*b)->get_uint("general.file_type") == 15);
+  CHECK(*(*b)->get_uint("general.quantization_version") == 2);
+  CHECK(weight_bytes(mixed) == (*b)->total_tensor_bytes());
+  CHECK((*b)->find_tensor("output.weight")->type == DType::kQ6_K);
+  CHECK((*b)->find_tensor("blk.0.attn_q.weight")->type == DType::kQ4_K);
+  CHECK((*b)->find_tensor("blk.1.attn_v.weight")->type == DType::kQ4_K);
+  CHECK((*b)->find_tensor("blk.2.attn_v.weight")->type == DType::kQ6_K);
+  CHECK((*b)->find_tensor("blk.3.ffn_down.weight")->type == DType::kQ6_K);
+  CHECK((*b)->find_tensor("blk.0.attn_norm.weight")->type == DType::kF32);
+  for (const auto& t : (*a)->tensors()) {  // same seeded values, quantized: Q4_K error ~ 0.1 * std
+    CAPTURE(t.name);
+    const auto* q = (*b)->find_tensor(t.name);
+    REQUIRE(q != nullptr);
+    const int64_t cols = t.dims[0];
+    std::vector<float> x(static_cast<size_t>(cols)), y(static_cast<size_t>(cols));
+    double err = 0, ref = 0;
+    for (int64_t r = 0; r < t.n_elements / cols; ++r) {
+      dequantize_row(t.type, static_cast<const uint8_t*>(t.data) + size_t(r * cols) * 4, x.data(), cols);
+      dequantize_row(q->type, static_cast<const uint8_t*>(q->data) + size_t(r * dtype_row_bytes(q->type, cols)),
+                     y.data(), cols);
+      for (int64_t i = 0; i < cols; ++i) {
+        err += (double(x[size_t(i)]) - y[size_t(i)]) * (double(x[size_t(i)]) - y[size_t(i)]);
+        ref += double(x[size_t(i)]) * x[size_t(i)];
+      }
+    }
+    CHECK(std::sqrt(err / ref) < (q->type == DType::kF32 ? 1e-7 : 0.12));
+  }
+}
+
 TEST_CASE("a tiny model in every weight type reopens with the llama keys and shapes") {
   TempDir dir;
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {

@@ -7,6 +7,7 @@ namespace llmos::cli {
 
 int cmd_inspect(int argc, char** argv);   // inspect_cmd.cpp
 int cmd_tokenize(int argc, char** argv);  // tokenize_cmd.cpp
+int cmd_quantize(int argc, char** argv);  // quantize_cmd.cpp
 int cmd_generate(int argc, char** argv);  // generate_cmd.cpp: --local, else the next
 int cmd_generate_remote(int argc, char** argv);  // remote_generate_cmd.cpp: through llmos-io
 int cmd_session(int argc, char** argv);          // remote_generate_cmd.cpp

@@ -18,6 +18,7 @@ void usage(std::FILE* out) {
       "commands:\n"
       "  inspect MODEL.gguf                 metadata, tensor table, estimated memory\n"
       "  tokenize --model MODEL.gguf TEXT   token ids of TEXT (--json for {\"ids\":[...]})\n"
+      "  quantize IN.gguf OUT.gguf --type T write IN quantized (q4_k_m, q8_0, ...; --help for all)\n"
       "  generate --local --model MODEL.gguf --prompt TEXT\n"
       "                                     generate in this process, streaming the text\n"
       "\n"
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "inspect") return llmos::cli::cmd_inspect(argc - 1, argv + 1);
   if (cmd == "tokenize") return llmos::cli::cmd_tokenize(argc - 1, argv + 1);
+  if (cmd == "quantize") return llmos::cli::cmd_quantize(argc - 1, argv + 1);
   if (cmd == "generate") return llmos::cli::cmd_generate(argc - 1, argv + 1);
   if (cmd == "up") return llmos::cli::cmd_up(argc - 1, argv + 1);
   if (cmd == "down") return llmos::cli::cmd_down(argc - 1, argv + 1);

@@ -1,7 +1,9 @@
 // llmos-mkmodel: writes a seeded random llama-architecture GGUF model.
-//   llmos-mkmodel --out FILE [--preset tiny|110m|1b] [--type f32|f16|bf16|q8_0|q4_0]
+//   llmos-mkmodel --out FILE [--preset tiny|110m|1b] [--type f32|f16|bf16|q8_0|q4_0|MIX]
 //                 [--seed N] [--dim N --layers N --heads N --kv-heads N --ffn N --vocab N --ctx N]
-// Prints one line per file written. Exit codes: 0 ok, 1 write failed, 2 bad arguments.
+// MIX is a llama.cpp-style quantization mix (q4_k_m, q6_k, iq4_xs, ...; see
+// model/quantize): per-tensor types as llama-quantize gives them. q8_0 and q4_0
+// stay pure (every matrix in that type). Prints one line per file written. Exit codes: 0 ok, 1 write failed, 2 bad arguments.
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "llmos/modelgen/model_gen.hpp"
+#include "llmos/quantize/quant_mix.hpp"
 
 namespace po = boost::program_options;
 using namespace llmos;
@@ -46,7 +49,8 @@ int main(int argc, char** argv) {
   opts.add_options()("help,h", "show this help")(
       "out,o", po::value(&out)->value_name("FILE"), "output path (required)")(
       "preset", po::value(&preset)->value_name("NAME"), "tiny (default), 110m or 1b")(
-      "type", po::value(&type)->value_name("TYPE"), "weight type: f32 (default), f16, bf16, q8_0, q4_0")(
+      "type", po::value(&type)->value_name("TYPE"), "weight type: f32 (default), f16, bf16, q8_0, q4_0, or a mix: q4_1, q5_0, q5_1, q2_k, "
+      "q3_k_m, q4_k_s, q4_k_m, q5_k_m, q6_k, iq4_xs")(
       "seed", po::value(&seed)->value_name("N"), "random seed (default 1); same seed, same file")(
       "name", po::value(&name)->value_name("TEXT"), "general.name (default llmos-synthetic-PRESET)");
   for (const Override& o : overrides) opts.add_options()(o.flag, po::value<int>()->value_name("N"), o.help);
@@ -67,9 +71,14 @@ int main(int argc, char** argv) {
 
   auto spec = modelgen::preset_spec(preset);
   if (!spec.ok()) return usage_error(spec.status().message());
-  auto dtype = modelgen::parse_weight_type(type);
-  if (!dtype.ok()) return usage_error(dtype.status().message());
-  spec->type = *dtype;
+  if (auto dtype = modelgen::parse_weight_type(type); dtype.ok()) {
+    spec->type = *dtype;
+  } else if (auto mix = quantize::parse_mix(type); mix.ok()) {
+    spec->mix = *mix;
+  } else {
+    return usage_error("unknown weight type '" + type + "' (f32, f16, bf16, or one of " +
+                       std::string(quantize::mix_names()) + ")");
+  }
   spec->seed = seed;
   if (!name.empty()) spec->name = name;
   for (const Override& o : overrides)
@@ -86,6 +95,7 @@ int main(int argc, char** argv) {
               "vocab %d, ctx %d, %s, seed %llu\n",
               out.c_str(), (unsigned long long)*size, double(*size) / (1024.0 * 1024.0), s.dim,
               s.n_layers, s.n_heads, s.n_kv_heads, s.ffn_dim, s.vocab_size, s.context_length,
-              std::string(dtype_name(s.type)).c_str(), (unsigned long long)s.seed);
+              std::string(s.mix ? quantize::mix_name(*s.mix) : dtype_name(s.type)).c_str(),
+              (unsigned long long)s.seed);
   return 0;
 }
