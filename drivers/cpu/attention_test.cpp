@@ -58,7 +58,7 @@ void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed) {
   const float scale = 1.0f / std::sqrt(float(hd));
   drv->begin_step(b.view());
   drv->kv_store(L, kv.data(), layer, k.data(), v.data());
-  drv->attention(L, kv.data(), layer, q.data(), out.data(), sc.n_heads, scale);
+  drv->attention(L, kv.data(), layer, q.data(), out.data(), sc.n_heads, scale, 0);
 
   // kv_store wrote exactly the rounded values, at the right slots, in the right layer.
   int bad_store = 0;

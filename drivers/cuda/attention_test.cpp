@@ -67,12 +67,12 @@ void run_scenario(const Scenario& sc, uint32_t seed) {
   std::vector<float> cpu_out(q.size());
   cpu->begin_step(b.view());
   cpu->kv_store(L, cpu_kv.data() + pad, layer, k.data(), v.data());
-  cpu->attention(L, cpu_kv.data() + pad, layer, q.data(), cpu_out.data(), sc.n_heads, scale);
+  cpu->attention(L, cpu_kv.data() + pad, layer, q.data(), cpu_out.data(), sc.n_heads, scale, 0);
   auto dk = to_device(*gpu, k), dv = to_device(*gpu, v), dq = to_device(*gpu, q);
   auto dout = to_device(*gpu, std::vector<float>(q.size(), -99.0f));
   gpu->begin_step(b.view());
   gpu->kv_store(L, gpu_kv, layer, dk.ptr(), dv.ptr());
-  gpu->attention(L, gpu_kv, layer, dq.ptr(), dout.ptr(), sc.n_heads, scale);
+  gpu->attention(L, gpu_kv, layer, dq.ptr(), dout.ptr(), sc.n_heads, scale, 0);
   const auto got = to_host(*gpu, dout);
   // The caches must agree byte for byte before the outputs can.
   const auto gpu_cache = to_host(*gpu, gpu_kv_buf);

@@ -88,6 +88,22 @@ Result<Hyperparameters> read_hyperparameters(const gguf::GgufFile& f) {
   }
   if (h.n_experts > 0) {
     LLMOS_ASSIGN_OR_RETURN(h.n_experts_used, read_count(f, p + "expert_used_count", h.n_experts));
+    LLMOS_ASSIGN_OR_RETURN(h.expert_ffn_dim, read_count_or(f, p + "expert_feed_forward_length", 1 << 20, h.ffn_dim));
+  }
+  if (f.has(p + "attention.sliding_window")) {
+    LLMOS_ASSIGN_OR_RETURN(uint64_t w, f.get_uint(p + "attention.sliding_window"));
+    if (w > uint64_t(h.ctx_len)) {
+      return invalid_argument(f.path() + ": key " + quote(p + "attention.sliding_window") + " = " +
+                              std::to_string(w) + " is out of range [0, " + std::to_string(h.ctx_len) +
+                              "] (the context length)");
+    }
+    h.sliding_window = int(w);
+  }
+  if (f.has(p + "rope.freq_base_swa")) {
+    LLMOS_ASSIGN_OR_RETURN(h.rope_freq_base_swa, f.get_float(p + "rope.freq_base_swa"));
+    if (!(h.rope_freq_base_swa > 1.0f)) {
+      return invalid_argument(f.path() + ": key " + quote(p + "rope.freq_base_swa") + " must be > 1");
+    }
   }
   // The vocabulary size is the embedding table's row count (checked against
   // the tokenizer's token list by whoever pairs the two).
