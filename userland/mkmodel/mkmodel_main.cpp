@@ -1,5 +1,5 @@
-// llmos-mkmodel: writes a seeded random llama-architecture GGUF model.
-//   llmos-mkmodel --out FILE [--preset tiny|110m|1b] [--type f32|f16|bf16|q8_0|q4_0]
+// llmos-mkmodel: writes a seeded random GGUF model (llama, qwen3 or qwen3moe, by preset).
+//   llmos-mkmodel --out FILE [--preset tiny|110m|1b|qwen3-0.6b|qwen3moe-small] [--type f32|f16|bf16|q8_0|q4_0]
 //                 [--seed N] [--dim N --layers N --heads N --kv-heads N --ffn N --vocab N --ctx N]
 // Prints one line per file written. Exit codes: 0 ok, 1 write failed, 2 bad arguments.
 #include <boost/program_options.hpp>
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   po::options_description opts("llmos-mkmodel: write a seeded random llama GGUF model\noptions");
   opts.add_options()("help,h", "show this help")(
       "out,o", po::value(&out)->value_name("FILE"), "output path (required)")(
-      "preset", po::value(&preset)->value_name("NAME"), "tiny (default), 110m or 1b")(
+      "preset", po::value(&preset)->value_name("NAME"), "tiny (default), 110m, 1b, qwen3-0.6b or qwen3moe-small")(
       "type", po::value(&type)->value_name("TYPE"), "weight type: f32 (default), f16, bf16, q8_0, q4_0")(
       "seed", po::value(&seed)->value_name("N"), "random seed (default 1); same seed, same file")(
       "name", po::value(&name)->value_name("TEXT"), "general.name (default llmos-synthetic-PRESET)");

@@ -14,6 +14,8 @@
 #include "llmos/engine/model_family.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/gguf/gguf_writer.hpp"
+#include "llmos/modelgen/model_gen.hpp"
+#include "engine_test_util.hpp"
 #include "shared_dir.hpp"
 
 namespace llmos::engine {
@@ -137,6 +139,39 @@ TEST_CASE("a fixture with one key or tensor missing or wrong is refused naming i
   }
   std::error_code ec;
   std::filesystem::remove_all(variant_dir(), ec);
+}
+
+// The synthesizer's qwen3 / qwen3moe presets, shrunk: they load, and each
+// sequence gets the same greedy tokens alone as batched with seven others (a
+// token's experts and their weighted sum do not depend on the batch).
+TEST_CASE("the qwen3 and qwen3moe presets, shrunk, load and give the same tokens alone and batched") {
+  for (const char* preset : {"qwen3-0.6b", "qwen3moe-small"}) {
+    CAPTURE(preset);
+    auto spec = modelgen::preset_spec(preset);
+    REQUIRE(spec.ok());
+    spec->dim = 64, spec->n_layers = 2, spec->n_heads = 4, spec->n_kv_heads = 2, spec->key_length = 32;
+    spec->ffn_dim = 96, spec->vocab_size = 512, spec->context_length = kCtx;
+    if (spec->n_experts > 0) spec->expert_ffn_dim = 64;
+    const std::string path = (std::filesystem::path(tiny_model_path()).parent_path() / (std::string(preset) + ".gguf")).string();
+    REQUIRE(modelgen::write_model(*spec, path).ok());
+    auto file = gguf::GgufFile::open(path);
+    REQUIRE(file.ok());
+    auto drv = driver::make_driver(driver::DeviceKind::kCpu, driver::DriverOptions{2});
+    REQUIRE(drv.ok());
+    ModelOptions mo;
+    mo.max_outputs = 8;
+    auto m = load_model(std::move(*file), std::move(*drv), mo);
+    REQUIRE_MESSAGE(m.ok(), m.status().to_string());
+    CHECK((*m)->config().architecture == spec->architecture);
+    CHECK((*m)->config().n_experts == spec->n_experts);
+    CHECK((*m)->weight_bytes() == modelgen::weight_bytes(*spec));
+    const auto reqs = requests(8);
+    const Run batched = run(**m, 8 * kCtx, nullptr, reqs);
+    for (size_t i = 0; i < reqs.size(); i += 3) {
+      const Run alone = run(**m, kCtx, nullptr, {reqs[i]});
+      CHECK(alone.tokens.at(reqs[i].id) == batched.tokens.at(reqs[i].id));
+    }
+  }
 }
 
 }  // namespace
