@@ -82,10 +82,15 @@ int main(int argc, char** argv) {
     return kExitWriteFailed;
   }
   const modelgen::ModelSpec& s = *spec;
-  std::printf("wrote %s (%llu bytes, %.1f MiB): llama dim %d, %d layers, %d heads (%d kv), ffn %d, "
+  std::string experts;
+  if (s.n_experts > 0) {
+    experts = ", " + std::to_string(s.n_experts) + " experts of ffn " + std::to_string(s.expert_ffn_dim) + " (" +
+              std::to_string(s.n_experts_used) + " used)";
+  }
+  std::printf("wrote %s (%llu bytes, %.1f MiB): %s dim %d, %d layers, %d heads (%d kv) of %d, ffn %d%s, "
               "vocab %d, ctx %d, %s, seed %llu\n",
-              out.c_str(), (unsigned long long)*size, double(*size) / (1024.0 * 1024.0), s.dim,
-              s.n_layers, s.n_heads, s.n_kv_heads, s.ffn_dim, s.vocab_size, s.context_length,
-              std::string(dtype_name(s.type)).c_str(), (unsigned long long)s.seed);
+              out.c_str(), (unsigned long long)*size, double(*size) / (1024.0 * 1024.0), s.architecture.c_str(),
+              s.dim, s.n_layers, s.n_heads, s.n_kv_heads, s.head_dim(), s.ffn_dim, experts.c_str(), s.vocab_size,
+              s.context_length, std::string(dtype_name(s.type)).c_str(), (unsigned long long)s.seed);
   return 0;
 }
