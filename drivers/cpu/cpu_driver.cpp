@@ -136,7 +136,7 @@ class CpuDriver final : public driver::Driver {
   }
   void build_attention_tiles();
   QuantizedActs quantize_activations(DType wtype, const float* x, int64_t cols, int n);
-  void ensure_rope_cache(int rope_dim, float freq_base, const float* freq_factors);
+  void ensure_rope_cache(const driver::RopeSpec& spec);
   // fn(i0, count) over [0, n_elems) in chunks; one chunk (run inline) when small.
   template <class Fn>
   void for_elem_chunks(int64_t n_elems, Fn&& fn);
@@ -164,6 +164,7 @@ class CpuDriver final : public driver::Driver {
   int rope_dim_ = 0;
   float rope_base_ = 0.0f;
   const float* rope_factors_ = nullptr;
+  float rope_scale_ = 1.0f;
 
   // moe_ffn: the step's (token, slot) pairs grouped by expert (counting sort).
   std::vector<int32_t> expert_start_;  // [n_experts + 1]
@@ -282,8 +283,14 @@ void CpuDriver::rms_norm(const float* x, const Weight& gain, float* y, int n, in
   for_rows(n, dim, one);
 }
 
-void CpuDriver::ensure_rope_cache(int rope_dim, float freq_base, const float* freq_factors) {
-  if (rope_valid_ && rope_dim == rope_dim_ && freq_base == rope_base_ && freq_factors == rope_factors_) return;
+void CpuDriver::ensure_rope_cache(const driver::RopeSpec& spec) {
+  const int rope_dim = spec.rope_dim;
+  const float freq_base = spec.freq_base, freq_scale = spec.freq_scale;
+  const float* freq_factors = spec.freq_factors;
+  if (rope_valid_ && rope_dim == rope_dim_ && freq_base == rope_base_ && freq_factors == rope_factors_ &&
+      freq_scale == rope_scale_) {
+    return;
+  }
   const int half = rope_dim / 2;
   rope_cache_.reserve(size_t(batch_.n_tokens) * size_t(half) * 2 * sizeof(float));
   float* cs = rope_cache_.as<float>();
@@ -293,7 +300,7 @@ void CpuDriver::ensure_rope_cache(int rope_dim, float freq_base, const float* fr
     float theta = float(batch_.positions[t]);
     float* row = cs + size_t(t) * half * 2;
     for (int i = 0; i < half; ++i) {
-      const float angle = freq_factors != nullptr ? theta / freq_factors[i] : theta;
+      const float angle = freq_scale * (freq_factors != nullptr ? theta / freq_factors[i] : theta);
       row[2 * i] = std::cos(angle);
       row[2 * i + 1] = std::sin(angle);
       theta *= theta_scale;
@@ -303,12 +310,13 @@ void CpuDriver::ensure_rope_cache(int rope_dim, float freq_base, const float* fr
   rope_dim_ = rope_dim;
   rope_base_ = freq_base;
   rope_factors_ = freq_factors;
+  rope_scale_ = freq_scale;
 }
 
 void CpuDriver::rope(float* x, int n_heads, int head_dim, const driver::RopeSpec& spec) {
   const int rope_dim = spec.rope_dim;
   LLMOS_REQUIRE(rope_dim > 0 && rope_dim % 2 == 0 && rope_dim <= head_dim, "rope_dim must be even and <= head_dim");
-  ensure_rope_cache(rope_dim, spec.freq_base, spec.freq_factors);
+  ensure_rope_cache(spec);
   const int half = rope_dim / 2;
   // Element i of pair i and its partner: (2i, 2i+1) normal, (i, i + half) neox.
   const bool neox = spec.mode == driver::RopeMode::kNeox;

@@ -21,17 +21,19 @@ using testing::available_levels;
 using testing::driver_at;
 using testing::random_floats;
 
-TEST_CASE("rope: NEOX pairs (i, i + rope_dim/2) and per-dimension frequency divisors") {
+TEST_CASE("rope: NEOX pairs (i, i + rope_dim/2), per-dimension frequency divisors, linear scaling") {
   const std::vector<int32_t> positions = {0, 1, 7, 300, 511};
   struct Case {
     int n_heads, head_dim, rope_dim;
     float base;
     bool neox, factors;
+    float scale = 1.0f;
   };
   for (IsaLevel level : available_levels()) {
     auto drv = driver_at(level);
     for (Case c : {Case{4, 64, 64, 1e6f, true, false}, Case{2, 128, 128, 10000.0f, true, false},
-                   Case{3, 64, 32, 500000.0f, false, true}, Case{2, 64, 64, 500000.0f, true, true}}) {
+                   Case{3, 64, 32, 500000.0f, false, true}, Case{2, 64, 64, 500000.0f, true, true},
+                   Case{2, 64, 64, 1e6f, true, false, 0.125f}, Case{2, 32, 32, 10000.0f, false, true, 0.5f}}) {
       HostBatch b = simple_batch(positions);
       drv->begin_step(b.view());
       const int n = int(positions.size());
@@ -40,11 +42,11 @@ TEST_CASE("rope: NEOX pairs (i, i + rope_dim/2) and per-dimension frequency divi
       for (size_t i = 0; i < factors.size(); ++i) factors[i] = 1.0f + float(i % 5) * 1.75f;
       auto x = x0;
       driver::RopeSpec spec{c.rope_dim, c.base, c.neox ? driver::RopeMode::kNeox : driver::RopeMode::kNormal,
-                            c.factors ? factors.data() : nullptr};
+                            c.factors ? factors.data() : nullptr, c.scale};
       drv->rope(x.data(), c.n_heads, c.head_dim, spec);
       std::vector<double> want(x0.begin(), x0.end());
       driver::testing::reference_rope(want, positions, c.n_heads, c.head_dim, c.rope_dim, c.base, c.neox,
-                                      c.factors ? factors.data() : nullptr);
+                                      c.factors ? factors.data() : nullptr, c.scale);
       int bad = 0;
       for (size_t i = 0; i < x.size(); ++i) bad += !(std::fabs(x[i] - want[i]) <= 1e-5 + 3e-7 * 511);
       INFO(isa_level_name(level) << " neox " << c.neox << " factors " << c.factors << " rope_dim " << c.rope_dim);

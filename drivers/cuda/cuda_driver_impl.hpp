@@ -118,6 +118,7 @@ class CudaDriverImpl final : public driver::CudaDriver {
   int rope_dim_ = 0;
   float rope_base_ = 0.0f;
   const float* rope_factors_ = nullptr;
+  float rope_scale_ = 1.0f;
 
   // moe_ffn: the (token, slot) pairs grouped by expert, on the host and the device.
   std::vector<int32_t> moe_ids_host_;   // [n * k] expert ids copied back

@@ -51,10 +51,10 @@ cudaError_t launch_embed(const Weight& table, const int32_t* token_ids, int n_to
 // y [n][dim] = x / sqrt(mean(x^2) + eps) * gain; x may equal y.
 cudaError_t launch_rms_norm(const float* x, const float* gain, float* y, int n, int dim, float eps,
                             cudaStream_t stream);
-// table [n_tokens][rope_dim / 2][2] = cos, sin of positions[t] * theta_scale^i / freq_factors[i]
+// table [n_tokens][rope_dim / 2][2] = cos, sin of freq_scale * (positions[t] * theta_scale^i / freq_factors[i])
 // (theta by repeated f32 multiplies, as the CPU driver and GGML do; freq_factors may be null).
 cudaError_t launch_rope_table(const int32_t* positions, int n_tokens, int rope_dim, float theta_scale,
-                              const float* freq_factors, float* table, cudaStream_t stream);
+                              const float* freq_factors, float freq_scale, float* table, cudaStream_t stream);
 // Rotates pairs (2i, 2i+1) (neox: (i, i + rope_dim/2)), i < rope_dim / 2, of
 // x [n_tokens][n_heads][head_dim] in place.
 cudaError_t launch_rope(float* x, const float* table, int n_tokens, int n_heads, int head_dim, int rope_dim,

@@ -58,13 +58,14 @@ __global__ void rms_norm_kernel(const float* x, const float* gain, float* y, int
 }
 
 __global__ void rope_table_kernel(const int32_t* positions, int n_tokens, int half, float theta_scale,
-                                  const float* freq_factors, float* table) {
+                                  const float* freq_factors, float freq_scale, float* table) {
   const int64_t n = int64_t(n_tokens) * half;
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
     const int t = int(idx / half), i = int(idx % half);
     float theta = float(positions[t]);
     for (int k = 0; k < i; ++k) theta *= theta_scale;  // the CPU's exact sequence of roundings
     if (freq_factors != nullptr) theta = theta / freq_factors[i];
+    theta = freq_scale * theta;
     float s, c;
     sincosf(theta, &s, &c);
     table[2 * idx] = c;
@@ -156,11 +157,11 @@ cudaError_t launch_rms_norm(const float* x, const float* gain, float* y, int n, 
 }
 
 cudaError_t launch_rope_table(const int32_t* positions, int n_tokens, int rope_dim, float theta_scale,
-                              const float* freq_factors, float* table, cudaStream_t stream) {
+                              const float* freq_factors, float freq_scale, float* table, cudaStream_t stream) {
   const int64_t n = int64_t(n_tokens) * (rope_dim / 2);
   if (n <= 0) return cudaSuccess;
   rope_table_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(positions, n_tokens, rope_dim / 2, theta_scale,
-                                                                    freq_factors, table);
+                                                                    freq_factors, freq_scale, table);
   return cudaGetLastError();
 }
 

@@ -99,6 +99,19 @@ Result<Hyperparameters> read_hyperparameters(const gguf::GgufFile& f) {
     }
     h.sliding_window = int(w);
   }
+  if (f.has(p + "rope.scaling.type")) {
+    LLMOS_ASSIGN_OR_RETURN(std::string_view type, f.get_string(p + "rope.scaling.type"));
+    h.rope_scaling_type = std::string(type);
+  }
+  if (f.has(p + "rope.scaling.factor")) {
+    LLMOS_ASSIGN_OR_RETURN(float factor, f.get_float(p + "rope.scaling.factor"));
+    if (!(factor >= 0.0f && factor <= 1e6f)) {
+      return invalid_argument(f.path() + ": key " + quote(p + "rope.scaling.factor") + " is out of range [0, 1e6]");
+    }
+    // As llama.cpp: 0 means none; the type "none" turns the factor off.
+    const bool linear = h.rope_scaling_type.empty() || h.rope_scaling_type == "linear";
+    if (factor > 0.0f && linear) h.rope_freq_scale = 1.0f / factor;
+  }
   if (f.has(p + "rope.freq_base_swa")) {
     LLMOS_ASSIGN_OR_RETURN(h.rope_freq_base_swa, f.get_float(p + "rope.freq_base_swa"));
     if (!(h.rope_freq_base_swa > 1.0f)) {

@@ -120,6 +120,8 @@ TEST_CASE("every bad value is an error naming its key") {
       {"llama.attention.sliding_window", std::string("32")},
       {"llama.rope.freq_base_swa", 0.0f},
       {"llama.rope.freq_base_swa", uint32_t(10000)},
+      {"llama.rope.scaling.factor", -2.0f},
+      {"llama.rope.scaling.type", uint32_t(1)},
   };
   for (const Case& c : cases) {
     CAPTURE(c.key);

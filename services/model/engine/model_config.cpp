@@ -65,6 +65,7 @@ Result<ModelConfig> read_model_config(const gguf::GgufFile& f) {
   for (int i = 0; i < c.n_layers; ++i) {
     LayerSpec& l = c.layers[size_t(i)];
     l.rope_freq_base = c.rope_freq_base;
+    l.rope_freq_scale = c.rope_freq_scale;
     for (const auto& o : kOptionalTensors) {
       if (!present_tensor(f, c, i, o).empty()) l.tensors |= o.bit;
     }
@@ -88,12 +89,10 @@ Status check_layer_tensors(const gguf::GgufFile& f, const ModelConfig& c, uint32
 Status check_rope_scaling(const gguf::GgufFile& f, const ModelConfig& c, std::string_view family,
                           bool rope_freqs_ok) {
   const std::string key = c.architecture + ".rope.scaling.type";
-  if (f.has(key)) {
-    LLMOS_ASSIGN_OR_RETURN(std::string_view type, f.get_string(key));
-    if (type != "none") {
-      return unimplemented(f.path() + ": key '" + key + "' = '" + std::string(type) + "' (rope scaling) is not " +
-                           "supported by llmos's " + std::string(family) + " family yet");
-    }
+  const std::string& type = c.rope_scaling_type;
+  if (!type.empty() && type != "none" && type != "linear") {
+    return unimplemented(f.path() + ": key '" + key + "' = '" + type + "' (rope scaling) is not supported by " +
+                         "llmos's " + std::string(family) + " family yet (it runs none and linear)");
   }
   for (const char* name : {"rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight"}) {
     if (rope_freqs_ok && std::string_view(name) == "rope_freqs.weight") continue;

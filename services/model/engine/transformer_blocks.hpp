@@ -101,7 +101,8 @@ void rope_qk(driver::Driver& d, const ModelConfig& c, const driver::RopeSpec& sp
 // The RoPE of layer `layer`: the config's rotary width, the layer's base.
 inline driver::RopeSpec layer_rope(const ModelConfig& c, int layer, driver::RopeMode mode,
                                    const float* freq_factors = nullptr) {
-  return driver::RopeSpec{c.rope_dim, c.layers[size_t(layer)].rope_freq_base, mode, freq_factors};
+  const LayerSpec& l = c.layers[size_t(layer)];
+  return driver::RopeSpec{c.rope_dim, l.rope_freq_base, mode, freq_factors, l.rope_freq_scale};
 }
 // Stores b.k, b.v as layer `layer` of the cache, attends every query over its
 // sequence (scale: the logit scale, usually 1/sqrt(head_dim); the layer's

@@ -60,6 +60,8 @@ struct RopeSpec {
   // Device f32 [rope_dim / 2] or null: theta_i is divided by freq_factors[i]
   // (Llama 3's rope_freqs tensor, as GGML applies it).
   const float* freq_factors = nullptr;
+  // Linear rope scaling: every angle times this (1 / rope.scaling.factor).
+  float freq_scale = 1.0f;
 };
 
 // A mixture of experts' tensors, each expert's rows one after another:
@@ -111,7 +113,7 @@ class Driver {
   // x and y may be the same buffer.
   virtual void rms_norm(const float* x, const Weight& gain, float* y, int n, int dim, float eps) = 0;
   // Rotates the first spec.rope_dim elements of each head of x in place: pair i
-  // (see RopeMode) by angle positions[t] * freq_base^(-2i/rope_dim) / freq_factors[i].
+  // (see RopeMode) by angle freq_scale * (positions[t] * freq_base^(-2i/rope_dim) / freq_factors[i]).
   // x: [n_tokens][n_heads][head_dim]
   virtual void rope(float* x, int n_heads, int head_dim, const RopeSpec& spec) = 0;
   // out[i] = silu(gate[i]) * up[i].   all [n_elems]; out may be gate or up.

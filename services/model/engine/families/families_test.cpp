@@ -174,5 +174,39 @@ TEST_CASE("the qwen3 and qwen3moe presets, shrunk, load and give the same tokens
   }
 }
 
+TEST_CASE("linear rope scaling: llama on every layer, gemma3 on its global layers only (as llama.cpp)") {
+  const auto llama = write_variant("llama3", "llama3-linear", {"", "", [](gguf::GgufWriter& w) {
+                                     w.add_string("llama.rope.scaling.type", "linear");
+                                     w.add_float32("llama.rope.scaling.factor", 4.0f);
+                                   }});
+  const auto gemma = write_variant("gemma3", "gemma3-linear", {"", "", [](gguf::GgufWriter& w) {
+                                     w.add_float32("gemma3.rope.scaling.factor", 8.0f);  // type absent: linear
+                                   }});
+  const auto none = write_variant("llama3", "llama3-none", {"", "", [](gguf::GgufWriter& w) {
+                                    w.add_string("llama.rope.scaling.type", "none");
+                                    w.add_float32("llama.rope.scaling.factor", 4.0f);
+                                  }});
+  if (!llama || !gemma || !none) {
+    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    return;
+  }
+  auto load = [](const std::string& path) {
+    auto file = gguf::GgufFile::open(path);
+    REQUIRE(file.ok());
+    auto drv = driver::make_driver(driver::DeviceKind::kCpu, driver::DriverOptions{1});
+    REQUIRE(drv.ok());
+    auto m = load_model(std::move(*file), std::move(*drv), ModelOptions{});
+    REQUIRE_MESSAGE(m.ok(), m.status().to_string());
+    return std::move(*m);
+  };
+  for (const LayerSpec& l : load(*llama)->config().layers) CHECK(l.rope_freq_scale == 0.25f);
+  for (const LayerSpec& l : load(*none)->config().layers) CHECK(l.rope_freq_scale == 1.0f);
+  const auto g = load(*gemma);
+  for (int i = 0; i < 5; ++i) CHECK(g->config().layers[size_t(i)].rope_freq_scale == 1.0f);
+  CHECK(g->config().layers[5].rope_freq_scale == 0.125f);
+  std::error_code ec;
+  std::filesystem::remove_all(variant_dir(), ec);
+}
+
 }  // namespace
 }  // namespace llmos::engine

@@ -4,8 +4,9 @@
 // sublayer's output before the residual add); per-head q/k RMS norms; NEOX
 // RoPE; a GELU-gated FFN (tanh form); and layers that alternate five local
 // ones (sliding window of attention.sliding_window positions, rope base
-// rope.freq_base_swa, 10000 when absent) with one global (rope.freq_base),
-// layer i local iff i % 6 < 5, as llama.cpp runs Gemma 3. Tied output.
+// rope.freq_base_swa, 10000 when absent) with one global (rope.freq_base and
+// the linear rope.scaling.factor of Gemma 3 4B+), layer i local iff i % 6 < 5,
+// as llama.cpp runs Gemma 3. Tied output.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -82,6 +83,7 @@ Status Gemma3FamilyModel::configure() {
       l.attention = AttentionKind::kSlidingWindow;
       l.window = c.sliding_window;
       l.rope_freq_base = local_base;
+      l.rope_freq_scale = 1.0f;  // linear scaling is for the global layers (llama.cpp)
     } else {
       l.attention = AttentionKind::kGlobal;
       l.window = 0;

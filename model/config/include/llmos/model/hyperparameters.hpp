@@ -35,6 +35,10 @@ struct Hyperparameters {
   int expert_ffn_dim = 0;  // expert_feed_forward_length, else feed_forward_length (when n_experts > 0)
   int sliding_window = 0;  // attention.sliding_window: positions a local layer sees; 0 = none
   float rope_freq_base_swa = 0.0f;  // rope.freq_base_swa (gemma3's local layers); 0 = absent
+  std::string rope_scaling_type;    // rope.scaling.type; "" = absent (llama.cpp then reads it as linear)
+  // Linear rope scaling: 1 / rope.scaling.factor, when the type is absent or
+  // "linear" and the factor is present; 1 otherwise.
+  float rope_freq_scale = 1.0f;
   bool tied_output = false;  // true when output.weight is absent (token_embd reused)
 
   int q_dim() const { return n_heads * head_dim; }

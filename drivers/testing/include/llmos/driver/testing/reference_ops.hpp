@@ -79,7 +79,7 @@ inline ReferenceAttention reference_attention(const KvGeometry& L, const uint8_t
 
 // Driver::rope in double: x [n][n_heads][head_dim] rotated in place.
 inline void reference_rope(std::vector<double>& x, const std::vector<int32_t>& positions, int n_heads, int head_dim,
-                           int rope_dim, double base, bool neox, const float* factors) {
+                           int rope_dim, double base, bool neox, const float* factors, double freq_scale = 1.0) {
   const int half = rope_dim / 2;
   for (size_t t = 0; t < positions.size(); ++t)
     for (int h = 0; h < n_heads; ++h) {
@@ -87,6 +87,7 @@ inline void reference_rope(std::vector<double>& x, const std::vector<int32_t>& p
       for (int i = 0; i < half; ++i) {
         double theta = positions[t] * std::pow(base, -2.0 * i / rope_dim);
         if (factors != nullptr) theta /= factors[i];
+        theta *= freq_scale;
         const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
         const double x0 = v[a], x1 = v[b];
         v[a] = x0 * std::cos(theta) - x1 * std::sin(theta);
