@@ -1,6 +1,7 @@
 // `llmos-bench engine`: prefill and decode throughput of the real engine path
 // (schedule -> forward -> sample) on a GGUF model, against the memory-bandwidth
-// roofline (batch-1 decode streams every weight once per token).
+// roofline (batch-1 decode streams every weight once per token; of a mixture of
+// experts only the routed ones: model::active_weight_bytes).
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "llmos/engine/engine.hpp"
 #include "llmos/engine/model.hpp"
 #include "llmos/gguf/gguf_file.hpp"
+#include "llmos/model/memory_estimate.hpp"
 
 namespace llmos::bench {
 namespace {
@@ -206,13 +208,16 @@ int run_engine_bench(int argc, char** argv) {
   const double ttft_cached = followup_ttft_ms(m, prompt, gen, turn, kv_type, true);
   const double ttft_plain = followup_ttft_ms(m, prompt, gen, turn, kv_type, false);
   const double weight_gb = double(m.weight_bytes()) / 1e9;
-  const double roofline_tps = bw_gbs / weight_gb;
+  // A token reads every weight but only its routed experts (all of a dense model).
+  const double active_gb = double(model::active_weight_bytes(m.file(), m.config())) / 1e9;
+  const double roofline_tps = bw_gbs / active_gb;
 
   if (json) {
     nlohmann::json out{{"model", model_path},
                        {"driver", driver_name + ", " + driver_details},
                        {"threads", n_threads},
                        {"weight_bytes", m.weight_bytes()},
+                       {"active_weight_bytes_per_token", uint64_t(active_gb * 1e9 + 0.5)},
                        {"prompt_tokens", prompt},
                        {"gen_tokens", gen},
                        {"batch", batch},
@@ -228,7 +233,9 @@ int run_engine_bench(int argc, char** argv) {
                        {"next_turn_first_token_ms_no_cache", ttft_plain}};
     std::cout << out.dump(2) << "\n";
   } else {
-    std::printf("model            %s (%.1f MB of weights)\n", model_path.c_str(), weight_gb * 1e3);
+    std::printf("model            %s (%.1f MB of weights", model_path.c_str(), weight_gb * 1e3);
+    if (active_gb < weight_gb) std::printf(", %.1f MB read per token: its routed experts only", active_gb * 1e3);
+    std::printf(")\n");
     std::printf("driver           %s, %s\n", driver_name.c_str(), driver_details.c_str());
     std::printf("prefill          %.1f tokens/s (%d-token prompt)\n", single.prefill_tps, prompt);
     std::printf("decode batch 1   %.1f tokens/s\n", single.decode_tps);

@@ -25,17 +25,17 @@ void write_file(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
 }
 
-// stories260K relabelled as architecture `qwen3` (same length as "llama"): the
+// stories260K relabelled as architecture `mamba` (same length as "llama"): the
 // general.architecture value and every "llama." key prefix; the tokenizer's
 // "llama" model stays. A file the kernel admits but no engine family runs.
-std::string as_qwen3(std::string bytes) {
+std::string as_mamba(std::string bytes) {
   const std::string key = "general.architecture";
   const size_t at = bytes.find(key);
   REQUIRE(at != std::string::npos);
   const size_t value = at + key.size() + 4 + 8;  // the value's type (u32), then its length (u64)
   REQUIRE(bytes.compare(value, 5, "llama") == 0);
-  bytes.replace(value, 5, "qwen3");
-  for (size_t i = bytes.find("llama."); i != std::string::npos; i = bytes.find("llama.", i)) bytes.replace(i, 6, "qwen3.");
+  bytes.replace(value, 5, "mamba");
+  for (size_t i = bytes.find("llama."); i != std::string::npos; i = bytes.find("llama.", i)) bytes.replace(i, 6, "mamba.");
   return bytes;
 }
 
@@ -93,12 +93,13 @@ TEST_CASE("bad model files, a taken name, CUDA and a load over the budget: clear
     REQUIRE(sys.llmos({"unload", "d"}).exit_code == 0);
   }
   // An architecture no engine family runs: the model service's one line, and the budget back.
-  const auto qwen3 = sys.dir() / "qwen3.gguf";
-  write_file(qwen3, as_qwen3(good));
-  auto unsupported = sys.llmos({"load", qwen3.string(), "--name", "q"});
+  const auto mamba = sys.dir() / "mamba.gguf";
+  write_file(mamba, as_mamba(good));
+  auto unsupported = sys.llmos({"load", mamba.string(), "--name", "q"});
   CHECK(unsupported.exit_code == 1);
-  CHECK_MESSAGE(unsupported.err == "llmos load: unimplemented: " + qwen3.string() +
-                                       ": architecture 'qwen3' is not supported (supported: llama, mistral)\n",
+  CHECK_MESSAGE(unsupported.err == "llmos load: unimplemented: " + mamba.string() +
+                                       ": architecture 'mamba' is not supported (supported: llama, mistral, qwen2, "
+                                       "qwen3, qwen3moe, phi3, gemma3)\n",
                 unsupported.err);
   auto fits = sys.llmos({"load", stories_model(), "--name", "b"});
   CHECK_MESSAGE(fits.exit_code == 0, fits.err);

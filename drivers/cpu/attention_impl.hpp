@@ -92,8 +92,9 @@ void attention_typed(const AttentionArgs& a, int token, int head0, int nh, float
 
   const uint8_t* krow[C];
   const uint8_t* vrow[C];
-  SlotCursor rows(table, a.block_size, slot_bytes, 0);
-  for (int p0 = 0; p0 <= pos; p0 += C) {
+  const int first = a.window > 0 && pos >= a.window ? pos - a.window + 1 : 0;  // sliding window
+  SlotCursor rows(table, a.block_size, slot_bytes, first);
+  for (int p0 = first; p0 <= pos; p0 += C) {
     const int c = pos + 1 - p0 < C ? pos + 1 - p0 : C;
     for (int j = 0; j < c; ++j) {
       const size_t off = rows.next();
@@ -344,7 +345,8 @@ inline constexpr int kTileMinQueryHeads = 4;
 
 template <class V>
 void attention(const AttentionArgs& a, const int32_t* tokens, int nq, int head0, int nh, float* scratch) {
-  if (nq * nh >= kTileMinQueryHeads) {
+  // The tile kernel masks only the future; a sliding window goes query by query.
+  if (nq * nh >= kTileMinQueryHeads && a.window == 0) {
     if (a.kv_f16) {
       attention_tile<V, Elem::kF16>(a, tokens, nq, head0, nh, scratch);
     } else {

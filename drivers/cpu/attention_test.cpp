@@ -31,7 +31,7 @@ struct Scenario {
   std::vector<Seq> seqs;
 };
 
-void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed) {
+void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed, int window = 0) {
   const KvGeometry& L = sc.L;
   const int hd = L.head_dim, kv_dim = L.kv_dim();
   // Shuffled physical blocks: sequence s's logical block i -> a random distinct block.
@@ -58,7 +58,7 @@ void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed) {
   const float scale = 1.0f / std::sqrt(float(hd));
   drv->begin_step(b.view());
   drv->kv_store(L, kv.data(), layer, k.data(), v.data());
-  drv->attention(L, kv.data(), layer, q.data(), out.data(), sc.n_heads, scale);
+  drv->attention(L, kv.data(), layer, q.data(), out.data(), sc.n_heads, scale, window);
 
   // kv_store wrote exactly the rounded values, at the right slots, in the right layer.
   int bad_store = 0;
@@ -74,7 +74,7 @@ void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed) {
   CHECK(bad_store == 0);
 
   // Attention against the reference.
-  const auto ref = reference_attention(L, kv.data(), layer, b.view(), q.data(), sc.n_heads, scale);
+  const auto ref = reference_attention(L, kv.data(), layer, b.view(), q.data(), sc.n_heads, scale, window);
   int bad = 0;
   for (size_t e = 0; e < out.size(); ++e) {
     const double got = out[e];
@@ -136,6 +136,19 @@ TEST_CASE("attention over prefills longer than one query tile") {
       sc.seqs = {{5, 40}, {0, 33}, {100, 2}};
       INFO(isa_level_name(level) << " " << dtype_name(type));
       run_scenario(level, sc, 7);
+    }
+  }
+}
+
+TEST_CASE("a sliding window: each query sees only its last `window` positions, prefill and decode") {
+  for (IsaLevel level : available_levels()) {
+    for (int window : {1, 5, 16, 33}) {
+      Scenario sc;
+      sc.L = KvGeometry{2, 40, 16, 2, 40, DType::kF32};
+      sc.n_heads = 4;
+      sc.seqs = {{37, 9}, {70, 1}, {0, 20}};
+      INFO(isa_level_name(level) << " window " << window);
+      run_scenario(level, sc, 11, window);
     }
   }
 }

@@ -44,6 +44,34 @@ bool is_quantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// GELU in the tanh form GGML uses: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))).
+float gelu_tanh(float x) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+}
+
+// One token's routing: softmax over n logits, the k most probable (best first,
+// the lower id on a tie) and their probabilities over the sum of those k.
+void route_top_k(const float* logits, int n, int k, int32_t* ids, float* weights) {
+  float mx = logits[0];
+  for (int e = 1; e < n; ++e) mx = std::max(mx, logits[e]);
+  float sum = 0.0f;
+  for (int e = 0; e < n; ++e) sum += std::exp(logits[e] - mx);
+  float picked = 0.0f;
+  for (int j = 0; j < k; ++j) {
+    int best = -1;
+    for (int e = 0; e < n; ++e) {
+      bool taken = false;
+      for (int i = 0; i < j; ++i) taken = taken || ids[i] == e;
+      if (!taken && (best < 0 || logits[e] > logits[best])) best = e;
+    }
+    ids[j] = best;
+    weights[j] = std::exp(logits[best] - mx) / sum;
+    picked += weights[j];
+  }
+  for (int j = 0; j < k; ++j) weights[j] /= picked;
+}
+
 // Element-wise ops go parallel above this many elements, in chunks of this size.
 constexpr int64_t kParallelElems = 1 << 16;
 constexpr int64_t kElemChunk = 1 << 14;
@@ -80,12 +108,19 @@ class CpuDriver final : public driver::Driver {
   void embed(const Weight& table, float* out) override;
   void matmul(const Weight& w, const float* x, float* y, int n) override;
   void rms_norm(const float* x, const Weight& gain, float* y, int n, int dim, float eps) override;
-  void rope(float* x, int n_heads, int head_dim, int rope_dim, float freq_base) override;
+  void rope(float* x, int n_heads, int head_dim, const driver::RopeSpec& spec) override;
   void swiglu(const float* gate, const float* up, float* out, int64_t n_elems) override;
+  void geglu(const float* gate, const float* up, float* out, int64_t n_elems) override;
   void add(float* x, const float* y, int64_t n_elems) override;
+  void add_bias(float* x, const Weight& bias, int n) override;
+  void scale(float* x, float s, int64_t n_elems) override;
+  void copy_columns(const float* src, int src_cols, int col0, int cols, float* dst, int n) override;
+  void moe_route(const float* logits, int n, int n_experts, int k, int32_t* ids, float* weights) override;
+  void moe_ffn(const driver::ExpertWeights& w, const float* x, const int32_t* ids, const float* weights, int n,
+               int k, float* y, float* scratch) override;
   void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) override;
   void attention(const KvGeometry& layout, const void* kv, int layer, const float* q, float* out,
-                 int n_heads, float scale) override;
+                 int n_heads, float scale, int window) override;
   void gather_outputs(const float* x, float* y, int dim) override;
 
  private:
@@ -102,7 +137,7 @@ class CpuDriver final : public driver::Driver {
   void build_attention_tiles();
   QuantizedActs quantize_activations(DType wtype, const float* x, int64_t cols, int n);
   QuantizedActs quantize_activations_ext(DType wtype, const float* x, int64_t cols, int n);
-  void ensure_rope_cache(int rope_dim, float freq_base);
+  void ensure_rope_cache(const driver::RopeSpec& spec);
   // fn(i0, count) over [0, n_elems) in chunks; one chunk (run inline) when small.
   template <class Fn>
   void for_elem_chunks(int64_t n_elems, Fn&& fn);
@@ -129,6 +164,13 @@ class CpuDriver final : public driver::Driver {
   bool rope_valid_ = false;
   int rope_dim_ = 0;
   float rope_base_ = 0.0f;
+  const float* rope_factors_ = nullptr;
+  float rope_scale_ = 1.0f;
+
+  // moe_ffn: the step's (token, slot) pairs grouped by expert (counting sort).
+  std::vector<int32_t> expert_start_;  // [n_experts + 1]
+  std::vector<int32_t> expert_pairs_;  // [n * k] token * k + slot, grouped by expert
+  std::vector<int32_t> expert_cursor_;  // fill cursor, then each pair's grouped row
 };
 
 template <class Fn>
@@ -269,8 +311,14 @@ void CpuDriver::rms_norm(const float* x, const Weight& gain, float* y, int n, in
   for_rows(n, dim, one);
 }
 
-void CpuDriver::ensure_rope_cache(int rope_dim, float freq_base) {
-  if (rope_valid_ && rope_dim == rope_dim_ && freq_base == rope_base_) return;
+void CpuDriver::ensure_rope_cache(const driver::RopeSpec& spec) {
+  const int rope_dim = spec.rope_dim;
+  const float freq_base = spec.freq_base, freq_scale = spec.freq_scale;
+  const float* freq_factors = spec.freq_factors;
+  if (rope_valid_ && rope_dim == rope_dim_ && freq_base == rope_base_ && freq_factors == rope_factors_ &&
+      freq_scale == rope_scale_) {
+    return;
+  }
   const int half = rope_dim / 2;
   rope_cache_.reserve(size_t(batch_.n_tokens) * size_t(half) * 2 * sizeof(float));
   float* cs = rope_cache_.as<float>();
@@ -280,29 +328,38 @@ void CpuDriver::ensure_rope_cache(int rope_dim, float freq_base) {
     float theta = float(batch_.positions[t]);
     float* row = cs + size_t(t) * half * 2;
     for (int i = 0; i < half; ++i) {
-      row[2 * i] = std::cos(theta);
-      row[2 * i + 1] = std::sin(theta);
+      const float angle = freq_scale * (freq_factors != nullptr ? theta / freq_factors[i] : theta);
+      row[2 * i] = std::cos(angle);
+      row[2 * i + 1] = std::sin(angle);
       theta *= theta_scale;
     }
   }
   rope_valid_ = true;
   rope_dim_ = rope_dim;
   rope_base_ = freq_base;
+  rope_factors_ = freq_factors;
+  rope_scale_ = freq_scale;
 }
 
-void CpuDriver::rope(float* x, int n_heads, int head_dim, int rope_dim, float freq_base) {
-  LLMOS_REQUIRE(rope_dim % 2 == 0 && rope_dim <= head_dim, "rope_dim must be even and <= head_dim");
-  ensure_rope_cache(rope_dim, freq_base);
+void CpuDriver::rope(float* x, int n_heads, int head_dim, const driver::RopeSpec& spec) {
+  const int rope_dim = spec.rope_dim;
+  LLMOS_REQUIRE(rope_dim > 0 && rope_dim % 2 == 0 && rope_dim <= head_dim, "rope_dim must be even and <= head_dim");
+  ensure_rope_cache(spec);
   const int half = rope_dim / 2;
+  // Element i of pair i and its partner: (2i, 2i+1) normal, (i, i + half) neox.
+  const bool neox = spec.mode == driver::RopeMode::kNeox;
+  const int stride = neox ? 1 : 2;
+  const int partner = neox ? half : 1;
   const float* cs = rope_cache_.as<float>();
   auto one = [&](int64_t t) {
     const float* c = cs + size_t(t) * half * 2;
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + (size_t(t) * n_heads + h) * head_dim;
       for (int i = 0; i < half; ++i) {
-        const float x0 = v[2 * i], x1 = v[2 * i + 1];
-        v[2 * i] = x0 * c[2 * i] - x1 * c[2 * i + 1];
-        v[2 * i + 1] = x0 * c[2 * i + 1] + x1 * c[2 * i];
+        float* p0 = v + i * stride;
+        const float x0 = p0[0], x1 = p0[partner];
+        p0[0] = x0 * c[2 * i] - x1 * c[2 * i + 1];
+        p0[partner] = x0 * c[2 * i + 1] + x1 * c[2 * i];
       }
     }
   };
@@ -316,6 +373,97 @@ void CpuDriver::swiglu(const float* gate, const float* up, float* out, int64_t n
 
 void CpuDriver::add(float* x, const float* y, int64_t n_elems) {
   for_elem_chunks(n_elems, [&](int64_t i0, int64_t n) { k_.add(x + i0, y + i0, n); });
+}
+
+void CpuDriver::geglu(const float* gate, const float* up, float* out, int64_t n_elems) {
+  for_elem_chunks(n_elems, [&](int64_t i0, int64_t n) {
+    for (int64_t i = i0; i < i0 + n; ++i) out[i] = gelu_tanh(gate[i]) * up[i];
+  });
+}
+
+void CpuDriver::add_bias(float* x, const Weight& bias, int n) {
+  LLMOS_REQUIRE(bias.type == DType::kF32 && bias.rows == 1, "bias must be f32 [cols]");
+  const int64_t cols = bias.cols;
+  const auto* b = static_cast<const float*>(bias.data);
+  for_rows(n, cols, [&](int64_t t) { k_.add(x + t * cols, b, cols); });
+}
+
+void CpuDriver::scale(float* x, float s, int64_t n_elems) {
+  for_elem_chunks(n_elems, [&](int64_t i0, int64_t n) {
+    for (int64_t i = i0; i < i0 + n; ++i) x[i] *= s;
+  });
+}
+
+void CpuDriver::copy_columns(const float* src, int src_cols, int col0, int cols, float* dst, int n) {
+  LLMOS_REQUIRE(col0 >= 0 && cols >= 0 && col0 + cols <= src_cols, "columns past the source rows");
+  for (int t = 0; t < n; ++t) {
+    std::memcpy(dst + size_t(t) * cols, src + size_t(t) * src_cols + col0, size_t(cols) * sizeof(float));
+  }
+}
+
+void CpuDriver::moe_route(const float* logits, int n, int n_experts, int k, int32_t* ids, float* weights) {
+  LLMOS_REQUIRE(k >= 1 && k <= n_experts, "experts used out of range");
+  for (int t = 0; t < n; ++t) {
+    route_top_k(logits + size_t(t) * n_experts, n_experts, k, ids + size_t(t) * k, weights + size_t(t) * k);
+  }
+}
+
+void CpuDriver::moe_ffn(const driver::ExpertWeights& w, const float* x, const int32_t* ids, const float* weights,
+                        int n, int k, float* y, float* scratch) {
+  const int64_t dim = w.gate.cols, ffn = w.ffn;
+  LLMOS_REQUIRE(w.gate.rows == int64_t(w.n_experts) * ffn && w.up.rows == w.gate.rows &&
+                    w.down.rows == int64_t(w.n_experts) * dim && w.down.cols == ffn,
+                "expert tensor shapes");
+  // Group the (token, slot) pairs by expert.
+  const int pairs = n * k;
+  expert_start_.assign(size_t(w.n_experts) + 1, 0);
+  for (int i = 0; i < pairs; ++i) {
+    LLMOS_REQUIRE(ids[i] >= 0 && ids[i] < w.n_experts, "expert id out of range");
+    ++expert_start_[size_t(ids[i]) + 1];
+  }
+  for (int e = 0; e < w.n_experts; ++e) expert_start_[size_t(e) + 1] += expert_start_[size_t(e)];
+  expert_pairs_.resize(size_t(pairs));
+  {
+    std::vector<int32_t>& fill = expert_cursor_;
+    fill.assign(expert_start_.begin(), expert_start_.end());
+    for (int i = 0; i < pairs; ++i) expert_pairs_[size_t(fill[size_t(ids[i])]++)] = i;
+  }
+  // Per expert: its tokens' rows gathered, its three matmuls over all of them at once.
+  float* xg = scratch;                        // [pairs][dim]
+  float* g = xg + size_t(pairs) * dim;        // [pairs][ffn]
+  float* u = g + size_t(pairs) * ffn;         // [pairs][ffn]
+  float* o = u + size_t(pairs) * ffn;         // [pairs][dim], expert output per pair
+  const size_t gate_row = size_t(dtype_row_bytes(w.gate.type, dim));
+  const size_t up_row = size_t(dtype_row_bytes(w.up.type, dim));
+  const size_t down_row = size_t(dtype_row_bytes(w.down.type, ffn));
+  for (int e = 0; e < w.n_experts; ++e) {
+    const int p0 = expert_start_[size_t(e)], m = expert_start_[size_t(e) + 1] - p0;
+    if (m == 0) continue;
+    for (int j = 0; j < m; ++j) {
+      const int t = expert_pairs_[size_t(p0 + j)] / k;
+      std::memcpy(xg + size_t(p0 + j) * dim, x + size_t(t) * dim, size_t(dim) * sizeof(float));
+    }
+    const Weight ge{w.gate.type, static_cast<const uint8_t*>(w.gate.data) + size_t(e) * ffn * gate_row, ffn, dim};
+    const Weight ue{w.up.type, static_cast<const uint8_t*>(w.up.data) + size_t(e) * ffn * up_row, ffn, dim};
+    const Weight de{w.down.type, static_cast<const uint8_t*>(w.down.data) + size_t(e) * dim * down_row, dim, ffn};
+    matmul(ge, xg + size_t(p0) * dim, g + size_t(p0) * ffn, m);
+    matmul(ue, xg + size_t(p0) * dim, u + size_t(p0) * ffn, m);
+    swiglu(g + size_t(p0) * ffn, u + size_t(p0) * ffn, g + size_t(p0) * ffn, int64_t(m) * ffn);
+    matmul(de, g + size_t(p0) * ffn, o + size_t(p0) * dim, m);
+  }
+  // y[t] = sum over its slots, in slot order (the same sum whatever the grouping).
+  std::vector<int32_t>& where = expert_cursor_;  // pair -> its row in the grouped order
+  where.assign(size_t(pairs), 0);
+  for (int i = 0; i < pairs; ++i) where[size_t(expert_pairs_[size_t(i)])] = i;
+  for_rows(n, dim * k, [&](int64_t t) {
+    float* yt = y + t * dim;
+    for (int64_t c = 0; c < dim; ++c) yt[c] = 0.0f;
+    for (int j = 0; j < k; ++j) {
+      const float wj = weights[t * k + j];
+      const float* ot = o + size_t(where[size_t(t * k + j)]) * dim;
+      for (int64_t c = 0; c < dim; ++c) yt[c] += wj * ot[c];
+    }
+  });
 }
 
 void CpuDriver::kv_store(const KvGeometry& L, void* kv, int layer, const float* k, const float* v) {
@@ -340,7 +488,8 @@ void CpuDriver::kv_store(const KvGeometry& L, void* kv, int layer, const float* 
 }
 
 void CpuDriver::attention(const KvGeometry& L, const void* kv, int layer, const float* q, float* out,
-                          int n_heads, float scale) {
+                          int n_heads, float scale, int window) {
+  LLMOS_REQUIRE(window >= 0, "negative attention window");
   bounds_.check_attention(L, layer, n_heads);
   const StepBatch& b = batch_;
   AttentionArgs a;
@@ -354,6 +503,7 @@ void CpuDriver::attention(const KvGeometry& L, const void* kv, int layer, const 
   a.n_heads = n_heads;
   a.group = n_heads / L.n_kv_heads;
   a.scale = scale;
+  a.window = window;
   a.q = q;
   a.out = out;
   a.positions = b.positions;

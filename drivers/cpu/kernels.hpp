@@ -41,6 +41,7 @@ struct AttentionArgs {
   int n_heads = 0;
   int group = 1;  // query heads per KV head
   float scale = 1.0f;
+  int window = 0;  // > 0: a query at p sees positions (p - window, p] only
   const float* q = nullptr;  // [n_tokens][n_heads][head_dim]
   float* out = nullptr;      // [n_tokens][n_heads][head_dim]
   const int32_t* positions = nullptr;

@@ -146,10 +146,10 @@ class SimModel {
       d.matmul(L.wq, xb_.data(), q_.data(), n);
       d.matmul(L.wk, xb_.data(), k_.data(), n);
       d.matmul(L.wv, xb_.data(), v_.data(), n);
-      d.rope(q_.data(), s_.n_heads, head_dim_, head_dim_, 10000.0f);
-      d.rope(k_.data(), s_.n_kv_heads, head_dim_, head_dim_, 10000.0f);
+      d.rope(q_.data(), s_.n_heads, head_dim_, driver::RopeSpec{head_dim_, 10000.0f});
+      d.rope(k_.data(), s_.n_kv_heads, head_dim_, driver::RopeSpec{head_dim_, 10000.0f});
       d.kv_store(layout_, kv_.data(), l, k_.data(), v_.data());
-      d.attention(layout_, kv_.data(), l, q_.data(), att_.data(), s_.n_heads, scale);
+      d.attention(layout_, kv_.data(), l, q_.data(), att_.data(), s_.n_heads, scale, 0);
       d.matmul(L.wo, att_.data(), xb2_.data(), n);
       d.add(x_.data(), xb2_.data(), int64_t(n) * s_.dim);
       d.rms_norm(x_.data(), L.ffn_norm, xb_.data(), n, s_.dim, 1e-5f);

@@ -33,7 +33,7 @@ TEST_CASE("rope rotates pairs (2i, 2i+1) of the first rope_dim dims by pos * bas
       // Twice in one step: the cached angles must serve the second call too.
       for (int call = 0; call < 2; ++call) {
         auto x = x0;
-        drv->rope(x.data(), c.n_heads, c.head_dim, c.rope_dim, c.base);
+        drv->rope(x.data(), c.n_heads, c.head_dim, driver::RopeSpec{c.rope_dim, c.base});
         int bad = 0;
         for (int t = 0; t < n; ++t)
           for (int h = 0; h < c.n_heads; ++h) {

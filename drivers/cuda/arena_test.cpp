@@ -158,7 +158,7 @@ TEST_CASE("an error inside an op is kept, later ops are skipped, copies come bac
   auto out = to_device(*drv, std::vector<float>(512, 3.0f));
   HostBatch b = simple_batch({0});
   drv->begin_step(b.view());
-  drv->attention(L, kv.ptr(), 0, q.ptr(), out.ptr(), 1, 1.0f);
+  drv->attention(L, kv.ptr(), 0, q.ptr(), out.ptr(), 1, 1.0f, 0);
   CHECK_FALSE(cuda->status().ok());
   CHECK(cuda->status().code() == ErrorCode::kUnimplemented);
   CHECK(cuda->status().message().find("head_dim 512") != std::string::npos);

@@ -25,6 +25,7 @@ struct Scenario {
   std::vector<Seq> seqs;
   driver::CudaDriverOptions opts;
   bool misalign = false;  // hand attention a cache pointer one element past a 16-byte boundary
+  int window = 0;         // sliding window (0: all positions)
 };
 
 void run_scenario(const Scenario& sc, uint32_t seed) {
@@ -67,19 +68,20 @@ void run_scenario(const Scenario& sc, uint32_t seed) {
   std::vector<float> cpu_out(q.size());
   cpu->begin_step(b.view());
   cpu->kv_store(L, cpu_kv.data() + pad, layer, k.data(), v.data());
-  cpu->attention(L, cpu_kv.data() + pad, layer, q.data(), cpu_out.data(), sc.n_heads, scale);
+  cpu->attention(L, cpu_kv.data() + pad, layer, q.data(), cpu_out.data(), sc.n_heads, scale, sc.window);
   auto dk = to_device(*gpu, k), dv = to_device(*gpu, v), dq = to_device(*gpu, q);
   auto dout = to_device(*gpu, std::vector<float>(q.size(), -99.0f));
   gpu->begin_step(b.view());
   gpu->kv_store(L, gpu_kv, layer, dk.ptr(), dv.ptr());
-  gpu->attention(L, gpu_kv, layer, dq.ptr(), dout.ptr(), sc.n_heads, scale);
+  gpu->attention(L, gpu_kv, layer, dq.ptr(), dout.ptr(), sc.n_heads, scale, sc.window);
   const auto got = to_host(*gpu, dout);
   // The caches must agree byte for byte before the outputs can.
   const auto gpu_cache = to_host(*gpu, gpu_kv_buf);
   REQUIRE(gpu_cache == cpu_kv);
 
   // Double-precision reference from the cache contents.
-  const auto ref = reference_attention(L, cpu_kv.data() + pad, layer, b.view(), q.data(), sc.n_heads, scale);
+  const auto ref =
+      reference_attention(L, cpu_kv.data() + pad, layer, b.view(), q.data(), sc.n_heads, scale, sc.window);
   const std::vector<float> want(ref.out.begin(), ref.out.end());
   const double vmax = ref.vmax.empty() ? 0.0 : *std::max_element(ref.vmax.begin(), ref.vmax.end());
   const double tol = 3e-5 * vmax + 1e-6;
@@ -137,6 +139,20 @@ TEST_CASE("long contexts are split across blocks and reduced") {
   run_scenario({layout(4, 64, 16, 200, DType::kF32), 16, {{1500, 1}, {33, 1}, {31, 1}, {100, 20}}, o}, 401);
   // More positions than max_splits * split_len: parts grow instead.
   run_scenario({layout(1, 64, 32, 1300, DType::kF16), 4, {{40000, 1}}, o}, 402);
+}
+
+TEST_CASE("a sliding window in the decode, split-decode and prefill kernels") {
+  driver::CudaDriverOptions o;
+  o.attention_split_len = 32;  // splits lying wholly outside the window too
+  for (int window : {1, 7, 32, 100}) {
+    CAPTURE(window);
+    Scenario sc{layout(2, 64, 16, 200, DType::kF32), 8, kMixed, {}};
+    sc.window = window;
+    run_scenario(sc, 600 + uint32_t(window));
+    Scenario split{layout(1, 64, 16, 200, DType::kF16), 4, {{1500, 1}, {40, 1}, {100, 20}}, o};
+    split.window = window;
+    run_scenario(split, 700 + uint32_t(window));
+  }
 }
 
 TEST_CASE("with prefill_min_run above every run, the decode kernel serves prompt chunks too") {

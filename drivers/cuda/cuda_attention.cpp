@@ -20,7 +20,8 @@ void CudaDriverImpl::kv_store(const KvGeometry& L, void* kv, int layer, const fl
 }
 
 void CudaDriverImpl::attention(const KvGeometry& L, const void* kv, int layer, const float* q, float* out,
-                               int n_heads, float scale) {
+                               int n_heads, float scale, int window) {
+  LLMOS_REQUIRE(window >= 0, "negative attention window");
   bounds_.check_attention(L, layer, n_heads);
   if (!err_.ok() || batch_.n_tokens == 0) return;
   if (L.head_dim > kMaxHeadDim) {
@@ -42,6 +43,7 @@ void CudaDriverImpl::attention(const KvGeometry& L, const void* kv, int layer, c
   p.n_kv_heads = L.n_kv_heads;
   p.group = n_heads / L.n_kv_heads;
   p.scale = scale;
+  p.window = window;
   p.q = q;
   p.out = out;
   p.positions = d_positions_;

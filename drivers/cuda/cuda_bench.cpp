@@ -124,7 +124,7 @@ int bench_attention(const Args& a, double peak) {
         d.begin_step(b);
         const double s = time_per_call(d, [&] {
           d.attention(L, kv->data(), 0, static_cast<float*>(q->data()), static_cast<float*>((*out)->data()), n_heads,
-                      0.088f);
+                      0.088f, 0);
         });
         const double bytes = double(batch) * ctx * L.kv_dim() * 2.0 * 2.0;
         const double gbs = bytes / s / 1e9;

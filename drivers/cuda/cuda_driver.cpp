@@ -189,23 +189,31 @@ void CudaDriverImpl::rms_norm(const float* x, const Weight& gain, float* y, int 
   launched(launch_rms_norm(x, static_cast<const float*>(gain.data), y, n, dim, eps, stream_.s), "rms_norm kernel");
 }
 
-void CudaDriverImpl::rope(float* x, int n_heads, int head_dim, int rope_dim, float freq_base) {
-  LLMOS_REQUIRE(rope_dim % 2 == 0 && rope_dim <= head_dim, "rope_dim must be even and <= head_dim");
+void CudaDriverImpl::rope(float* x, int n_heads, int head_dim, const driver::RopeSpec& spec) {
+  const int rope_dim = spec.rope_dim;
+  const float freq_base = spec.freq_base;
+  LLMOS_REQUIRE(rope_dim > 0 && rope_dim % 2 == 0 && rope_dim <= head_dim, "rope_dim must be even and <= head_dim");
   if (!err_.ok()) return;
   const int n = batch_.n_tokens;
-  if (!rope_valid_ || rope_dim != rope_dim_ || freq_base != rope_base_) {
+  if (!rope_valid_ || rope_dim != rope_dim_ || freq_base != rope_base_ || spec.freq_factors != rope_factors_ ||
+      spec.freq_scale != rope_scale_) {
     const size_t bytes = size_t(n) * size_t(rope_dim / 2) * 2 * sizeof(float);
     if (!err_.record(rope_table_.ensure(pool_, stream_.s, std::max<size_t>(bytes, 16)))) return;
     // The CPU driver's theta_scale, computed the same way on the host.
     const float theta_scale = std::pow(freq_base, -2.0f / float(rope_dim));
-    if (!launched(launch_rope_table(d_positions_, n, rope_dim, theta_scale, rope_table_.as<float>(), stream_.s),
+    if (!launched(launch_rope_table(d_positions_, n, rope_dim, theta_scale, spec.freq_factors, spec.freq_scale,
+                                    rope_table_.as<float>(), stream_.s),
                   "rope table kernel"))
       return;
     rope_valid_ = true;
     rope_dim_ = rope_dim;
     rope_base_ = freq_base;
+    rope_factors_ = spec.freq_factors;
+    rope_scale_ = spec.freq_scale;
   }
-  launched(launch_rope(x, rope_table_.as<float>(), n, n_heads, head_dim, rope_dim, stream_.s), "rope kernel");
+  launched(launch_rope(x, rope_table_.as<float>(), n, n_heads, head_dim, rope_dim,
+                       spec.mode == driver::RopeMode::kNeox, stream_.s),
+           "rope kernel");
 }
 
 void CudaDriverImpl::swiglu(const float* gate, const float* up, float* out, int64_t n_elems) {

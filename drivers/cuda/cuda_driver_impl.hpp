@@ -44,12 +44,20 @@ class CudaDriverImpl final : public driver::CudaDriver {
   void embed(const Weight& table, float* out) override;
   void matmul(const Weight& w, const float* x, float* y, int n) override;
   void rms_norm(const float* x, const Weight& gain, float* y, int n, int dim, float eps) override;
-  void rope(float* x, int n_heads, int head_dim, int rope_dim, float freq_base) override;
+  void rope(float* x, int n_heads, int head_dim, const driver::RopeSpec& spec) override;
   void swiglu(const float* gate, const float* up, float* out, int64_t n_elems) override;
   void add(float* x, const float* y, int64_t n_elems) override;
+  // Model-family ops (cuda_family_ops.cpp).
+  void geglu(const float* gate, const float* up, float* out, int64_t n_elems) override;
+  void add_bias(float* x, const Weight& bias, int n) override;
+  void scale(float* x, float s, int64_t n_elems) override;
+  void copy_columns(const float* src, int src_cols, int col0, int cols, float* dst, int n) override;
+  void moe_route(const float* logits, int n, int n_experts, int k, int32_t* ids, float* weights) override;
+  void moe_ffn(const driver::ExpertWeights& w, const float* x, const int32_t* ids, const float* weights, int n,
+               int k, float* y, float* scratch) override;
   void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) override;
   void attention(const KvGeometry& layout, const void* kv, int layer, const float* q, float* out, int n_heads,
-                 float scale) override;
+                 float scale, int window) override;
   void gather_outputs(const float* x, float* y, int dim) override;
 
   Status sample(const float* logits, int n_rows, int n_vocab, std::span<const driver::DeviceSampleRow> rows,
@@ -109,6 +117,15 @@ class CudaDriverImpl final : public driver::CudaDriver {
   bool rope_valid_ = false;
   int rope_dim_ = 0;
   float rope_base_ = 0.0f;
+  const float* rope_factors_ = nullptr;
+  float rope_scale_ = 1.0f;
+
+  // moe_ffn: the (token, slot) pairs grouped by expert, on the host and the device.
+  std::vector<int32_t> moe_ids_host_;   // [n * k] expert ids copied back
+  std::vector<int32_t> moe_start_;      // [n_experts + 1]
+  std::vector<int32_t> moe_cursor_;     // [n_experts]
+  PinnedBuffer moe_meta_host_;          // [2][n * k]: token of each grouped row, grouped row of each pair
+  GrowingBuffer moe_meta_;              // same, on the device
 
   GrowingBuffer act16_;   // [n][cols] f16 or bf16 activations for cuBLAS
   GrowingBuffer actq_;    // quantized activations: xq [n][cols] int8, xd, xs [n][cols/32]

@@ -58,17 +58,35 @@ cudaError_t launch_embed(const Weight& table, const int32_t* token_ids, int n_to
 // y [n][dim] = x / sqrt(mean(x^2) + eps) * gain; x may equal y.
 cudaError_t launch_rms_norm(const float* x, const float* gain, float* y, int n, int dim, float eps,
                             cudaStream_t stream);
-// table [n_tokens][rope_dim / 2][2] = cos, sin of positions[t] * theta_scale^i
-// (theta by repeated f32 multiplies, as the CPU driver and GGML do).
+// table [n_tokens][rope_dim / 2][2] = cos, sin of freq_scale * (positions[t] * theta_scale^i / freq_factors[i])
+// (theta by repeated f32 multiplies, as the CPU driver and GGML do; freq_factors may be null).
 cudaError_t launch_rope_table(const int32_t* positions, int n_tokens, int rope_dim, float theta_scale,
-                              float* table, cudaStream_t stream);
-// Rotates pairs (2i, 2i+1), i < rope_dim / 2, of x [n_tokens][n_heads][head_dim] in place.
+                              const float* freq_factors, float freq_scale, float* table, cudaStream_t stream);
+// Rotates pairs (2i, 2i+1) (neox: (i, i + rope_dim/2)), i < rope_dim / 2, of
+// x [n_tokens][n_heads][head_dim] in place.
 cudaError_t launch_rope(float* x, const float* table, int n_tokens, int n_heads, int head_dim, int rope_dim,
-                        cudaStream_t stream);
+                        bool neox, cudaStream_t stream);
 // out = silu(gate) * up; out may alias gate or up.
 cudaError_t launch_swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
 // x += y.
 cudaError_t launch_add(float* x, const float* y, int64_t n, cudaStream_t stream);
+
+// ---- model-family ops (kernels_family.cu) -----------------------------------------
+// out = gelu_tanh(gate) * up; out may alias gate or up.
+cudaError_t launch_geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
+// x [n][cols] += bias [cols].
+cudaError_t launch_add_bias(float* x, const float* bias, int n, int64_t cols, cudaStream_t stream);
+// x *= s.
+cudaError_t launch_scale(float* x, float s, int64_t n, cudaStream_t stream);
+// dst [n][cols] = src [n][src_cols] columns [col0, col0 + cols).
+cudaError_t launch_copy_columns(const float* src, int src_cols, int col0, int cols, float* dst, int n,
+                                cudaStream_t stream);
+// Per token: softmax of logits [n][n_experts], top k ids [n][k], renormalised weights [n][k].
+cudaError_t launch_moe_route(const float* logits, int n, int n_experts, int k, int32_t* ids, float* weights,
+                             cudaStream_t stream);
+// y [n][dim] = sum_j weights[t][j] * o[where[t * k + j]]   (o: [n * k][dim] expert outputs, grouped).
+cudaError_t launch_moe_combine(const float* o, const int32_t* where, const float* weights, int n, int k, int dim,
+                               float* y, cudaStream_t stream);
 // k_plane/v_plane [n_slots][kv_dim] (f16 or f32) at kv_slots[t] = k/v [n_tokens][kv_dim] f32.
 cudaError_t launch_kv_store(void* k_plane, void* v_plane, bool f16, int kv_dim, const float* k, const float* v,
                             const int32_t* kv_slots, int n_tokens, cudaStream_t stream);
@@ -87,6 +105,7 @@ struct AttentionParams {
   int kv_dim = 0, head_dim = 0, block_size = 0;
   int n_heads = 0, n_kv_heads = 0, group = 1;  // group = n_heads / n_kv_heads
   float scale = 1.0f;
+  int window = 0;            // > 0: a query at p sees positions (p - window, p] only
   const float* q = nullptr;  // [n_tokens][n_heads][head_dim]
   float* out = nullptr;      // [n_tokens][n_heads][head_dim]
   const int32_t* positions = nullptr;     // [n_tokens]

@@ -19,6 +19,10 @@ constexpr int kQT = kPrefillTile;  // query rows per prefill block
 // under the 99 KB opt-in limit of sm_86/sm_89.
 __host__ __device__ constexpr int prefill_key_tile(int hd) { return hd > 128 ? 16 : 32; }
 
+// exp(m - M) for rescaling a running sum kept at max m to max M; 0 when m is
+// -inf (nothing seen yet: a sliding window can mask a whole chunk or split).
+__device__ __forceinline__ float rescale(float m, float M) { return m == -INFINITY ? 0.0f : expf(m - M); }
+
 __device__ __forceinline__ int64_t slot_of(const int32_t* table, int pos, int block_size) {
   return int64_t(table[pos / block_size]) * block_size + pos % block_size;
 }
@@ -109,9 +113,11 @@ __global__ void __launch_bounds__(kDecodeWarps * 32) decode_attention_kernel(Att
     for (int i = 0; i < DPL; ++i) acc[g][i] = 0.0f;
   }
   float* pw = p_s + warp * G * 32;
+  // A sliding window masks the positions before `lo` (a warp may then see none).
+  const int lo = p.window > 0 ? max(0, p.positions[t] - p.window + 1) : 0;
   for (int base = wk.p_begin + warp * 32; base < wk.p_end; base += kDecodeWarps * 32) {
     const int pos = base + lane;
-    const bool valid = pos < wk.p_end;
+    const bool valid = pos >= lo && pos < wk.p_end;
     long long slot = valid ? slot_of(table, pos, p.block_size) : 0;
     float s[G];
 #pragma unroll
@@ -120,8 +126,8 @@ __global__ void __launch_bounds__(kDecodeWarps * 32) decode_attention_kernel(Att
 #pragma unroll
     for (int g = 0; g < G; ++g) {
       const float sc = valid ? s[g] * p.scale : -INFINITY;
-      const float nm = fmaxf(m[g], warp_max(sc));  // finite: lane 0 is always valid
-      const float corr = expf(m[g] - nm);          // 0 on the first chunk
+      const float nm = fmaxf(m[g], warp_max(sc));  // -inf while the window masked every lane
+      const float corr = rescale(m[g], nm);        // 0 on the first chunk
       const float pj = valid ? expf(sc - nm) : 0.0f;
       l[g] = l[g] * corr + warp_sum(pj);
       m[g] = nm;
@@ -164,7 +170,7 @@ __global__ void __launch_bounds__(kDecodeWarps * 32) decode_attention_kernel(Att
   for (int g = 0; g < G; ++g) {
     float M = m_s[g];
     for (int w = 1; w < kDecodeWarps; ++w) M = fmaxf(M, m_s[w * G + g]);
-    const float f = expf(m[g] - M);  // 0 for a warp that saw no position
+    const float f = rescale(m[g], M);  // 0 for a warp that saw no position
 #pragma unroll
     for (int i = 0; i < DPL; ++i) {
       const int d = lane * DPL + i;
@@ -178,7 +184,7 @@ __global__ void __launch_bounds__(kDecodeWarps * 32) decode_attention_kernel(Att
     for (int w = 1; w < kDecodeWarps; ++w) M = fmaxf(M, m_s[w * G + g]);
     float L = 0.0f, O = 0.0f;
     for (int w = 0; w < kDecodeWarps; ++w) {
-      L += l_s[w * G + g] * expf(m_s[w * G + g] - M);
+      L += l_s[w * G + g] * rescale(m_s[w * G + g], M);
       O += acc_s[(w * G + g) * hd + d];
     }
     const int h = h0 + g;
@@ -204,13 +210,13 @@ __global__ void reduce_attention_kernel(AttentionParams p) {
   float L = 0.0f;
   for (int i = 0; i < it.n_split; ++i) {
     const float* ml = p.partial_ml + (int64_t(it.first_work + i) * p.n_heads + h) * 2;
-    L += ml[1] * expf(ml[0] - M);
+    L += ml[1] * rescale(ml[0], M);
   }
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float O = 0.0f;
     for (int i = 0; i < it.n_split; ++i) {
       const int64_t at = int64_t(it.first_work + i) * p.n_heads + h;
-      O += p.partial_acc[at * hd + d] * expf(p.partial_ml[at * 2] - M);
+      O += p.partial_acc[at * hd + d] * rescale(p.partial_ml[at * 2], M);
     }
     p.out[(int64_t(it.token) * p.n_heads + h) * hd + d] = O / L;
   }
@@ -283,7 +289,8 @@ __global__ void __launch_bounds__(128) prefill_attention_kernel(AttentionParams 
 #pragma unroll
     for (int j = 0; j < SPT; ++j) {
       const int kp = k0 + cq + 4 * j;
-      sc[j] = kp <= qpos ? sc[j] * p.scale : -INFINITY;
+      const bool seen = kp <= qpos && (p.window == 0 || kp > qpos - p.window);
+      sc[j] = seen ? sc[j] * p.scale : -INFINITY;
       mx = fmaxf(mx, sc[j]);
     }
     mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, 1));

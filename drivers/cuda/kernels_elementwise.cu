@@ -63,12 +63,14 @@ __global__ void rms_norm_kernel(const float* x, const float* gain, float* y, int
 }
 
 __global__ void rope_table_kernel(const int32_t* positions, int n_tokens, int half, float theta_scale,
-                                  float* table) {
+                                  const float* freq_factors, float freq_scale, float* table) {
   const int64_t n = int64_t(n_tokens) * half;
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
     const int t = int(idx / half), i = int(idx % half);
     float theta = float(positions[t]);
     for (int k = 0; k < i; ++k) theta *= theta_scale;  // the CPU's exact sequence of roundings
+    if (freq_factors != nullptr) theta = theta / freq_factors[i];
+    theta = freq_scale * theta;
     float s, c;
     sincosf(theta, &s, &c);
     table[2 * idx] = c;
@@ -76,17 +78,19 @@ __global__ void rope_table_kernel(const int32_t* positions, int n_tokens, int ha
   }
 }
 
-__global__ void rope_kernel(float* x, const float* table, int n_tokens, int n_heads, int head_dim, int half) {
+__global__ void rope_kernel(float* x, const float* table, int n_tokens, int n_heads, int head_dim, int half,
+                            bool neox) {
   const int64_t n = int64_t(n_tokens) * n_heads * half;
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
     const int i = int(idx % half);
     const int64_t th = idx / half;  // token * n_heads + head
     const int t = int(th / n_heads);
     const float c = table[(int64_t(t) * half + i) * 2], s = table[(int64_t(t) * half + i) * 2 + 1];
-    float* v = x + th * head_dim + 2 * i;
-    const float x0 = v[0], x1 = v[1];
+    const int partner = neox ? half : 1;
+    float* v = x + th * head_dim + (neox ? i : 2 * i);
+    const float x0 = v[0], x1 = v[partner];
     v[0] = x0 * c - x1 * s;
-    v[1] = x0 * s + x1 * c;
+    v[partner] = x0 * s + x1 * c;
   }
 }
 
@@ -159,19 +163,20 @@ cudaError_t launch_rms_norm(const float* x, const float* gain, float* y, int n, 
 }
 
 cudaError_t launch_rope_table(const int32_t* positions, int n_tokens, int rope_dim, float theta_scale,
-                              float* table, cudaStream_t stream) {
+                              const float* freq_factors, float freq_scale, float* table, cudaStream_t stream) {
   const int64_t n = int64_t(n_tokens) * (rope_dim / 2);
   if (n <= 0) return cudaSuccess;
   rope_table_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(positions, n_tokens, rope_dim / 2, theta_scale,
-                                                                    table);
+                                                                    freq_factors, freq_scale, table);
   return cudaGetLastError();
 }
 
 cudaError_t launch_rope(float* x, const float* table, int n_tokens, int n_heads, int head_dim, int rope_dim,
-                        cudaStream_t stream) {
+                        bool neox, cudaStream_t stream) {
   const int64_t n = int64_t(n_tokens) * n_heads * (rope_dim / 2);
   if (n <= 0) return cudaSuccess;
-  rope_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(x, table, n_tokens, n_heads, head_dim, rope_dim / 2);
+  rope_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(x, table, n_tokens, n_heads, head_dim, rope_dim / 2,
+                                                              neox);
   return cudaGetLastError();
 }
 

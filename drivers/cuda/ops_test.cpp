@@ -91,8 +91,8 @@ TEST_CASE("rope rotates like the CPU driver (GGML normal mode) within 1e-5") {
     auto dx = to_device(*gpu, x);
     // Twice in one step (q and k): the cached angle table must serve both.
     for (int call = 0; call < 2; ++call) {
-      gpu->rope(dx.ptr(), c.n_heads, c.head_dim, c.rope_dim, c.base);
-      cpu->rope(x.data(), c.n_heads, c.head_dim, c.rope_dim, c.base);
+      gpu->rope(dx.ptr(), c.n_heads, c.head_dim, driver::RopeSpec{c.rope_dim, c.base});
+      cpu->rope(x.data(), c.n_heads, c.head_dim, driver::RopeSpec{c.rope_dim, c.base});
       // sin/cos of the same f32 angle: a few ulp apart (cosf on the device, glibc on the host).
       check_close(to_host(*gpu, dx), x, 1e-5, "rope");
     }

@@ -88,6 +88,35 @@ Result<Hyperparameters> read_hyperparameters(const gguf::GgufFile& f) {
   }
   if (h.n_experts > 0) {
     LLMOS_ASSIGN_OR_RETURN(h.n_experts_used, read_count(f, p + "expert_used_count", h.n_experts));
+    LLMOS_ASSIGN_OR_RETURN(h.expert_ffn_dim, read_count_or(f, p + "expert_feed_forward_length", 1 << 20, h.ffn_dim));
+  }
+  if (f.has(p + "attention.sliding_window")) {
+    LLMOS_ASSIGN_OR_RETURN(uint64_t w, f.get_uint(p + "attention.sliding_window"));
+    if (w > uint64_t(h.ctx_len)) {
+      return invalid_argument(f.path() + ": key " + quote(p + "attention.sliding_window") + " = " +
+                              std::to_string(w) + " is out of range [0, " + std::to_string(h.ctx_len) +
+                              "] (the context length)");
+    }
+    h.sliding_window = int(w);
+  }
+  if (f.has(p + "rope.scaling.type")) {
+    LLMOS_ASSIGN_OR_RETURN(std::string_view type, f.get_string(p + "rope.scaling.type"));
+    h.rope_scaling_type = std::string(type);
+  }
+  if (f.has(p + "rope.scaling.factor")) {
+    LLMOS_ASSIGN_OR_RETURN(float factor, f.get_float(p + "rope.scaling.factor"));
+    if (!(factor >= 0.0f && factor <= 1e6f)) {
+      return invalid_argument(f.path() + ": key " + quote(p + "rope.scaling.factor") + " is out of range [0, 1e6]");
+    }
+    // As llama.cpp: 0 means none; the type "none" turns the factor off.
+    const bool linear = h.rope_scaling_type.empty() || h.rope_scaling_type == "linear";
+    if (factor > 0.0f && linear) h.rope_freq_scale = 1.0f / factor;
+  }
+  if (f.has(p + "rope.freq_base_swa")) {
+    LLMOS_ASSIGN_OR_RETURN(h.rope_freq_base_swa, f.get_float(p + "rope.freq_base_swa"));
+    if (!(h.rope_freq_base_swa > 1.0f)) {
+      return invalid_argument(f.path() + ": key " + quote(p + "rope.freq_base_swa") + " must be > 1");
+    }
   }
   // The vocabulary size is the embedding table's row count (checked against
   // the tokenizer's token list by whoever pairs the two).

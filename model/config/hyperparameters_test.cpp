@@ -116,6 +116,12 @@ TEST_CASE("every bad value is an error naming its key") {
       {"llama.rope.freq_base", std::string("x")},
       {"llama.attention.layer_norm_rms_epsilon", 2.0f},
       {"llama.expert_count", uint32_t(5000)},
+      {"llama.attention.sliding_window", uint32_t(1 << 20)},  // past the context
+      {"llama.attention.sliding_window", std::string("32")},
+      {"llama.rope.freq_base_swa", 0.0f},
+      {"llama.rope.freq_base_swa", uint32_t(10000)},
+      {"llama.rope.scaling.factor", -2.0f},
+      {"llama.rope.scaling.type", uint32_t(1)},
   };
   for (const Case& c : cases) {
     CAPTURE(c.key);
@@ -143,6 +149,10 @@ TEST_CASE("experts: a count needs the number each token uses") {
   REQUIRE_MESSAGE(h.ok(), h.status().to_string());
   CHECK(h->n_experts == 4);
   CHECK(h->n_experts_used == 2);
+  CHECK(h->expert_ffn_dim == h->ffn_dim);  // no expert width: the FFN's
+  auto e = with(with(keys, "llama.expert_used_count", uint32_t(2)), "llama.expert_feed_forward_length", uint32_t(0));
+  st = error_of(e);
+  CHECK_MESSAGE(st.message().find("'llama.expert_feed_forward_length' = 0") != std::string::npos, st.message());
 }
 
 TEST_CASE("the keys are read under the file's own architecture, whatever it is") {
@@ -196,6 +206,15 @@ TEST_CASE("the architecture fixtures: head dims from key_length, experts, tied o
   CHECK(gemma3.n_layers == 6);
   CHECK(gemma3.n_kv_heads == 1);
   CHECK(gemma3.head_dim == 64);
+  CHECK(gemma3.sliding_window == 32);
+  CHECK(gemma3.rope_freq_base_swa == 10000.0f);
+  CHECK(gemma3.rope_freq_base == 1e6f);
+  const Hyperparameters qwen3moe = open("qwen3moe");
+  CHECK(qwen3moe.n_experts == 8);
+  CHECK(qwen3moe.n_experts_used == 2);
+  CHECK(qwen3moe.expert_ffn_dim == 128);
+  CHECK(qwen3moe.ffn_dim == 512);
+  CHECK(open("phi3").sliding_window == 0);
 }
 
 }  // namespace

@@ -49,6 +49,15 @@ Result<uint64_t> kv_cache_bytes(const Hyperparameters& h, uint64_t ctx, uint32_t
   return g.bytes();
 }
 
+uint64_t active_weight_bytes(const gguf::GgufFile& file, const Hyperparameters& h) {
+  uint64_t total = 0;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    const bool experts = h.n_experts > 0 && t.name.size() > 5 && t.name.ends_with("_exps.weight");
+    total += experts ? t.n_bytes / uint64_t(h.n_experts) * uint64_t(h.n_experts_used) : t.n_bytes;
+  }
+  return total;
+}
+
 Result<ModelMemoryEstimate> estimate_model_memory(const gguf::GgufFile& file, const Hyperparameters& h,
                                                   uint64_t ctx, uint32_t block_size, DType kv_type) {
   ModelMemoryEstimate m;

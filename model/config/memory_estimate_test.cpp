@@ -2,8 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <string>
+
 #include "llmos/gguf/gguf_file.hpp"
 #include "model_file_test_util.hpp"
+#include "shared_dir.hpp"
 
 namespace llmos::model {
 namespace {
@@ -66,6 +70,26 @@ TEST_CASE("a model's estimate: every tensor's bytes plus the KV cache for the co
   CHECK(m->kv_tokens == 112);
   CHECK(m->kv_bytes == 4ull * 112 * 4 * (8 + 8) * 2);  // 4 layers, 4 KV heads of 8
   CHECK(m->total() == m->weights_bytes + m->kv_bytes);
+}
+
+TEST_CASE("active weight bytes: a dense file reads all of them per token, a mixture only its routed experts") {
+  const std::string shared = llmos::testing::shared_dir();
+  if (shared.empty() || !std::filesystem::exists(shared + "/models/arch/qwen3moe.gguf")) {
+    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    return;
+  }
+  for (const char* name : {"qwen3", "qwen3moe"}) {
+    auto f = gguf::GgufFile::open(shared + "/models/arch/" + name + ".gguf");
+    REQUIRE(f.ok());
+    auto h = read_hyperparameters(**f);
+    REQUIRE(h.ok());
+    uint64_t experts = 0;
+    for (const auto& t : (*f)->tensors()) experts += t.name.ends_with("_exps.weight") ? t.n_bytes : 0;
+    CAPTURE(name);
+    // qwen3moe: 8 experts, 2 used: three quarters of the expert bytes are not read.
+    CHECK(active_weight_bytes(**f, *h) == (*f)->total_tensor_bytes() - experts * 3 / 4);
+    CHECK((experts > 0) == (std::string(name) == "qwen3moe"));
+  }
 }
 
 }  // namespace

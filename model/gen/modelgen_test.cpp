@@ -252,6 +252,34 @@ TEST_CASE("the presets have the documented shapes") {
   CHECK(weight_bytes(q) < 700'000'000ull);
 }
 
+TEST_CASE("the qwen3 presets: Qwen3-0.6B's layer shapes, and a mixture of 8 experts with 2 used") {
+  const auto q3 = preset_spec("qwen3-0.6b");
+  REQUIRE(q3.ok());
+  CHECK(q3->architecture == "qwen3");
+  CHECK(q3->head_dim() == 128);
+  CHECK(q3->n_heads * q3->head_dim() == 2 * q3->dim);  // q wider than the model, as in Qwen3
+  CHECK(q3->tied_output);
+  CHECK(validate_spec(*q3).ok());
+  ModelSpec q = *q3;
+  q.type = DType::kQ8_0;  // ~0.54 B parameters (100000-token vocabulary) at 34 bytes per 32
+  CHECK(weight_bytes(q) > 540'000'000ull);
+  CHECK(weight_bytes(q) < 620'000'000ull);
+  const auto moe = preset_spec("qwen3moe-small");
+  REQUIRE(moe.ok());
+  CHECK(moe->architecture == "qwen3moe");
+  CHECK(moe->n_experts == 8);
+  CHECK(moe->n_experts_used == 2);
+  CHECK(validate_spec(*moe).ok());
+  ModelSpec bad = *moe;
+  bad.n_experts_used = 9;
+  CHECK(validate_spec(bad).message().find("experts used 9") != std::string::npos);
+  bad = *q3;
+  bad.n_experts = 4;
+  CHECK(validate_spec(bad).message().find("experts 4") != std::string::npos);
+  bad.architecture = "gpt2";
+  CHECK(validate_spec(bad).message().find("'gpt2'") != std::string::npos);
+}
+
 TEST_CASE("an unwritable path fails naming it") {
   auto r = write_model(tiny(DType::kF32), "/nonexistent-llmos-dir/m.gguf");
   REQUIRE_FALSE(r.ok());

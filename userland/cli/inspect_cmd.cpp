@@ -97,8 +97,13 @@ void print_text(const GgufFile& f, const ModelSummary& s) {
                 "head dim %d, value head dim %d, vocab %d, rope dim %d, rope base %g, rms eps %g",
                 h.ctx_len, h.dim, h.n_layers, h.ffn_dim, h.n_heads, h.n_kv_heads, h.head_dim, h.v_head_dim,
                 h.n_vocab, h.rope_dim, double(h.rope_freq_base), double(h.rms_eps));
-    if (h.n_experts > 0) std::printf(", experts %d (%d used per token)", h.n_experts, h.n_experts_used);
-    std::printf("\n");
+    if (h.n_experts > 0) {
+      std::printf(", experts %d (%d used per token, ffn %d each)", h.n_experts, h.n_experts_used, h.expert_ffn_dim);
+    }
+    if (h.sliding_window > 0) std::printf(", sliding window %d", h.sliding_window);
+    if (h.rope_freq_base_swa > 0.0f) std::printf(", local-layer rope base %g", double(h.rope_freq_base_swa));
+    if (f.find_tensor("rope_freqs.weight") != nullptr) std::printf(", rope frequency factors (rope_freqs)");
+    std::printf(", %s output\n", h.tied_output ? "tied" : "separate");
   } else {
     std::printf("hyperparameters: unknown (%s)\n", s.hparams.status().message().c_str());
   }
@@ -184,7 +189,11 @@ Json to_json(const GgufFile& f, const ModelSummary& s) {
         {"head_dim", h.head_dim},           {"value_head_dim", h.v_head_dim},   {"vocab_size", h.n_vocab},
         {"rope_dimension_count", h.rope_dim}, {"rope_freq_base", float32_for_json(h.rope_freq_base)},
         {"rms_norm_eps", float32_for_json(h.rms_eps)}, {"expert_count", h.n_experts},
-        {"expert_used_count", h.n_experts_used}};
+        {"expert_used_count", h.n_experts_used}, {"expert_feed_forward_length", h.expert_ffn_dim},
+        {"sliding_window", h.sliding_window},
+        {"rope_freq_base_swa", h.rope_freq_base_swa > 0.0f ? Json(float32_for_json(h.rope_freq_base_swa))
+                                                            : Json(nullptr)},
+        {"rope_freqs", f.find_tensor("rope_freqs.weight") != nullptr}, {"tied_output", h.tied_output}};
   } else {
     j["hyperparameters"] = nullptr;
     j["hyperparameters_error"] = s.hparams.status().message();

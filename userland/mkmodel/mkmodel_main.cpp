@@ -1,5 +1,5 @@
-// llmos-mkmodel: writes a seeded random llama-architecture GGUF model.
-//   llmos-mkmodel --out FILE [--preset tiny|110m|1b] [--type f32|f16|bf16|q8_0|q4_0|MIX]
+// llmos-mkmodel: writes a seeded random GGUF model (llama, qwen3 or qwen3moe, by preset).
+//   llmos-mkmodel --out FILE [--preset tiny|110m|1b|qwen3-0.6b|qwen3moe-small] [--type f32|f16|bf16|q8_0|q4_0|MIX]
 //                 [--seed N] [--dim N --layers N --heads N --kv-heads N --ffn N --vocab N --ctx N]
 // MIX is a llama.cpp-style quantization mix (q4_k_m, q6_k, iq4_xs, ...; see
 // model/quantize): per-tensor types as llama-quantize gives them. q8_0 and q4_0
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   po::options_description opts("llmos-mkmodel: write a seeded random llama GGUF model\noptions");
   opts.add_options()("help,h", "show this help")(
       "out,o", po::value(&out)->value_name("FILE"), "output path (required)")(
-      "preset", po::value(&preset)->value_name("NAME"), "tiny (default), 110m or 1b")(
+      "preset", po::value(&preset)->value_name("NAME"), "tiny (default), 110m, 1b, qwen3-0.6b or qwen3moe-small")(
       "type", po::value(&type)->value_name("TYPE"), "weight type: f32 (default), f16, bf16, q8_0, q4_0, or a mix: q4_1, q5_0, q5_1, q2_k, "
       "q3_k_m, q4_k_s, q4_k_m, q5_k_m, q6_k, iq4_xs")(
       "seed", po::value(&seed)->value_name("N"), "random seed (default 1); same seed, same file")(
@@ -91,11 +91,15 @@ int main(int argc, char** argv) {
     return kExitWriteFailed;
   }
   const modelgen::ModelSpec& s = *spec;
-  std::printf("wrote %s (%llu bytes, %.1f MiB): llama dim %d, %d layers, %d heads (%d kv), ffn %d, "
+  std::string experts;
+  if (s.n_experts > 0) {
+    experts = ", " + std::to_string(s.n_experts) + " experts of ffn " + std::to_string(s.expert_ffn_dim) + " (" +
+              std::to_string(s.n_experts_used) + " used)";
+  }
+  std::printf("wrote %s (%llu bytes, %.1f MiB): %s dim %d, %d layers, %d heads (%d kv) of %d, ffn %d%s, "
               "vocab %d, ctx %d, %s, seed %llu\n",
-              out.c_str(), (unsigned long long)*size, double(*size) / (1024.0 * 1024.0), s.dim,
-              s.n_layers, s.n_heads, s.n_kv_heads, s.ffn_dim, s.vocab_size, s.context_length,
-              std::string(s.mix ? quantize::mix_name(*s.mix) : dtype_name(s.type)).c_str(),
-              (unsigned long long)s.seed);
+              out.c_str(), (unsigned long long)*size, double(*size) / (1024.0 * 1024.0), s.architecture.c_str(),
+              s.dim, s.n_layers, s.n_heads, s.n_kv_heads, s.head_dim(), s.ffn_dim, experts.c_str(), s.vocab_size,
+              s.context_length, std::string(s.mix ? quantize::mix_name(*s.mix) : dtype_name(s.type)).c_str(), (unsigned long long)s.seed);
   return 0;
 }

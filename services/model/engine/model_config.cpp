@@ -65,6 +65,7 @@ Result<ModelConfig> read_model_config(const gguf::GgufFile& f) {
   for (int i = 0; i < c.n_layers; ++i) {
     LayerSpec& l = c.layers[size_t(i)];
     l.rope_freq_base = c.rope_freq_base;
+    l.rope_freq_scale = c.rope_freq_scale;
     for (const auto& o : kOptionalTensors) {
       if (!present_tensor(f, c, i, o).empty()) l.tensors |= o.bit;
     }
@@ -80,6 +81,39 @@ Status check_layer_tensors(const gguf::GgufFile& f, const ModelConfig& c, uint32
       if ((extra & o.bit) == 0) continue;
       return unimplemented(f.path() + ": tensor '" + present_tensor(f, c, i, o) + "' (" + std::string(o.what) +
                            ") is not supported by llmos's " + std::string(family) + " family yet");
+    }
+  }
+  return ok_status();
+}
+
+Status check_rope_scaling(const gguf::GgufFile& f, const ModelConfig& c, std::string_view family,
+                          bool rope_freqs_ok) {
+  const std::string key = c.architecture + ".rope.scaling.type";
+  const std::string& type = c.rope_scaling_type;
+  if (!type.empty() && type != "none" && type != "linear") {
+    return unimplemented(f.path() + ": key '" + key + "' = '" + type + "' (rope scaling) is not supported by " +
+                         "llmos's " + std::string(family) + " family yet (it runs none and linear)");
+  }
+  for (const char* name : {"rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight"}) {
+    if (rope_freqs_ok && std::string_view(name) == "rope_freqs.weight") continue;
+    if (f.find_tensor(name) != nullptr) {
+      return unimplemented(f.path() + ": tensor '" + name + "' (rope scaling) is not supported by llmos's " +
+                           std::string(family) + " family yet");
+    }
+  }
+  return ok_status();
+}
+
+Status check_experts(const gguf::GgufFile& f, const ModelConfig& c) {
+  for (int i = 0; i < c.n_layers; ++i) {
+    const bool has = (c.layers[size_t(i)].tensors & kExperts) != 0;
+    if (has && c.n_experts == 0) {
+      return invalid_argument(f.path() + ": layer " + std::to_string(i) + " has experts but the file has no key '" +
+                              c.architecture + ".expert_count'");
+    }
+    if (!has && c.n_experts > 0) {
+      return not_found(f.path() + ": missing tensor '" + layer_prefix(i) + "ffn_gate_inp.weight' (key '" +
+                       c.architecture + ".expert_count' = " + std::to_string(c.n_experts) + ")");
     }
   }
   return ok_status();

@@ -5,7 +5,7 @@
 namespace llmos::engine {
 
 std::span<const ModelFamily> model_families() {
-  static const ModelFamily kFamilies[] = {llama_family()};
+  static const ModelFamily kFamilies[] = {llama_family(), qwen_family(), phi3_family(), gemma3_family()};
   return kFamilies;
 }
 

@@ -22,14 +22,21 @@ Result<std::unique_ptr<Model>> load_path(const std::string& path) {
   return load_model(std::move(file), std::move(drv), ModelOptions{});
 }
 
-TEST_CASE("the family table: llama runs llama and mistral files") {
+TEST_CASE("the family table: each architecture to the family that runs it") {
   const ModelFamily* llama = find_model_family("llama");
   REQUIRE(llama != nullptr);
   CHECK(llama->name == "llama");
   CHECK(find_model_family("mistral") == llama);
-  CHECK(find_model_family("qwen3") == nullptr);
+  const ModelFamily* qwen = find_model_family("qwen3");
+  REQUIRE(qwen != nullptr);
+  CHECK(qwen->name == "qwen");
+  CHECK(find_model_family("qwen2") == qwen);
+  CHECK(find_model_family("qwen3moe") == qwen);
+  CHECK(find_model_family("phi3")->name == "phi3");
+  CHECK(find_model_family("gemma3")->name == "gemma3");
+  CHECK(find_model_family("gemma2") == nullptr);
   CHECK(find_model_family("") == nullptr);
-  CHECK(supported_architectures() == "llama, mistral");
+  CHECK(supported_architectures() == "llama, mistral, qwen2, qwen3, qwen3moe, phi3, gemma3");
   // Every architecture is run by exactly one family.
   for (const ModelFamily& f : model_families()) {
     CHECK(bool(f.load));
@@ -38,14 +45,15 @@ TEST_CASE("the family table: llama runs llama and mistral files") {
 }
 
 TEST_CASE("an architecture no family runs is one line naming it and those llmos runs") {
-  const std::string path = (std::filesystem::path(tiny_model_path()).parent_path() / "qwen3-keys-only.gguf").string();
+  const std::string path = (std::filesystem::path(tiny_model_path()).parent_path() / "gpt2-keys-only.gguf").string();
   gguf::GgufWriter w;
-  w.add_string("general.architecture", "qwen3");
+  w.add_string("general.architecture", "gpt2");
   REQUIRE(w.write(path).ok());
   auto m = load_path(path);
   REQUIRE_FALSE(m.ok());
   CHECK(m.status().code() == ErrorCode::kUnimplemented);
-  CHECK(m.status().message() == path + ": architecture 'qwen3' is not supported (supported: llama, mistral)");
+  CHECK(m.status().message() == path + ": architecture 'gpt2' is not supported (supported: llama, mistral, qwen2, " +
+                                    "qwen3, qwen3moe, phi3, gemma3)");
 }
 
 TEST_CASE("load_model refuses bad options before reading the file") {
@@ -76,19 +84,41 @@ TEST_CASE("a llama file loads through the table with its config and per-layer de
   CHECK(m->driver().info().name == "cpu");
 }
 
-TEST_CASE("the architecture fixtures llmos does not run yet are refused by name") {
+TEST_CASE("every architecture fixture loads, with the per-layer description its family sets") {
   const std::string shared = llmos::testing::shared_dir();
   if (shared.empty() || !std::filesystem::exists(shared + "/models/arch/qwen3.gguf")) {
     MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
-  for (const char* arch : {"qwen2", "qwen3", "qwen3moe", "gemma3", "phi3"}) {
-    const std::string path = shared + "/models/arch/" + arch + ".gguf";
+  struct Want {
+    const char* file;
+    uint32_t tensors;  // LayerTensor bits of every layer
+    int n_experts;
+  };
+  for (const Want& w : {Want{"llama3", 0, 0}, Want{"mixtral", kExperts, 4}, Want{"qwen2", kQkvBias, 0},
+                        Want{"qwen3", kQkNorm, 0}, Want{"qwen3moe", kQkNorm | kExperts, 8},
+                        Want{"phi3", kFusedQkv | kFusedGateUp, 0}, Want{"gemma3", kQkNorm | kPostNorms, 0}}) {
+    const std::string path = shared + "/models/arch/" + w.file + ".gguf";
+    CAPTURE(path);
     auto m = load_path(path);
-    REQUIRE_FALSE(m.ok());
-    CHECK(m.status().code() == ErrorCode::kUnimplemented);
-    CHECK(m.status().message() == path + ": architecture '" + arch + "' is not supported (supported: llama, mistral)");
+    REQUIRE_MESSAGE(m.ok(), m.status().to_string());
+    const ModelConfig& c = (*m)->config();
+    CHECK(c.n_experts == w.n_experts);
+    for (const LayerSpec& l : c.layers) CHECK(l.tensors == w.tensors);
+    CHECK((*m)->weight_bytes() == (*m)->file().total_tensor_bytes());
   }
+  // gemma3: layers 0-4 local (window 32, base 10000), layer 5 global (base 1e6).
+  auto g = load_path(shared + "/models/arch/gemma3.gguf");
+  REQUIRE(g.ok());
+  const ModelConfig& c = (*g)->config();
+  REQUIRE(c.n_layers == 6);
+  CHECK(c.n_sliding_window_layers() == 5);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(c.attention_window(i) == 32);
+    CHECK(c.layers[size_t(i)].rope_freq_base == 10000.0f);
+  }
+  CHECK(c.attention_window(5) == 0);
+  CHECK(c.layers[5].rope_freq_base == 1e6f);
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 
 namespace llmos::engine {
 
-const ModelFamily& llama_family();  // llama.cpp: Llama 1/2/3 shapes, TinyLlama, Mistral
+const ModelFamily& llama_family();  // llama.cpp: Llama 1/2/3 shapes, TinyLlama, Mistral, Mixtral
+const ModelFamily& qwen_family();   // qwen.cpp: Qwen 2, Qwen 3, Qwen 3 MoE
+const ModelFamily& phi3_family();   // phi3.cpp: Phi-3 (fused q/k/v and gate/up)
+const ModelFamily& gemma3_family(); // gemma3.cpp: Gemma 3 (sliding-window layers)
 
 }  // namespace llmos::engine

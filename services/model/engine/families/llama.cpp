@@ -1,8 +1,9 @@
-// The llama family (general.architecture "llama" or "mistral": Llama 1/2 and
-// Llama-3-shaped files without rope scaling, TinyLlama, Mistral-style GQA):
-// pre-norm decoder layers of RMS norm, RoPE'd grouped-query attention and a
-// SwiGLU feed-forward. Files of these architectures that need more (rope_freqs,
-// biases, experts) are refused, naming the tensor, until the family runs them.
+// The llama family (general.architecture "llama" or "mistral": Llama 1/2/3,
+// TinyLlama, Mistral, Mixtral): pre-norm decoder layers of RMS norm, RoPE'd
+// grouped-query attention (Llama 3.1+ rope scaling through the rope_freqs
+// tensor) and a SwiGLU feed-forward or a mixture of SwiGLU experts. Files of
+// these architectures that need more (biases, other rope scaling) are refused,
+// naming the tensor or key.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -15,7 +16,7 @@ namespace llmos::engine {
 namespace {
 
 constexpr std::string_view kArchitectures[] = {"llama", "mistral"};
-constexpr uint32_t kRunsLayerTensors = 0;  // none of the optional per-layer tensors yet
+constexpr uint32_t kRunsLayerTensors = kExperts;
 
 class LlamaFamilyModel final : public Model {
  public:
@@ -27,13 +28,15 @@ class LlamaFamilyModel final : public Model {
   struct Layer {
     driver::Weight attn_norm, ffn_norm;
     AttentionWeights attn;
-    FfnWeights ffn;
+    FfnWeights ffn;  // dense layers
+    MoeWeights moe;  // mixture-of-experts layers (Mixtral)
   };
   using Model::Model;
   Status check_supported() const;
   Status bind_weights();
 
   driver::Weight token_embd_, output_norm_, output_;
+  driver::Weight rope_freqs_;  // Llama 3.1+: per-dimension frequency divisors, or null
   std::vector<Layer> layers_;
   ActivationArena arena_;
   DecoderBuffers buf_;
@@ -56,19 +59,8 @@ Result<std::unique_ptr<Model>> LlamaFamilyModel::load(std::unique_ptr<gguf::Gguf
 Status LlamaFamilyModel::check_supported() const {
   const gguf::GgufFile& f = *file_;
   const ModelConfig& c = config_;
-  if (f.find_tensor("rope_freqs.weight") != nullptr) {
-    return unimplemented(f.path() +
-                         ": tensor 'rope_freqs.weight' (Llama 3 rope scaling) is not supported by llmos's llama "
-                         "family yet");
-  }
-  const std::string scaling_key = c.architecture + ".rope.scaling.type";
-  if (f.has(scaling_key)) {
-    auto type = f.get_string(scaling_key);
-    if (!type.ok() || *type != "none") {
-      return unimplemented(f.path() + ": key '" + scaling_key + "' (rope scaling) is not supported by llmos's " +
-                           "llama family yet");
-    }
-  }
+  LLMOS_RETURN_IF_ERROR(check_rope_scaling(f, c, "llama", true));
+  LLMOS_RETURN_IF_ERROR(check_experts(f, c));
   if (c.v_head_dim != c.head_dim) {
     return unimplemented(f.path() + ": key '" + c.architecture + ".attention.value_length' = " +
                          std::to_string(c.v_head_dim) + " differs from the key length " + std::to_string(c.head_dim) +
@@ -82,6 +74,9 @@ Status LlamaFamilyModel::bind_weights() {
   WeightBinder bind(*file_, *driver_);
   LLMOS_ASSIGN_OR_RETURN(token_embd_, bind.matrix("token_embd.weight", c.dim, c.n_vocab));
   LLMOS_ASSIGN_OR_RETURN(output_norm_, bind.norm("output_norm.weight", c.dim));
+  if (bind.has("rope_freqs.weight")) {
+    LLMOS_ASSIGN_OR_RETURN(rope_freqs_, bind.norm("rope_freqs.weight", c.rope_dim / 2));
+  }
   if (c.tied_output) {
     output_ = token_embd_;
   } else {
@@ -92,14 +87,13 @@ Status LlamaFamilyModel::bind_weights() {
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer& l = layers_[size_t(i)];
     LLMOS_ASSIGN_OR_RETURN(l.attn_norm, bind.norm(p + "attn_norm.weight", c.dim));
-    LLMOS_ASSIGN_OR_RETURN(l.attn.wq, bind.matrix(p + "attn_q.weight", c.dim, c.q_dim()));
-    LLMOS_ASSIGN_OR_RETURN(l.attn.wk, bind.matrix(p + "attn_k.weight", c.dim, c.kv_dim()));
-    LLMOS_ASSIGN_OR_RETURN(l.attn.wv, bind.matrix(p + "attn_v.weight", c.dim, c.kv_dim()));
-    LLMOS_ASSIGN_OR_RETURN(l.attn.wo, bind.matrix(p + "attn_output.weight", c.q_dim(), c.dim));
+    LLMOS_ASSIGN_OR_RETURN(l.attn, bind_attention(bind, c, p));
     LLMOS_ASSIGN_OR_RETURN(l.ffn_norm, bind.norm(p + "ffn_norm.weight", c.dim));
-    LLMOS_ASSIGN_OR_RETURN(l.ffn.gate, bind.matrix(p + "ffn_gate.weight", c.dim, c.ffn_dim));
-    LLMOS_ASSIGN_OR_RETURN(l.ffn.up, bind.matrix(p + "ffn_up.weight", c.dim, c.ffn_dim));
-    LLMOS_ASSIGN_OR_RETURN(l.ffn.down, bind.matrix(p + "ffn_down.weight", c.ffn_dim, c.dim));
+    if (c.n_experts > 0) {
+      LLMOS_ASSIGN_OR_RETURN(l.moe, bind_moe(bind, c, p));
+    } else {
+      LLMOS_ASSIGN_OR_RETURN(l.ffn, bind_dense_ffn(bind, c, p));
+    }
   }
   weight_bytes_ = bind.bytes();
   return ok_status();
@@ -121,11 +115,15 @@ void LlamaFamilyModel::forward(const driver::StepBatch& batch, KvCache& kv, floa
     const Layer& l = layers_[size_t(li)];
     d.rms_norm(b.x, l.attn_norm, b.xn, n, c.dim, c.rms_eps);
     project_qkv(d, l.attn, b, n);
-    rope_qk(d, c, c.layers[size_t(li)], b);
+    rope_qk(d, c, layer_rope(c, li, driver::RopeMode::kNormal, static_cast<const float*>(rope_freqs_.data)), b);
     attend(d, c, l.attn, kv, li, scale, b, n);
     d.add(b.x, b.tmp, n_dim);
     d.rms_norm(b.x, l.ffn_norm, b.xn, n, c.dim, c.rms_eps);
-    swiglu_ffn(d, c, l.ffn, b, n);
+    if (c.n_experts > 0) {
+      moe_ffn(d, c, l.moe, b, n);
+    } else {
+      swiglu_ffn(d, c, l.ffn, b, n);
+    }
     d.add(b.x, b.tmp, n_dim);
   }
   if (batch.n_outputs == 0) return;

@@ -38,32 +38,22 @@ TEST_CASE("the llama family runs stories260K (a real llama file)") {
   CHECK((*m)->weight_bytes() == (*m)->file().total_tensor_bytes());
 }
 
-TEST_CASE("Llama 3 rope scaling is refused by its rope_freqs tensor, not run wrongly") {
-  const std::string path = arch_fixture("llama3");
-  if (path.empty()) {
+TEST_CASE("Llama 3 (rope_freqs) and Mixtral (experts) files load; the golden tests check their tokens") {
+  const std::string llama3 = arch_fixture("llama3");
+  const std::string mixtral = arch_fixture("mixtral");
+  if (llama3.empty() || mixtral.empty()) {
     MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
-  auto m = load_path(path);
-  REQUIRE_FALSE(m.ok());
-  CHECK(m.status().code() == ErrorCode::kUnimplemented);
-  CHECK(m.status().message() == path +
-                                    ": tensor 'rope_freqs.weight' (Llama 3 rope scaling) is not supported by "
-                                    "llmos's llama family yet");
-}
-
-TEST_CASE("a llama-architecture mixture of experts is refused naming its router") {
-  const std::string path = arch_fixture("mixtral");
-  if (path.empty()) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
-    return;
-  }
-  auto m = load_path(path);
-  REQUIRE_FALSE(m.ok());
-  CHECK(m.status().code() == ErrorCode::kUnimplemented);
-  CHECK(m.status().message() == path +
-                                    ": tensor 'blk.0.ffn_gate_inp.weight' (a mixture of experts) is not supported "
-                                    "by llmos's llama family yet");
+  auto m = load_path(llama3);
+  REQUIRE_MESSAGE(m.ok(), m.status().to_string());
+  CHECK((*m)->config().rope_freq_base == 500000.0f);
+  CHECK_FALSE((*m)->config().tied_output);
+  auto x = load_path(mixtral);
+  REQUIRE_MESSAGE(x.ok(), x.status().to_string());
+  CHECK((*x)->config().n_experts == 4);
+  CHECK((*x)->config().n_experts_used == 2);
+  CHECK((*x)->config().expert_ffn_dim == 512);
 }
 
 }  // namespace

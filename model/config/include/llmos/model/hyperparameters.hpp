@@ -1,7 +1,7 @@
 // The family-neutral hyper-parameters of a model file, read and validated from
 // its GGUF metadata (`general.architecture` and the `<arch>.*` keys every
-// transformer family writes). Keys only one family has (rope scaling, sliding
-// windows, expert widths) are read by the engine family that runs it.
+// transformer family writes), and the keys some families add (expert widths,
+// sliding windows, a second rope base); the engine family decides how to use them.
 // A plain value: copy freely, thread-safe to read.
 #pragma once
 #include <cstdint>
@@ -32,6 +32,13 @@ struct Hyperparameters {
   float rms_eps = 1e-5f;            // attention.layer_norm_rms_epsilon
   int n_experts = 0;       // expert_count; 0 = a dense feed-forward
   int n_experts_used = 0;  // expert_used_count (experts each token runs), when n_experts > 0
+  int expert_ffn_dim = 0;  // expert_feed_forward_length, else feed_forward_length (when n_experts > 0)
+  int sliding_window = 0;  // attention.sliding_window: positions a local layer sees; 0 = none
+  float rope_freq_base_swa = 0.0f;  // rope.freq_base_swa (gemma3's local layers); 0 = absent
+  std::string rope_scaling_type;    // rope.scaling.type; "" = absent (llama.cpp then reads it as linear)
+  // Linear rope scaling: 1 / rope.scaling.factor, when the type is absent or
+  // "linear" and the factor is present; 1 otherwise.
+  float rope_freq_scale = 1.0f;
   bool tied_output = false;  // true when output.weight is absent (token_embd reused)
 
   int q_dim() const { return n_heads * head_dim; }

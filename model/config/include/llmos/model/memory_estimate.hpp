@@ -32,6 +32,11 @@ Result<KvGeometry> kv_cache_geometry(const Hyperparameters& h, uint64_t ctx, uin
 // kv_cache_geometry(...).bytes().
 Result<uint64_t> kv_cache_bytes(const Hyperparameters& h, uint64_t ctx, uint32_t block_size, DType kv_type);
 
+// The weight bytes one token's forward pass reads: every tensor, but of the
+// stacked expert tensors (`*_exps`) only the n_experts_used / n_experts share a
+// token routes to. Equal to file.total_tensor_bytes() for a dense model.
+uint64_t active_weight_bytes(const gguf::GgufFile& file, const Hyperparameters& h);
+
 // Weights of `file` (described by `h`) plus kv_cache_bytes(h, ctx, block_size, kv_type).
 Result<ModelMemoryEstimate> estimate_model_memory(const gguf::GgufFile& file, const Hyperparameters& h,
                                                   uint64_t ctx, uint32_t block_size, DType kv_type);

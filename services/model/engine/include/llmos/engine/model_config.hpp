@@ -39,6 +39,7 @@ struct LayerSpec {
   AttentionKind attention = AttentionKind::kGlobal;
   int window = 0;                   // kSlidingWindow: positions attended; 0 otherwise
   float rope_freq_base = 10000.0f;  // this layer's RoPE base (gemma3 differs per layer kind)
+  float rope_freq_scale = 1.0f;     // this layer's linear rope scaling (gemma3's local layers: none)
   uint32_t tensors = 0;             // LayerTensor bits the file has for this layer
 };
 
@@ -64,5 +65,17 @@ Result<ModelConfig> read_model_config(const gguf::GgufFile& file);
 // optional tensor outside `runs` (a LayerTensor mask), or ok.
 Status check_layer_tensors(const gguf::GgufFile& file, const ModelConfig& config, uint32_t runs,
                            std::string_view family);
+
+// unimplemented naming the key or tensor when the file asks for a rope scaling
+// other than none or linear (`<arch>.rope.scaling.type`, Phi-3's long/short rope factors).
+// Llama 3's rope_freqs tensor is the llama family's to run, so it passes here
+// only when `rope_freqs_ok`.
+Status check_rope_scaling(const gguf::GgufFile& file, const ModelConfig& config, std::string_view family,
+                          bool rope_freqs_ok);
+
+// invalid_argument when the expert keys and tensors disagree: a layer with a
+// router but no `<arch>.expert_count`, or an expert_count with a layer lacking
+// its router.
+Status check_experts(const gguf::GgufFile& file, const ModelConfig& config);
 
 }  // namespace llmos::engine
