@@ -163,6 +163,8 @@ Value Renderer::eval_binary(const Expr& e) {
     }
   }
   if (op == "*" && (a.is_string() || a.is_list()) && b.is_int()) {
+    const int64_t unit = a.is_string() ? static_cast<int64_t>(a.as_string().size()) : length_of(a);
+    if (b.as_int() > 0 && unit > 0 && b.as_int() > kMaxRepeatBytes / unit) fail("'*' result too large");
     if (a.is_string()) {
       std::string s;
       for (int64_t i = 0; i < b.as_int(); ++i) s += a.as_string();

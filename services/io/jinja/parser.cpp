@@ -63,6 +63,7 @@ class Parser {
   }
 
   Node parse_statement(const Token& kw) {
+    Nesting guard(this);
     const std::string& name = kw.text;
     Node n{Node::Kind::kText};
     n.line = kw.line;
@@ -311,6 +312,7 @@ class Parser {
   }
 
   ExprPtr parse_unary() {
+    Nesting guard(this);
     if (peek_op("-") || peek_op("+")) {
       auto n = make(Expr::Kind::kUnary, peek().line);
       n->name = t_[i_++].text;
@@ -553,8 +555,19 @@ class Parser {
     throw ParseError{msg, line < 0 ? t_[i_].line : line};
   }
 
+  // Bounds the parser's recursion: a template nested deeper fails, not the stack.
+  struct Nesting {
+    explicit Nesting(Parser* p) : p(p) {
+      if (++p->depth_ > kMaxNesting) p->fail("expressions or blocks nested too deeply");
+    }
+    ~Nesting() { --p->depth_; }
+    Parser* p;
+  };
+  static constexpr int kMaxNesting = 200;
+
   const std::vector<Token>& t_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

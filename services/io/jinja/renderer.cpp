@@ -238,6 +238,12 @@ Value Renderer::make_caller(const Node& n) {
 
 Value Renderer::call(const Value& fn, CallArgs& args) {
   if (!fn.is_function()) fail("cannot call a " + fn.type_name());
+  if (call_depth_ >= kMaxCallDepth) fail("calls nested deeper than " + std::to_string(kMaxCallDepth) + " ('" + fn.function_name() + "')");
+  ++call_depth_;
+  struct Leave {
+    int& depth;
+    ~Leave() { --depth; }
+  } leave{call_depth_};
   return fn.as_function()(*this, args);
 }
 
@@ -400,7 +406,7 @@ Value Renderer::eval_call(const Expr& e) {
     fail(callee.kind == Expr::Kind::kName ? "'" + callee.name + "' is undefined or not callable"
                                           : "cannot call a " + fn.type_name());
   }
-  return fn.as_function()(*this, args);
+  return call(fn, args);
 }
 
 }  // namespace llmos::jinja

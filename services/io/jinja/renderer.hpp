@@ -62,7 +62,13 @@ class Renderer {
 
   std::shared_ptr<Scope> scope_;
   int line_ = 0;
+  int call_depth_ = 0;  // macro and caller() calls in progress
 };
+
+// Calls nested deeper than this fail (a macro calling itself forever).
+inline constexpr int kMaxCallDepth = 256;
+// Strings and lists built by `*` larger than this fail.
+inline constexpr int64_t kMaxRepeatBytes = int64_t{1} << 28;
 
 // Builtins (filters.cpp, tests.cpp, methods.cpp).
 Value run_filter(Renderer& r, const std::string& name, const Value& operand, CallArgs& args);

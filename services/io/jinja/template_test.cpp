@@ -142,6 +142,17 @@ TEST_CASE("errors name the construct and the line") {
   CHECK(render_error("{{ 'a' @ 1 }}") == "unexpected character '@' in tag (template line 1)");
 }
 
+TEST_CASE("runaway templates fail cleanly: deep nesting, endless recursion, huge repeats") {
+  CHECK(render_error("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nested too deeply") !=
+        std::string::npos);
+  std::string ifs;
+  for (int i = 0; i < 2000; ++i) ifs += "{% if true %}";
+  CHECK(render_error(ifs).find("nested too deeply") != std::string::npos);
+  CHECK(render_error("{% macro f() %}{{ f() }}{% endmacro %}\n{{ f() }}") ==
+        "calls nested deeper than 256 ('f') (template line 1)");
+  CHECK(render_error("{{ 'ab' * 1000000000000 }}") == "'*' result too large (template line 1)");
+}
+
 TEST_CASE("corrupt templates never crash: every prefix of a real template parses or fails cleanly") {
   const std::string src =
       "{%- set ns = namespace(a=[]) -%}{% for m in messages %}{% if m['role'] == 'user' %}{{ '<u>' + m.content | "
