@@ -1,6 +1,8 @@
 // Jinja filters: `value | name(args)`.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 #include "renderer.hpp"
 #include "string_ops.hpp"
@@ -19,8 +21,9 @@ Value attribute_of(const Value& v, const std::string& path) {
       const Value* f = cur.as_dict().find(part);
       cur = f ? *f : Value();
     } else if (cur.is_list() && !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit)) {
-      const size_t i = std::stoul(part);
-      cur = i < cur.as_list().size() ? cur.as_list()[i] : Value();
+      size_t i = 0;
+      auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), i);
+      cur = ec == std::errc() && i < cur.as_list().size() ? cur.as_list()[i] : Value();
     } else {
       return Value();
     }
@@ -243,26 +246,39 @@ Value run_filter(Renderer& r, const std::string& name, const Value& v, CallArgs&
     for (const Value& item : sequence(name, v)) {
       Value x = attr && attr->is_string() ? attribute_of(item, attr->as_string()) : item;
       if (!x.is_number() || !total.is_number()) fail("filter 'sum' needs numbers");
-      total = total.is_int() && x.is_int() ? Value(total.as_int() + x.as_int()) : Value(total.as_number() + x.as_number());
+      int64_t r = 0;
+      total = total.is_int() && x.is_int() && !__builtin_add_overflow(total.as_int(), x.as_int(), &r)
+                  ? Value(r)
+                  : Value(total.as_number() + x.as_number());
     }
     return total;
   }
   if (name == "abs") {
     if (!v.is_number()) fail("filter 'abs' needs a number");
+    if (v.is_int() && v.as_int() == INT64_MIN) return Value(std::fabs(v.as_number()));
     return v.is_int() ? Value(v.as_int() < 0 ? -v.as_int() : v.as_int()) : Value(std::fabs(v.as_number()));
   }
   if (name == "int") {
     const Value* def = args.get("default", 0);
     if (v.is_int()) return v;
-    if (v.is_float()) return Value(static_cast<int64_t>(v.as_number()));
+    if (v.is_float()) {
+      const double d = v.as_number();
+      if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) fail("filter 'int': " + float_repr(d) + " is out of range");
+      return Value(static_cast<int64_t>(d));
+    }
     if (v.is_bool()) return Value(static_cast<int64_t>(v.as_bool()));
     if (v.is_string()) {
-      try {
-        size_t used = 0;
+      {
         const std::string s = strip(v.as_string(), " \t\n\r", true, true);
-        const double d = std::stod(s, &used);
-        if (used == s.size()) return Value(static_cast<int64_t>(d));
-      } catch (...) {
+        int64_t i = 0;
+        if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i); ec == std::errc() && p == s.data() + s.size()) {
+          return Value(i);
+        }
+        char* end = nullptr;
+        const double d = std::strtod(s.c_str(), &end);
+        if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d) && std::fabs(d) < 9.2e18) {
+          return Value(static_cast<int64_t>(d));
+        }
       }
     }
     return def ? *def : Value(int64_t{0});
@@ -270,10 +286,10 @@ Value run_filter(Renderer& r, const std::string& name, const Value& v, CallArgs&
   if (name == "float") {
     if (v.is_number()) return Value(v.as_number());
     if (v.is_string()) {
-      try {
-        return Value(std::stod(v.as_string()));
-      } catch (...) {
-      }
+      const std::string& s = v.as_string();
+      char* end = nullptr;
+      const double d = std::strtod(s.c_str(), &end);
+      if (!s.empty() && end == s.c_str() + s.size()) return Value(d);
     }
     const Value* def = args.get("default", 0);
     return def ? *def : Value(0.0);

@@ -190,8 +190,15 @@ class Lexer {
           case 'u':
           case 'x': {
             const size_t digits = e == 'u' ? 4 : 2;
-            if (pos + digits > src_.size()) return invalid_argument("bad escape in string" + at_line(line));
-            const uint32_t cp = static_cast<uint32_t>(std::stoul(std::string(src_.substr(pos, digits)), nullptr, 16));
+            uint32_t cp = 0;
+            for (size_t k = 0; k < digits; ++k) {
+              const char h = pos + k < src_.size() ? src_[pos + k] : '\0';
+              if (!std::isxdigit(static_cast<unsigned char>(h))) {
+                return invalid_argument(std::string("bad \\") + e + " escape in string" + at_line(line));
+              }
+              cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0'
+                                                                                                : (h | 0x20) - 'a' + 10);
+            }
             pos += digits;
             append_utf8(value, cp);
             break;

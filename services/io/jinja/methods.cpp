@@ -1,6 +1,7 @@
 // Python methods of strings, lists and dicts that templates call (`s.strip()`,
 // `xs.append(x)`, `d.get(k)`).
 #include <algorithm>
+#include <charconv>
 
 #include "renderer.hpp"
 #include "string_ops.hpp"
@@ -38,7 +39,9 @@ std::string format(const std::string& fmt, const CallArgs& a) {
       if (field.empty()) {
         v = a.get("", auto_index++);
       } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
-        v = a.get("", std::stoul(field));
+        size_t index = 0;
+        auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), index);
+        v = ec == std::errc() ? a.get("", index) : nullptr;
       } else {
         v = a.get(field, SIZE_MAX);
       }

@@ -1,6 +1,7 @@
 #include "parser.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <set>
 
 namespace llmos::jinja {
@@ -368,7 +369,10 @@ class Parser {
         if (tok.kind == K::kInt) {  // x.0
           n->kind = Expr::Kind::kGetItem;
           auto idx = make(Expr::Kind::kLiteral, tok.line);
-          idx->literal = Value(static_cast<int64_t>(std::stoll(tok.text)));
+          int64_t v = 0;
+          auto [p, ec] = std::from_chars(tok.text.data(), tok.text.data() + tok.text.size(), v);
+          if (ec != std::errc()) fail("integer out of range: " + tok.text);
+          idx->literal = Value(v);
           ++i_;
           n->children.push_back(std::move(e));
           n->children.push_back(std::move(idx));
@@ -447,7 +451,7 @@ class Parser {
       }
       case K::kFloat: {
         auto n = make(Expr::Kind::kLiteral, tok.line);
-        n->literal = Value(std::stod(tok.text));
+        n->literal = Value(std::strtod(tok.text.c_str(), nullptr));  // out of range: +-inf or 0, as Python
         ++i_;
         return n;
       }

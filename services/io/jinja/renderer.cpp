@@ -366,7 +366,8 @@ Value Renderer::eval(const Expr& e) {
       if (e.name == "not") return Value(!v.truthy());
       if (!v.is_number()) fail("unary '" + e.name + "' on a " + v.type_name());
       if (e.name == "+") return v;
-      return v.is_int() ? Value(-v.as_int()) : Value(-v.as_number());
+      if (v.is_int() && v.as_int() != INT64_MIN) return Value(-v.as_int());
+      return Value(-v.as_number());
     }
     case Expr::Kind::kBinary: return eval_binary(e);
     case Expr::Kind::kAnd: {

@@ -30,11 +30,14 @@ Value range_fn(Renderer&, CallArgs& a) {
     fail("range() needs an argument");
   }
   if (step == 0) fail("range() step cannot be zero");
+  // The count first (in 128 bits: no overflow), then the items.
+  const __int128 span = step > 0 ? static_cast<__int128>(stop) - start : static_cast<__int128>(start) - stop;
+  const __int128 magnitude = step > 0 ? step : -static_cast<__int128>(step);
+  const __int128 count = span <= 0 ? 0 : (span + magnitude - 1) / magnitude;
+  if (count > 10'000'000) fail("range() too long");
   Value::List out;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-    out.emplace_back(i);
-    if (out.size() > 10'000'000) fail("range() too long");
-  }
+  out.reserve(static_cast<size_t>(count));
+  for (__int128 k = 0; k < count; ++k) out.emplace_back(static_cast<int64_t>(start + k * step));
   return Value::list(std::move(out));
 }
 

@@ -36,6 +36,8 @@ TEST_CASE("expressions: arithmetic, comparison, logic and literals as Python has
   CHECK(render("{{ 1 < 2 and not 3 > 4 }} {{ 'b' in 'abc' }} {{ 2 not in [1, 3] }}") == "True True True");
   CHECK(render("{{ 'yes' if x else 'no' }} {{ x or 'fallback' }}") == "no fallback");
   CHECK(render("{{ {'a': 1, 'b': [true, none]} }} {{ 1.5 }} {{ 2.0 }}") == "{'a': 1, 'b': [True, None]} 1.5 2.0");
+  CHECK(render("{{ 1e16 }} {{ 0.0001 }} {{ 0.00001 }} {{ 0.1 + 0.2 }} {{ 1e300 * 1e10 }}") ==
+        "1e+16 0.0001 1e-05 0.30000000000000004 inf");
   CHECK(render("{{ \"it's\" }} {{ ('a', 'b')[1] }}") == "it's b");
 }
 
@@ -118,7 +120,10 @@ TEST_CASE("string, list and dict methods, indexing and slicing") {
 }
 
 TEST_CASE("built-in functions: range, raise_exception, strftime_now with a pinned clock") {
-  CHECK(render("{{ range(3) | list }} {{ range(1, 7, 2) | list }}") == "[0, 1, 2] [1, 3, 5]");
+  CHECK(render("{{ range(3) | list }} {{ range(1, 7, 2) | list }} {{ range(5, 0, -2) | list }} {{ range(2, 1) | list }}") ==
+        "[0, 1, 2] [1, 3, 5] [5, 3, 1] []");
+  CHECK(render("{{ -(-9223372036854775807 - 1) }} {{ '12' | int }} {{ ' 3.7 ' | int }} {{ 'x' | int(5) }}") ==
+        "9.223372036854776e+18 12 3 5");
   CHECK(render("{{ strftime_now('%Y-%m-%d %H:%M %d %b %Y') }}", Json::object(), 1749988800) ==
         "2025-06-15 12:00 15 Jun 2025");
   CHECK(render_error("line1\n{{ raise_exception('no system role') }}") ==
@@ -140,6 +145,10 @@ TEST_CASE("errors name the construct and the line") {
   CHECK(render_error("{% set x = 1 %}{% set x.y = 2 %}") == "'set x.y': 'x' is not a namespace (template line 1)");
   CHECK(render_error("{{ 1 // 0 }}") == "integer division or modulo by zero (template line 1)");
   CHECK(render_error("{{ 'a' @ 1 }}") == "unexpected character '@' in tag (template line 1)");
+  CHECK(render_error("\n{{ '\\uZZ' }}") == "bad \\u escape in string (template line 2)");
+  CHECK(render_error("{{ x.99999999999999999999 }}") == "integer out of range: 99999999999999999999 (template line 1)");
+  CHECK(render_error("{{ 1e999 | int }}") == "filter 'int': inf is out of range (template line 1)");
+  CHECK(render_error("{{ range(0, 9223372036854775807) }}") == "range() too long (template line 1)");
 }
 
 TEST_CASE("runaway templates fail cleanly: deep nesting, endless recursion, huge repeats") {

@@ -140,30 +140,29 @@ bool Value::truthy() const {
 std::string float_repr(double d) {
   if (std::isnan(d)) return "nan";
   if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+  // Python: exponent form from 1e16 up and below 1e-4, else fixed with ".0"
+  // for integral values; shortest digits that round-trip either way.
   char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+  const double mag = std::fabs(d);
+  const bool exponent = mag >= 1e16 || (mag != 0 && mag < 1e-4);
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d,
+                                 exponent ? std::chars_format::scientific : std::chars_format::fixed);
   std::string s(buf, end);
-  // Python writes 1e16 and up, and below 1e-4, in exponent form; to_chars picks
-  // the shorter. Bring integral values back to "N.0".
-  if (s.find_first_of(".eEn") == std::string::npos) {
-    if (std::fabs(d) < 1e16) {
-      s += ".0";
-    } else {
-      std::snprintf(buf, sizeof(buf), "%.17g", d);
-      s = buf;
-    }
-  } else if (auto e = s.find('e'); e != std::string::npos) {
-    // Python: "1e+16" and "1e-05" (two exponent digits at least, with sign).
-    std::string mant = s.substr(0, e);
-    std::string exp = s.substr(e + 1);
-    char sign = '+';
-    if (!exp.empty() && (exp[0] == '-' || exp[0] == '+')) {
-      sign = exp[0];
-      exp = exp.substr(1);
-    }
-    if (exp.size() < 2) exp = "0" + exp;
-    s = mant + "e" + sign + exp;
+  if (!exponent) {
+    if (s.find('.') == std::string::npos) s += ".0";
+    return s;
   }
+  // "1e+16", "1.5e-05": a sign and at least two exponent digits.
+  const size_t e = s.find('e');
+  std::string mant = s.substr(0, e);
+  std::string exp = s.substr(e + 1);
+  char sign = '+';
+  if (!exp.empty() && (exp[0] == '-' || exp[0] == '+')) {
+    sign = exp[0];
+    exp = exp.substr(1);
+  }
+  if (exp.size() < 2) exp = "0" + exp;
+  s = mant + "e" + sign + exp;
   return s;
 }
 
