@@ -102,7 +102,10 @@ std::string indent(const std::string& s, const Value* width_v, bool first, bool 
 }  // namespace
 
 Value run_filter(Renderer& r, const std::string& name, const Value& v, CallArgs& args) {
+  // String filters read an undefined value as "" (as Jinja's do).
+  static const std::string kEmpty;
   auto need_string = [&]() -> const std::string& {
+    if (v.is_undefined()) return kEmpty;
     if (!v.is_string()) fail("filter '" + name + "' needs a string, not a " + v.type_name());
     return v.as_string();
   };

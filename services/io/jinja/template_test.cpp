@@ -86,6 +86,7 @@ TEST_CASE("filters") {
   CHECK(render("{{ [1, 2, 3, 4] | select('odd') | list }} {{ [1, 2] | reject('odd') | last }}") == "[1, 3] 2");
   CHECK(render("{{ {'b': 1, 'a': 2} | dictsort }} {{ {'a': 1} | items | list }}") ==
         "[['a', 2], ['b', 1]] [['a', 1]]");
+  CHECK(render("[{{ nothing | trim }}{{ nothing.description | upper }}]") == "[]");
   CHECK(render("{{ '3' | int + 1 }} {{ 2.567 | round(2) }} {{ 3 | string ~ 'x' }} {{ 'a-b' | replace('-', '+') }}") ==
         "4 2.57 3x a+b");
   CHECK(render("{{ 'a\nb\n' | indent(2) }}|{{ 'a\nb' | indent(2, true) }}") == "a\n  b\n|  a\n  b");
