@@ -232,6 +232,17 @@ TEST_CASE("HTTP: llmos-io killed comes back on the same port; admin load and unl
     auto bad = c.post("/admin/models", json{{"path", "/no/such/model.gguf"}});
     CHECK(bad.status == 404);
     CHECK(bad.js()["error"]["message"].get<std::string>().find("/no/such/model.gguf") != std::string::npos);
+    auto with_template = c.post("/admin/models", json{{"path", stories_model()}, {"name", "t"}, {"chat_template_file", "x"}});
+    CHECK(with_template.status == 501);
+    // POST /apply-template in the system: stories260K has no chat template, so
+    // the plain prompt; a bad body is 400 naming the field.
+    auto applied = c.post("/apply-template", json{{"messages", {{{"role", "system"}, {"content", "S"}},
+                                                                {{"role", "user"}, {"content", "U"}}}}});
+    REQUIRE_MESSAGE(applied.status == 200, applied.body);
+    CHECK(applied.js() == json{{"prompt", "S\n\nUser: U\nAssistant:"}});
+    auto bad_apply = c.post("/apply-template", json{{"messages", "x"}});
+    CHECK(bad_apply.status == 400);
+    CHECK(bad_apply.js()["error"]["message"] == "'messages' must be an array of messages");
   }
   auto ps = sys.ps();
   REQUIRE(ps["models"].size() == 1);

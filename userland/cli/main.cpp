@@ -39,7 +39,7 @@ void usage(std::FILE* out) {
       "                                     a conversation with a model\n"
       "  shell                              the interactive shell (also `llmos` alone on a terminal)\n"
       "\n"
-      "  serve --local --model MODEL.gguf [--http ADDR:PORT]\n"
+      "  serve --local --model MODEL.gguf [--http ADDR:PORT] [--chat-template-file FILE]\n"
       "                                     the OpenAI-compatible HTTP API, engine in this process\n"
       "\n"
       "Run `llmos <command> --help` for a command's options.\n",

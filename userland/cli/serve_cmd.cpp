@@ -29,7 +29,7 @@ int fail(const std::string& message, int code = 1) {
 
 int cmd_serve(int argc, char** argv) {
   bool local = false;
-  std::string model_path, name, listen = "127.0.0.1:8080", keys_path;
+  std::string model_path, name, listen = "127.0.0.1:8080", keys_path, chat_template_file;
   http::LocalBackendOptions backend_opts;
   http::HttpServerOptions server_opts;
   int ctx = 0;
@@ -43,6 +43,8 @@ int cmd_serve(int argc, char** argv) {
       ("http", po::value(&listen)->default_value(listen), "listen on ADDR:PORT (port 0: any free port)")
       ("threads,t", po::value(&backend_opts.threads)->default_value(0), "CPU threads; 0 = all cores")
       ("ctx", po::value(&ctx)->default_value(0), "context length per sequence; 0 = the model's")
+      ("chat-template-file", po::value(&chat_template_file),
+       "Jinja chat template to use instead of the model's tokenizer.chat_template")
       ("max-seqs", po::value(&backend_opts.max_seqs)->default_value(16), "sequences generated at once")
       ("max-queued", po::value(&backend_opts.max_queued)->default_value(64),
        "requests waiting beyond --max-seqs before 429")
@@ -93,8 +95,17 @@ int cmd_serve(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   http::LocalBackend backend(backend_opts);
-  if (Status st = backend.load_model_and_wait(http::LoadParams{model_path, name, ctx}); !st.ok()) {
+  http::LoadParams load{model_path, name, ctx};
+  load.chat_template_file = chat_template_file;
+  if (Status st = backend.load_model_and_wait(load); !st.ok()) {
     return fail(st.message());
+  }
+  // A template that cannot be rendered is reported once, here; plain
+  // completions still work and chat requests answer with this error.
+  if (auto models = backend.list_models(); models.ok() && !models->empty()) {
+    if (auto info = backend.prompt_info(models->front().name); info.ok() && !info->chat_template_error.empty()) {
+      std::cerr << "llmos serve: warning: " << info->chat_template_error << "\n";
+    }
   }
   auto server = http::HttpServer::start(backend, std::move(server_opts));
   if (!server.ok()) return fail(server.status().message());

@@ -5,6 +5,7 @@
 
 #include "admin_call.hpp"
 #include "api_error.hpp"
+#include "apply_template.hpp"
 #include "completion_call.hpp"
 #include "completion_request.hpp"
 #include "completion_response.hpp"
@@ -111,6 +112,10 @@ Result<LoadParams> parse_load(std::string_view body) {
     }
     p.threads = obj["threads"].get<int>();
   }
+  if (obj.contains("chat_template_file") && !obj["chat_template_file"].is_null()) {
+    if (!obj["chat_template_file"].is_string()) return invalid_argument("'chat_template_file' must be a string");
+    p.chat_template_file = obj["chat_template_file"].get<std::string>();
+  }
   if (obj.contains("device") && !obj["device"].is_null()) {
     const bool known = obj["device"].is_string() &&
                        (obj["device"] == "cpu" || obj["device"] == "cuda" || obj["device"] == "auto");
@@ -118,6 +123,19 @@ Result<LoadParams> parse_load(std::string_view body) {
     p.device = obj["device"].get<std::string>();
   }
   return p;
+}
+
+// POST /apply-template: {"prompt": the rendering}.
+ApiReply apply_template(GenerationBackend& backend, std::string_view body) {
+  auto request = parse_apply_template_request(body);
+  if (!request.ok()) return error_reply(bad_request(request.status().message()));
+  auto model = resolve_model(backend, request->model);
+  if (!model.ok()) return model_error(model.status());
+  auto info = backend.prompt_info(model->name);
+  if (!info.ok()) return model_error(info.status());
+  auto prompt = apply_chat_template(*info, request->input, jinja::template_clock_now());
+  if (!prompt.ok()) return error_reply(bad_request(prompt.status().message()));
+  return json_reply(200, {{"prompt", *prompt}});
 }
 
 struct Route {
@@ -134,6 +152,7 @@ std::optional<Route> find_route(std::string_view path) {
   if (path == "/v1/completions") return Route{"completions", {verb::post}, A::kUser};
   if (path == "/v1/chat/completions") return Route{"chat_completions", {verb::post}, A::kUser};
   if (path == kV1Models) return Route{"models", {verb::get}, A::kUser};
+  if (path == "/apply-template") return Route{"apply_template", {verb::post}, A::kUser};
   if (path.starts_with("/v1/models/") && path.size() > kV1Models.size() + 1) {
     return Route{"models", {verb::get}, A::kUser};
   }
@@ -214,6 +233,8 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
     std::string name = path.substr(kAdminModels.size() + 1);
     return Routed{std::nullopt, std::make_shared<AdminCall>(ctx, LoadParams{}, std::move(name), exchange, executor)};
   }
+
+  if (path == "/apply-template") return now(apply_template(backend, req.body));
 
   // /v1/completions and /v1/chat/completions
   const ApiKind kind = path == "/v1/chat/completions" ? ApiKind::kChat : ApiKind::kCompletion;

@@ -1,168 +1,152 @@
 #include "chat_template.hpp"
 
-#include <algorithm>
+#include <cctype>
+#include <ctime>
 
 namespace llmos::http {
 namespace {
 
-bool contains(std::string_view s, std::string_view needle) { return s.find(needle) != std::string_view::npos; }
+using Json = nlohmann::ordered_json;
 
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\n\r\f\v";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-class PieceWriter;
-void write_stripped(const std::vector<PromptPiece>& pieces, PieceWriter& w);
-
-class PieceWriter {
- public:
-  void tmpl(std::string_view text) { add(text, true); }
-  void content(std::string_view text) { add(text, false); }
-  std::vector<PromptPiece> take() { return std::move(pieces_); }
-
- private:
-  void add(std::string_view text, bool special) {
-    if (text.empty()) return;
-    if (!pieces_.empty() && pieces_.back().parse_special == special) {
-      pieces_.back().text.append(text);
-    } else {
-      pieces_.push_back(PromptPiece{std::string(text), special});
-    }
-  }
-  std::vector<PromptPiece> pieces_;
-};
-
-// Writes the pieces as if their joined text were stripped of leading and
-// trailing whitespace (Jinja's strip()).
-void write_stripped(const std::vector<PromptPiece>& pieces, PieceWriter& w) {
-  const std::string all = join_pieces(pieces);
-  const std::string_view t = trim(all);
-  const size_t begin = t.empty() ? 0 : size_t(t.data() - all.data());
-  const size_t end = begin + t.size();
-  size_t at = 0;
-  for (const auto& p : pieces) {
-    const size_t b = std::max(at, begin), e = std::min(at + p.text.size(), end);
-    if (b < e) {
-      const std::string_view part = std::string_view(p.text).substr(b - at, e - b);
-      p.parse_special ? w.tmpl(part) : w.content(part);
-    }
-    at += p.text.size();
-  }
-}
-
-// <|im_start|>{role}\n{content}<|im_end|>\n ... <|im_start|>assistant\n
-void render_chatml(std::span<const ChatMessage> msgs, PieceWriter& w) {
-  for (const auto& m : msgs) {
-    w.tmpl("<|im_start|>" + m.role + "\n");
-    w.content(m.content);
-    w.tmpl("<|im_end|>\n");
-  }
-  w.tmpl("<|im_start|>assistant\n");
-}
-
-// Meta's template: BOS and <|start_header_id|>{role}<|end_header_id|>\n\n
-// before each trimmed content, <|eot_id|> after it.
-void render_llama3(std::span<const ChatMessage> msgs, const PromptInfo& info, PieceWriter& w) {
-  w.tmpl(info.bos_text);
-  for (const auto& m : msgs) {
-    w.tmpl("<|start_header_id|>" + m.role + "<|end_header_id|>\n\n");
-    w.content(trim(m.content));
-    w.tmpl("<|eot_id|>");
-  }
-  w.tmpl("<|start_header_id|>assistant<|end_header_id|>\n\n");
-}
-
-// Meta's template: a leading system message is folded into the first turn as
-// <<SYS>>...<</SYS>>; user turns are BOS [INST] ... [/INST], assistant turns
-// " {content} " EOS. No generation prompt: the model answers after [/INST].
-void render_llama2(std::span<const ChatMessage> msgs, const PromptInfo& info, PieceWriter& w) {
-  std::string system;
-  bool has_system = false;
-  if (!msgs.empty() && msgs.front().role == "system") {
-    system = msgs.front().content;
-    has_system = true;
-    msgs = msgs.subspan(1);
-  }
-  for (size_t i = 0; i < msgs.size(); ++i) {
-    const ChatMessage& m = msgs[i];
-    // The template strips the whole turn text, <<SYS>> block included.
-    std::vector<PromptPiece> turn;
-    if (i == 0 && has_system) {
-      turn = {{"<<SYS>>\n", true}, {system, false}, {"\n<</SYS>>\n\n", true}, {m.content, false}};
-    } else {
-      turn = {{m.content, false}};
-    }
-    if (m.role == "user") {
-      w.tmpl(info.bos_text + "[INST] ");
-      write_stripped(turn, w);
-      w.tmpl(" [/INST]");
-    } else if (m.role == "assistant") {
-      w.tmpl(" ");
-      write_stripped(turn, w);
-      w.tmpl(" " + info.eos_text);
-    }
-  }
-}
-
-// HuggingFace zephyr: <|{role}|>\n{content}EOS\n ... <|assistant|>\n
-void render_zephyr(std::span<const ChatMessage> msgs, const PromptInfo& info, PieceWriter& w) {
-  for (const auto& m : msgs) {
-    w.tmpl("<|" + m.role + "|>\n");
-    w.content(m.content);
-    w.tmpl(info.eos_text + "\n");
-  }
-  w.tmpl("<|assistant|>\n");
-}
-
-// For models without a template: "User: ...\nAssistant:" turns, a system
-// message as a plain first paragraph. Nothing is parsed as a special token.
-void render_plain(std::span<const ChatMessage> msgs, PieceWriter& w) {
-  for (const auto& m : msgs) {
-    if (m.role == "system") {
-      w.content(m.content + "\n\n");
-    } else {
-      w.content(m.role == "user" ? "User: " : "Assistant: ");
-      w.content(m.content + "\n");
-    }
-  }
-  w.content("Assistant:");
-}
+bool contains(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
 
 }  // namespace
 
-const char* chat_template_name(ChatTemplateKind kind) {
-  switch (kind) {
-    case ChatTemplateKind::kPlain: return "plain";
-    case ChatTemplateKind::kChatMl: return "chatml";
-    case ChatTemplateKind::kLlama2: return "llama2";
-    case ChatTemplateKind::kLlama3: return "llama3";
-    case ChatTemplateKind::kZephyr: return "zephyr";
-  }
-  return "plain";
+Json chat_messages_json(std::span<const ChatMessage> messages) {
+  Json out = Json::array();
+  for (const auto& m : messages) out.push_back({{"role", m.role}, {"content", m.content}});
+  return out;
 }
 
-ChatTemplateKind detect_chat_template(std::string_view jinja) {
-  if (contains(jinja, "<|start_header_id|>") && contains(jinja, "<|eot_id|>")) return ChatTemplateKind::kLlama3;
-  if (contains(jinja, "<|im_start|>")) return ChatTemplateKind::kChatMl;
-  if (contains(jinja, "<|user|>") && contains(jinja, "<|assistant|>")) return ChatTemplateKind::kZephyr;
-  if (contains(jinja, "[INST]")) return ChatTemplateKind::kLlama2;
-  return ChatTemplateKind::kPlain;
+Result<std::shared_ptr<const ChatTemplate>> ChatTemplate::load(std::string source, std::string bos_text,
+                                                               std::string eos_text) {
+  LLMOS_ASSIGN_OR_RETURN(jinja::Template t, jinja::Template::parse(source));
+  std::shared_ptr<ChatTemplate> ct(new ChatTemplate(std::move(t), std::move(bos_text), std::move(eos_text)));
+  ct->typed_content_ = contains(source, "[SYSTEM_PROMPT]") && contains(source, "[TOOL_CALLS]") &&
+                       contains(source, "[ARGS]") && !contains(source, "[CALL_ID]");
+  // Probes, rendered once: a user turn must render; a system turn that raises or
+  // vanishes means the template has no system role.
+  const int64_t now = 0;
+  ChatTemplateInput probe;
+  probe.messages = Json::array({{{"role", "user"}, {"content", "Hello"}}});
+  auto user_only = ct->render(ct->template_messages(probe.messages), probe, now);
+  if (!user_only.ok()) return user_only.status();
+  const std::string needle = "llmos-probe-system-text";
+  probe.messages = Json::array({{{"role", "system"}, {"content", needle}}, {{"role", "user"}, {"content", "Hello"}}});
+  auto with_system = ct->render(ct->template_messages(probe.messages), probe, now);
+  ct->supports_system_ = with_system.ok() && with_system->find(needle) != std::string::npos;
+  // enable_thinking, as llama-server decides it: on, unless the template reads
+  // the variable and switching it changes no thinking markup (Apertus prints
+  // "Deliberation: enabled/disabled"). Templates that never read it render the
+  // same either way.
+  if (contains(source, "enable_thinking")) {
+    probe.messages = Json::array({{{"role", "user"}, {"content", "Hello"}}});
+    probe.kwargs = {{"enable_thinking", false}};
+    auto off = ct->render(ct->template_messages(probe.messages), probe, now);
+    probe.kwargs = {{"enable_thinking", true}};
+    auto on = ct->render(ct->template_messages(probe.messages), probe, now);
+    auto thinking_markup = [](const std::string& text) {
+      std::string lower;
+      for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return lower.find("think") != std::string::npos || lower.find("reason") != std::string::npos;
+    };
+    ct->supports_thinking_ = !off.ok() || !on.ok() || *off == *on || thinking_markup(*off) || thinking_markup(*on);
+  } else {
+    ct->supports_thinking_ = true;
+  }
+  return std::shared_ptr<const ChatTemplate>(std::move(ct));
 }
 
-std::vector<PromptPiece> render_chat(ChatTemplateKind kind, std::span<const ChatMessage> messages,
-                                     const PromptInfo& info) {
-  PieceWriter w;
-  switch (kind) {
-    case ChatTemplateKind::kChatMl: render_chatml(messages, w); break;
-    case ChatTemplateKind::kLlama3: render_llama3(messages, info, w); break;
-    case ChatTemplateKind::kLlama2: render_llama2(messages, info, w); break;
-    case ChatTemplateKind::kZephyr: render_zephyr(messages, info, w); break;
-    case ChatTemplateKind::kPlain: render_plain(messages, w); break;
+Json ChatTemplate::template_messages(const Json& messages) const {
+  Json out = Json::array();
+  if (!messages.is_array()) return out;
+  for (const auto& m : messages) {
+    if (!m.is_object()) continue;
+    Json msg = Json::object();
+    msg["role"] = m.value("role", Json(""));
+    const Json content = m.contains("content") ? m["content"] : Json();
+    msg["content"] = content.is_null() ? Json("") : content;
+    for (const char* key : {"reasoning_content", "name", "tool_call_id"}) {
+      if (m.contains(key) && !m[key].is_null()) msg[key] = m[key];
+    }
+    if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
+      Json calls = m["tool_calls"];
+      for (auto& call : calls) {
+        if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+        Json& args = call["function"]["arguments"];
+        if (args.is_string()) {
+          Json parsed = Json::parse(args.get<std::string>(), nullptr, false);
+          if (!parsed.is_discarded()) args = std::move(parsed);
+        }
+      }
+      msg["tool_calls"] = std::move(calls);
+    }
+    out.push_back(std::move(msg));
   }
-  return w.take();
+  if (!supports_system_) {
+    // The first system message goes in front of the next message's text.
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i]["role"] != "system") continue;
+      if (i + 1 < out.size() && out[i]["content"].is_string() && out[i + 1]["content"].is_string()) {
+        out[i + 1]["content"] = out[i]["content"].get<std::string>() + "\n" + out[i + 1]["content"].get<std::string>();
+        out.erase(out.begin() + static_cast<long>(i));
+      }
+      break;
+    }
+  }
+  if (typed_content_) {
+    for (auto& msg : out) {
+      if ((msg["role"] == "system" || msg["role"] == "assistant") && msg["content"].is_string()) {
+        msg["content"] = Json::array({{{"type", "text"}, {"text", msg["content"]}}});
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::string> ChatTemplate::render(const Json& messages, const ChatTemplateInput& input, int64_t now_unix) const {
+  // The variables llama-server puts into a template's context.
+  Json vars = Json::object();
+  vars["enable_thinking"] = supports_thinking_;
+  vars["preserve_reasoning"] = true;
+  vars["preserve_thinking"] = true;
+  vars["clear_thinking"] = false;
+  vars["truncate_history_thinking"] = false;
+  vars["drop_thinking"] = false;
+  const std::time_t t = static_cast<std::time_t>(now_unix);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  vars["date_string"] = std::string(buf, std::strftime(buf, sizeof(buf), "%d %b %Y", &tm));
+  vars["datetime"] = std::string(buf, std::strftime(buf, sizeof(buf), "%b %d %Y", &tm));
+  if (input.kwargs.is_object()) {
+    for (const auto& [k, v] : input.kwargs.items()) vars[k] = v;
+  }
+  vars["messages"] = messages;
+  if (input.tools.is_array() && !input.tools.empty()) vars["tools"] = input.tools;
+  vars["bos_token"] = bos_text_;
+  vars["eos_token"] = eos_text_;
+  vars["add_generation_prompt"] = input.add_generation_prompt;
+  jinja::RenderOptions options;
+  options.now_unix_seconds = now_unix;
+  return template_.render(vars, options);
+}
+
+Result<std::string> ChatTemplate::apply(const ChatTemplateInput& input, int64_t now_unix) const {
+  return render(template_messages(input.messages), input, now_unix);
+}
+
+std::vector<PromptPiece> render_plain_chat(std::span<const ChatMessage> messages) {
+  std::string text;
+  for (const auto& m : messages) {
+    if (m.role == "system") {
+      text += m.content + "\n\n";
+    } else {
+      text += (m.role == "user" ? "User: " : "Assistant: ") + m.content + "\n";
+    }
+  }
+  text += "Assistant:";
+  return {PromptPiece{std::move(text), false}};
 }
 
 std::string join_pieces(std::span<const PromptPiece> pieces) {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "api_error.hpp"
+#include "apply_template.hpp"
 #include "chat_template.hpp"
 
 namespace llmos::http {
@@ -34,8 +35,20 @@ Result<GenerationParams> CompletionCall::build_params() {
   p.model = model_.name;
   if (request_.kind == ApiKind::kChat) {
     LLMOS_ASSIGN_OR_RETURN(PromptInfo info, backend.prompt_info(model_.name));
-    const auto pieces = render_chat(detect_chat_template(info.chat_template), request_.messages, info);
-    LLMOS_ASSIGN_OR_RETURN(p.prompt, backend.tokenize(model_.name, pieces, /*add_bos=*/true));
+    if (info.chat) {
+      // The model's template renders the whole prompt; its control tokens are
+      // parsed as llama.cpp does (BOS is not doubled when the template writes it).
+      ChatTemplateInput input;
+      input.messages = chat_messages_json(request_.messages);
+      LLMOS_ASSIGN_OR_RETURN(std::string text, info.chat->apply(input, jinja::template_clock_now()));
+      const PromptPiece piece{std::move(text), true};
+      LLMOS_ASSIGN_OR_RETURN(p.prompt, backend.tokenize(model_.name, std::span(&piece, 1), /*add_bos=*/true));
+    } else if (!info.chat_template_error.empty()) {
+      return failed(info.chat_template_error);
+    } else {
+      const auto pieces = render_plain_chat(request_.messages);
+      LLMOS_ASSIGN_OR_RETURN(p.prompt, backend.tokenize(model_.name, pieces, /*add_bos=*/true));
+    }
   } else if (request_.prompt_is_ids) {
     p.prompt = request_.prompt_ids;
   } else {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "chat_template.hpp"
 #include "llmos/http/generation_backend.hpp"
 #include "llmos/http/stop_matcher.hpp"
 
@@ -78,7 +79,16 @@ class FakeBackend final : public GenerationBackend {
   }
   Result<PromptInfo> prompt_info(std::string_view model) override {
     LLMOS_RETURN_IF_ERROR(find(model));
-    return PromptInfo{chat_template, "<s>", "</s>"};
+    PromptInfo info{chat_template, "<s>", "</s>", nullptr, ""};
+    if (!chat_template.empty()) {  // parsed per call here; a real backend parses once at load
+      auto t = ChatTemplate::load(chat_template, info.bos_text, info.eos_text);
+      if (t.ok()) {
+        info.chat = *t;
+      } else {
+        info.chat_template_error = "the model's tokenizer.chat_template cannot be rendered: " + t.status().message();
+      }
+    }
+    return info;
   }
   // One id per byte (the byte value + 3), BOS = 1.
   Result<std::vector<int32_t>> tokenize(std::string_view model, std::span<const PromptPiece> pieces,

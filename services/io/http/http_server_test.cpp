@@ -105,6 +105,38 @@ TEST_CASE("an HTTP/1.0 client gets an unchunked stream that ends with the connec
   CHECK(events.back() == "[DONE]");
 }
 
+TEST_CASE("POST /apply-template renders the model's template; a broken template fails chat, not completions") {
+  Server s;
+  s.backend.chat_template =
+      "{{ bos_token }}{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}"
+      "{% if add_generation_prompt %}[assistant:{% endif %}{% if tools %}{{ tools | length }} tools{% endif %}"
+      "{{ flavour }}";
+  const json body = {{"messages", {{{"role", "system"}, {"content", "S"}}, {{"role", "user"}, {"content", nullptr}}}},
+                     {"tools", {{{"type", "function"}}}},
+                     {"chat_template_kwargs", {{"flavour", "!"}}}};
+  auto r = s.connect().post("/apply-template", body);
+  REQUIRE(r.status == 200);
+  CHECK(r.js() == json{{"prompt", "<s>[system:S][user:][assistant:1 tools!"}});
+  json no_gen = body;
+  no_gen["add_generation_prompt"] = false;
+  CHECK(s.connect().post("/apply-template", no_gen).js()["prompt"] == "<s>[system:S][user:]1 tools!");
+  r = s.connect().post("/apply-template", json{{"messages", 3}});
+  CHECK(r.status == 400);
+  CHECK(r.js()["error"]["message"] == "'messages' must be an array of messages");
+
+  s.backend.chat_template = "line 1\n{% for m in messages %}{{ m.content | frobnicate }}{% endfor %}";
+  r = s.connect().post("/apply-template", body);
+  CHECK(r.status == 400);
+  CHECK(r.js()["error"]["message"] ==
+        "the model's tokenizer.chat_template cannot be rendered: unknown filter 'frobnicate' (template line 2)");
+  const json chat = {{"model", "fake"}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 2}};
+  r = s.connect().post("/v1/chat/completions", chat);
+  CHECK(r.status >= 400);
+  CHECK(r.js()["error"]["message"].get<std::string>().find("frobnicate") != std::string::npos);
+  r = s.connect().post("/v1/completions", json{{"model", "fake"}, {"prompt", "Hi"}, {"max_tokens", 2}});
+  CHECK(r.status == 200);
+}
+
 TEST_CASE("chat: the model's template builds the prompt; streaming deltas start with the role") {
   Server s;
   const json body = {{"model", "fake"}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 2}};
@@ -114,7 +146,9 @@ TEST_CASE("chat: the model's template builds the prompt; streaming deltas start 
   CHECK(r.js()["choices"][0]["message"]["content"] == "Once upon");
   CHECK(s.backend.last_prompt_text() == "User: Hi\nAssistant:");
 
-  s.backend.chat_template = "{{ '<|im_start|>' + message['role'] }}";
+  s.backend.chat_template =
+      "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}"
+      "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
   json streamed = body;
   streamed["stream"] = true;
   r = s.connect().post("/v1/chat/completions", streamed);

@@ -10,7 +10,7 @@ namespace llmos::http {
 Result<LocalModel> open_local_model(const std::string& path, const LocalModelOptions& options) {
   LocalModel out;
   LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
-  LLMOS_ASSIGN_OR_RETURN(out.text, model_text_from_gguf(*file));
+  LLMOS_ASSIGN_OR_RETURN(out.text, model_text_from_gguf(*file, options.chat_template_file));
   driver::DriverOptions dopts;
   dopts.threads = options.threads;
   LLMOS_ASSIGN_OR_RETURN(auto drv, driver::make_cpu_driver(dopts));

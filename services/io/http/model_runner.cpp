@@ -30,6 +30,7 @@ void ModelRunner::start(std::function<void(Status)> loaded) {
 
 void ModelRunner::load(const std::function<void(Status)>& loaded) {
   LocalModelOptions o;
+  o.chat_template_file = params_.chat_template_file;
   o.threads = params_.threads > 0 ? params_.threads : options_.threads;
   o.max_seqs = options_.max_seqs;
   o.max_batch_tokens = options_.max_batch_tokens;

@@ -127,6 +127,9 @@ void IoServer::send_http_final(Stream& s) {
 // ---- administration ------------------------------------------------------------
 
 void IoServer::admin_load(http::LoadParams params, std::function<void(Status)> done) {
+  if (!params.chat_template_file.empty()) {
+    return done(unimplemented("'chat_template_file' is not supported by the system yet; use llmos serve --local"));
+  }
   const uint64_t id = next_id();
   ipc::OutgoingMessage out(id);
   auto load = out.body().initLoadModel();

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,12 +33,19 @@ struct ModelInfo {
   std::string error;           // why, when state == kFailed
 };
 
-// What a prompt needs besides the tokenizer: the chat template text of the
-// GGUF key tokenizer.chat_template ("" when absent) and the BOS/EOS texts.
+class ChatTemplate;  // chat_template.hpp
+
+// What a prompt needs besides the tokenizer: the chat template text (the GGUF
+// key tokenizer.chat_template, or the --chat-template-file; "" when absent),
+// the BOS/EOS texts, and the template parsed once at load: null when there is
+// none or it cannot be rendered (then chat_template_error says why, naming the
+// construct and line; plain completions still work).
 struct PromptInfo {
   std::string chat_template;
   std::string bos_text;
   std::string eos_text;
+  std::shared_ptr<const ChatTemplate> chat;
+  std::string chat_template_error;
 };
 
 // A run of prompt text. parse_special: control-token texts in it
@@ -85,6 +93,7 @@ struct LoadParams {
   int ctx = 0;       // 0 = the model's
   int threads = 0;   // CPU threads; 0 = automatic
   std::string device = "auto";  // "cpu", "cuda" or "auto" (CUDA when a GPU answers, else the CPU)
+  std::string chat_template_file;  // "" = the model's own tokenizer.chat_template
 };
 
 struct ModelStats {

@@ -21,6 +21,7 @@ struct LocalModelOptions {
   int max_batch_tokens = 512;  // tokens one engine step may carry
   int ctx = 0;                 // per-sequence context; 0 = the model's
   int kv_tokens = 0;           // KV capacity over all sequences; 0 = one context
+  std::string chat_template_file;  // "" = the model's own chat template
 };
 
 struct LocalModel {

@@ -24,10 +24,14 @@ struct ModelText {
   const PromptInfo prompt_info;
 };
 
-// Errors name the file: a missing/invalid vocabulary, or a chat template that
-// is not a string.
-Result<std::shared_ptr<const ModelText>> model_text_from_gguf(const gguf::GgufFile& file);
+// Errors name the file: a missing/invalid vocabulary, a chat template that is
+// not a string, an unreadable chat_template_file. The chat template (the file's,
+// or chat_template_file's when given) is parsed here, once: one that cannot be
+// rendered leaves prompt_info.chat null and its error in chat_template_error.
+Result<std::shared_ptr<const ModelText>> model_text_from_gguf(const gguf::GgufFile& file,
+                                                              const std::string& chat_template_file = "");
 // Opens `path` and reads its ModelText (the weights are mapped, not read).
-Result<std::shared_ptr<const ModelText>> load_model_text(const std::string& path);
+Result<std::shared_ptr<const ModelText>> load_model_text(const std::string& path,
+                                                         const std::string& chat_template_file = "");
 
 }  // namespace llmos::http
