@@ -18,5 +18,11 @@ int cmd_unload(int argc, char** argv);
 int cmd_ps(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
 int cmd_serve(int argc, char** argv);  // serve_cmd.cpp: the HTTP API over an in-process engine
+// store_cmds.cpp: the model store (no running system needed)
+int cmd_list(int argc, char** argv);
+int cmd_show(int argc, char** argv);
+int cmd_rm(int argc, char** argv);
+int cmd_cp(int argc, char** argv);
+int cmd_import(int argc, char** argv);
 
 }  // namespace llmos::cli

@@ -38,6 +38,13 @@ void usage(std::FILE* out) {
       "                                     a conversation with a model\n"
       "  shell                              the interactive shell (also `llmos` alone on a terminal)\n"
       "\n"
+      "  list [--json]                      models in the store ($LLMOS_MODELS or --models-dir)\n"
+      "  show NAME[:TAG] [--json]           a stored model's manifest\n"
+      "  import FILE.gguf [--name NAME[:TAG]]\n"
+      "                                     copy a model file into the store\n"
+      "  cp SRC DST                         another name for a stored model\n"
+      "  rm NAME[:TAG]                      remove a stored model\n"
+      "\n"
       "  serve --local --model MODEL.gguf [--http ADDR:PORT]\n"
       "                                     the OpenAI-compatible HTTP API, engine in this process\n"
       "\n"
@@ -52,7 +59,8 @@ llmos::shell::CommandTable command_table() {
   return {{"inspect", cmd_inspect}, {"tokenize", cmd_tokenize}, {"generate", cmd_generate},
           {"up", cmd_up},           {"down", cmd_down},         {"load", cmd_load},
           {"unload", cmd_unload},   {"ps", cmd_ps},             {"stats", cmd_stats},
-          {"session", cmd_session}};
+          {"session", cmd_session}, {"list", cmd_list},     {"show", cmd_show},
+          {"rm", cmd_rm},           {"cp", cmd_cp},             {"import", cmd_import}};
 }
 
 int main(int argc, char** argv) {
@@ -76,6 +84,11 @@ int main(int argc, char** argv) {
   if (cmd == "ps") return llmos::cli::cmd_ps(argc - 1, argv + 1);
   if (cmd == "stats") return llmos::cli::cmd_stats(argc - 1, argv + 1);
   if (cmd == "serve") return llmos::cli::cmd_serve(argc - 1, argv + 1);
+  if (cmd == "list") return llmos::cli::cmd_list(argc - 1, argv + 1);
+  if (cmd == "show") return llmos::cli::cmd_show(argc - 1, argv + 1);
+  if (cmd == "rm") return llmos::cli::cmd_rm(argc - 1, argv + 1);
+  if (cmd == "cp") return llmos::cli::cmd_cp(argc - 1, argv + 1);
+  if (cmd == "import") return llmos::cli::cmd_import(argc - 1, argv + 1);
   if (cmd == "session") return llmos::cli::cmd_session(argc - 1, argv + 1);
   if (cmd == "chat") return llmos::shell::run_chat(argc - 1, argv + 1);
   if (cmd == "shell") return llmos::shell::run_shell(command_table());
