@@ -24,5 +24,6 @@ int cmd_show(int argc, char** argv);
 int cmd_rm(int argc, char** argv);
 int cmd_cp(int argc, char** argv);
 int cmd_import(int argc, char** argv);
+int cmd_pull(int argc, char** argv);  // pull_cmd.cpp
 
 }  // namespace llmos::cli

@@ -42,6 +42,8 @@ void usage(std::FILE* out) {
       "  show NAME[:TAG] [--json]           a stored model's manifest\n"
       "  import FILE.gguf [--name NAME[:TAG]]\n"
       "                                     copy a model file into the store\n"
+      "  pull URL|hf:ORG/REPO/FILE.gguf [--name NAME[:TAG]] [--sha256 HEX]\n"
+      "                                     download a model into the store (resumable)\n"
       "  cp SRC DST                         another name for a stored model\n"
       "  rm NAME[:TAG]                      remove a stored model\n"
       "\n"
@@ -60,7 +62,8 @@ llmos::shell::CommandTable command_table() {
           {"up", cmd_up},           {"down", cmd_down},         {"load", cmd_load},
           {"unload", cmd_unload},   {"ps", cmd_ps},             {"stats", cmd_stats},
           {"session", cmd_session}, {"list", cmd_list},     {"show", cmd_show},
-          {"rm", cmd_rm},           {"cp", cmd_cp},             {"import", cmd_import}};
+          {"rm", cmd_rm},           {"cp", cmd_cp},             {"import", cmd_import},
+          {"pull", cmd_pull}};
 }
 
 int main(int argc, char** argv) {
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
   if (cmd == "show") return llmos::cli::cmd_show(argc - 1, argv + 1);
   if (cmd == "rm") return llmos::cli::cmd_rm(argc - 1, argv + 1);
   if (cmd == "cp") return llmos::cli::cmd_cp(argc - 1, argv + 1);
+  if (cmd == "pull") return llmos::cli::cmd_pull(argc - 1, argv + 1);
   if (cmd == "import") return llmos::cli::cmd_import(argc - 1, argv + 1);
   if (cmd == "session") return llmos::cli::cmd_session(argc - 1, argv + 1);
   if (cmd == "chat") return llmos::shell::run_chat(argc - 1, argv + 1);
