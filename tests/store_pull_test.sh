@@ -21,9 +21,16 @@ expect_has() { case "$2" in *"$3"*) pass "$1" ;; *) fail "$1: $(printf %q "$2") 
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/llmos-store-test.XXXXXX")
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }
+SYSTEM_UP=""
+cleanup() {
+  [ -n "$SYSTEM_UP" ] && "$LLMOS" down >/dev/null 2>&1
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+  rm -rf "$TMP"
+}
 trap cleanup EXIT
 export LLMOS_MODELS="$TMP/store"
+export LLMOS_RUNTIME_DIR="$TMP/rt"
+export LLMOS_WATCH_PID=$$  # a system started here ends with this script, even if it is killed
 unset XDG_DATA_HOME
 
 mkdir -p "$TMP/www"
@@ -124,6 +131,19 @@ if command -v openssl >/dev/null; then
   kill "$TLS_PID" 2>/dev/null
 else
   echo "SKIPPED part: openssl is not installed (no HTTPS check)"
+fi
+
+# A running system loads a stored model by its name, tag included.
+if "$LLMOS" up --budget 256M --http off >"$TMP/up.out" 2>&1; then
+  SYSTEM_UP=1
+  out=$("$LLMOS" load viaredirect:v1 2>&1); expect_has "load a stored model by name:tag" "$out" "loaded 'viaredirect:v1'"
+  expect_eq "ps names it" "$("$LLMOS" ps --json | python3 -c 'import json,sys; print(" ".join(m["name"]+"="+m["state"] for m in json.load(sys.stdin)["models"]))')" "viaredirect:v1=ready"
+  "$LLMOS" generate viaredirect:v1 "Once upon a time" --max-tokens 4 --temperature 0 >/dev/null 2>&1
+  expect_eq "generate with it" "$?" "0"
+  out=$("$LLMOS" load nosuch 2>&1); expect_has "load of neither file nor stored model" "$out" "nosuch: no such file, and model 'nosuch:latest' is not in the store"
+  "$LLMOS" down >/dev/null 2>&1; SYSTEM_UP=""
+else
+  fail "llmos up: $(cat "$TMP/up.out")"
 fi
 
 if [ "$FAILURES" -gt 0 ]; then echo "$FAILURES check(s) failed"; exit 1; fi
