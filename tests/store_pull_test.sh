@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The model store and `llmos pull` as a user runs them (see tests/store.cmake):
-#   store_pull_test.sh LLMOS_BIN MKMODEL_BIN
+#   store_pull_test.sh LLMOS_BIN MKMODEL_BIN [NPM_DIR]
 # Writes a tiny model with llmos-mkmodel, imports, copies, lists, shows and
 # removes it, then pulls it from a local HTTP server this test starts
 # (tests/model_file_server.py): plain, through a redirect, from an hf: source
@@ -11,6 +11,8 @@
 set -uo pipefail
 LLMOS=${1:?usage: store_pull_test.sh LLMOS_BIN MKMODEL_BIN}
 MKMODEL=${2:?}
+NPM_DIR=${3:-}
+[ -n "$NPM_DIR" ] && NPM_DIR=$(realpath -m "$NPM_DIR")
 command -v python3 >/dev/null || { echo "SKIPPED: python3 is not installed"; exit 77; }
 
 FAILURES=0
@@ -133,9 +135,40 @@ else
   echo "SKIPPED part: openssl is not installed (no HTTPS check)"
 fi
 
-# A running system loads a stored model by its name, tag included.
-if "$LLMOS" up --budget 256M --http off >"$TMP/up.out" 2>&1; then
+# A running system loads a stored model by its name, tag included, and its
+# HTTP server answers Ollama's store endpoints (curl, and the official
+# `ollama` npm client when node and npm can install it into NPM_DIR).
+if "$LLMOS" up --budget 256M --http 127.0.0.1:0 >"$TMP/up.out" 2>&1; then
   SYSTEM_UP=1
+  BASE_HTTP=$(sed -n 's|^HTTP API: \(http://[^/ ]*\)/v1.*|\1|p' "$TMP/up.out")
+  expect_eq "GET / as Ollama answers it" "$(curl -s "$BASE_HTTP/")" "Ollama is running"
+  expect_eq "HEAD /" "$(curl -s -o /dev/null -w '%{http_code}' -I "$BASE_HTTP/")" "200"
+  expect_eq "/api/tags lists the store" "$(curl -s "$BASE_HTTP/api/tags" | python3 -c 'import json,sys; print(" ".join(m["name"] for m in json.load(sys.stdin)["models"]))')" \
+    "$("$LLMOS" list --json | python3 -c 'import json,sys; print(" ".join(m["name"]+":"+m["tag"] for m in json.load(sys.stdin)))')"
+  if [ -n "$NPM_DIR" ] && command -v node >/dev/null && command -v npm >/dev/null; then
+    if [ ! -f "$NPM_DIR/node_modules/ollama/package.json" ]; then
+      mkdir -p "$NPM_DIR"
+      npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$NPM_DIR" ollama >"$TMP/npm.log" 2>&1 ||
+        rm -rf "$NPM_DIR/node_modules/ollama"
+    fi
+    if [ -f "$NPM_DIR/node_modules/ollama/package.json" ]; then
+      mkdir -p "$TMP/one"
+      ONE_STORE="$TMP/one/store"
+      LLMOS_MODELS="$ONE_STORE" "$LLMOS" import "$TMP/www/tiny.gguf" --name solo:q >/dev/null
+      "$LLMOS" down >/dev/null 2>&1
+      LLMOS_MODELS="$ONE_STORE" "$LLMOS" up --budget 256M --http 127.0.0.1:0 >"$TMP/up2.out" 2>&1 || fail "llmos up with one model"
+      BASE_ONE=$(sed -n 's|^HTTP API: \(http://[^/ ]*\)/v1.*|\1|p' "$TMP/up2.out")
+      OLLAMA_MODULE="$NPM_DIR/node_modules/ollama" BASE="$BASE_ONE" MODEL=solo:q SHA="$SHA" \
+        node "$(dirname "$0")/ollama_store_check.cjs" >"$TMP/ollama.out" 2>&1 || fail "the ollama npm client checks"
+      cat "$TMP/ollama.out"
+      "$LLMOS" down >/dev/null 2>&1
+      "$LLMOS" up --budget 256M --http off >/dev/null 2>&1 || fail "llmos up again"
+    else
+      echo "SKIPPED part: npm could not install the ollama package"
+    fi
+  else
+    echo "SKIPPED part: no NPM_DIR, node or npm (the ollama npm client checks)"
+  fi
   out=$("$LLMOS" load viaredirect:v1 2>&1); expect_has "load a stored model by name:tag" "$out" "loaded 'viaredirect:v1'"
   expect_eq "ps names it" "$("$LLMOS" ps --json | python3 -c 'import json,sys; print(" ".join(m["name"]+"="+m["state"] for m in json.load(sys.stdin)["models"]))')" "viaredirect:v1=ready"
   "$LLMOS" generate viaredirect:v1 "Once upon a time" --max-tokens 4 --temperature 0 >/dev/null 2>&1
