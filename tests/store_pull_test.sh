@@ -173,6 +173,15 @@ if "$LLMOS" up --budget 256M --http 127.0.0.1:0 >"$TMP/up.out" 2>&1; then
   expect_eq "ps names it" "$("$LLMOS" ps --json | python3 -c 'import json,sys; print(" ".join(m["name"]+"="+m["state"] for m in json.load(sys.stdin)["models"]))')" "viaredirect:v1=ready"
   "$LLMOS" generate viaredirect:v1 "Once upon a time" --max-tokens 4 --temperature 0 >/dev/null 2>&1
   expect_eq "generate with it" "$?" "0"
+  # llmos run: pulls a source not yet stored, loads it, answers.
+  out=$(LLMOS_HF_ENDPOINT="$BASE/hf" "$LLMOS" run hf:org/repo/tiny.gguf "Once upon a time" 2>&1); rc=$?
+  expect_eq "llmos run hf: exit" "$rc" "0"
+  expect_has "llmos run pulls" "$out" "pulled 'tiny:latest'"
+  expect_has "llmos run loads" "$out" "loaded 'tiny:latest'"
+  out=$("$LLMOS" run viaredirect:v1 "Once upon a time" 2>&1); rc=$?
+  expect_eq "llmos run of a loaded model: exit" "$rc" "0"
+  case "$out" in *loaded*) fail "llmos run loaded a model that was loaded" ;; *) pass "llmos run uses the loaded model" ;; esac
+  out=$("$LLMOS" run nosuch "x" 2>&1); expect_has "llmos run of a model not in the store" "$out" "model 'nosuch:latest' is not in the store"
   out=$("$LLMOS" load nosuch 2>&1); expect_has "load of neither file nor stored model" "$out" "nosuch: no such file, and model 'nosuch:latest' is not in the store"
   "$LLMOS" down >/dev/null 2>&1; SYSTEM_UP=""
 else

@@ -25,5 +25,6 @@ int cmd_rm(int argc, char** argv);
 int cmd_cp(int argc, char** argv);
 int cmd_import(int argc, char** argv);
 int cmd_pull(int argc, char** argv);  // pull_cmd.cpp
+int cmd_run(int argc, char** argv);   // run_cmd.cpp: up, pull, load as needed, then generate or chat
 
 }  // namespace llmos::cli

@@ -43,6 +43,7 @@ void usage(std::FILE* out) {
       "  show NAME[:TAG] [--json]           a stored model's manifest\n"
       "  import FILE.gguf [--name NAME[:TAG]]\n"
       "                                     copy a model file into the store\n"
+      "  run NAME[:TAG]|URL|hf:... [PROMPT] start, pull and load as needed, then answer or chat\n"
       "  pull URL|hf:ORG/REPO/FILE.gguf [--name NAME[:TAG]] [--sha256 HEX]\n"
       "                                     download a model into the store (resumable)\n"
       "  cp SRC DST                         another name for a stored model\n"
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
   if (cmd == "show") return llmos::cli::cmd_show(argc - 1, argv + 1);
   if (cmd == "rm") return llmos::cli::cmd_rm(argc - 1, argv + 1);
   if (cmd == "cp") return llmos::cli::cmd_cp(argc - 1, argv + 1);
+  if (cmd == "run") return llmos::cli::cmd_run(argc - 1, argv + 1);
   if (cmd == "pull") return llmos::cli::cmd_pull(argc - 1, argv + 1);
   if (cmd == "import") return llmos::cli::cmd_import(argc - 1, argv + 1);
   if (cmd == "session") return llmos::cli::cmd_session(argc - 1, argv + 1);
