@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libboost-dev libboost-program-options-dev nlohmann-json3-dev
       libzmq3-dev cppzmq-dev capnproto libcapnp-dev libjemalloc-dev doctest-dev
-      curl ca-certificates jq libicu-dev)
+      libssl-dev curl ca-certificates jq libicu-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,11 +5,16 @@
 namespace llmos::kernel {
 namespace {
 
+// NAME or NAME:TAG (as the model store names models), each part non-empty.
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
+  const size_t colon = name.find(':');
+  if (colon != std::string_view::npos &&
+      (colon == 0 || colon + 1 == name.size() || name.find(':', colon + 1) != std::string_view::npos))
+    return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+           c == '.' || c == '_' || c == '-' || c == ':';
   });
 }
 
@@ -27,7 +32,7 @@ Status ModelRegistry::begin_load(ModelSpec spec, MemoryEstimate memory) {
   const std::string& name = spec.name;
   if (!valid_name(name)) {
     return invalid_argument("model name '" + name +
-                            "' must be 1-64 characters of letters, digits, '.', '_' or '-'");
+                            "' must be 1-64 characters of letters, digits, '.', '_' or '-', with one optional ':TAG'");
   }
   if (spec.ctx == 0) return invalid_argument("model '" + name + "': context length must be positive");
   auto it = models_.find(name);

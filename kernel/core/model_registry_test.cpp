@@ -78,10 +78,17 @@ TEST_CASE("names are unique and well-formed") {
   CHECK(reg.begin_load(spec(std::string(65, 'x')), {1, 1}).code() == ErrorCode::kInvalidArgument);
   CHECK(reg.begin_load(spec("ok_name-1.5"), {1, 1}).ok());
   CHECK(reg.begin_load(spec("zero", 0), {1, 1}).code() == ErrorCode::kInvalidArgument);
+  // Tags, as the model store names models: one ':' between two non-empty parts.
+  CHECK(reg.begin_load(spec("qwen3:0.6b-q4_k_m"), {1, 1}).ok());
+  for (const char* bad : {":tag", "name:", "a:b:c", "a/b"}) {
+    CAPTURE(bad);
+    CHECK(reg.begin_load(spec(bad), {1, 1}).code() == ErrorCode::kInvalidArgument);
+  }
   auto all = reg.list();
-  REQUIRE(all.size() == 2);
+  REQUIRE(all.size() == 3);
   CHECK(all[0].spec.name == "a");
   CHECK(all[1].spec.name == "ok_name-1.5");
+  CHECK(all[2].spec.name == "qwen3:0.6b-q4_k_m");
 }
 
 }  // namespace

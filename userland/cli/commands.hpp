@@ -19,5 +19,13 @@ int cmd_unload(int argc, char** argv);
 int cmd_ps(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
 int cmd_serve(int argc, char** argv);  // serve_cmd.cpp: the HTTP API over an in-process engine
+// store_cmds.cpp: the model store (no running system needed)
+int cmd_list(int argc, char** argv);
+int cmd_show(int argc, char** argv);
+int cmd_rm(int argc, char** argv);
+int cmd_cp(int argc, char** argv);
+int cmd_import(int argc, char** argv);
+int cmd_pull(int argc, char** argv);  // pull_cmd.cpp
+int cmd_run(int argc, char** argv);   // run_cmd.cpp: up, pull, load as needed, then generate or chat
 
 }  // namespace llmos::cli

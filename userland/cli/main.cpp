@@ -26,7 +26,8 @@ void usage(std::FILE* out) {
       "                                     start the system (llmosd and its services; the\n"
       "                                     OpenAI-compatible HTTP API on 127.0.0.1:8080)\n"
       "  down                               stop it, leaving no process behind\n"
-      "  load PATH [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto]\n"
+      "  load PATH|NAME[:TAG] [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto]\n"
+      "                                     a model file, or a model in the store\n"
       "  unload NAME                        drain and unload a model\n"
       "  ps [--json]                        models and services\n"
       "  generate NAME PROMPT [--max-tokens N] [--temperature T] [--seed S]\n"
@@ -38,6 +39,16 @@ void usage(std::FILE* out) {
       "  chat NAME [--continue] [--session S]\n"
       "                                     a conversation with a model\n"
       "  shell                              the interactive shell (also `llmos` alone on a terminal)\n"
+      "\n"
+      "  list [--json]                      models in the store ($LLMOS_MODELS or --models-dir)\n"
+      "  show NAME[:TAG] [--json]           a stored model's manifest\n"
+      "  import FILE.gguf [--name NAME[:TAG]]\n"
+      "                                     copy a model file into the store\n"
+      "  run NAME[:TAG]|URL|hf:... [PROMPT] start, pull and load as needed, then answer or chat\n"
+      "  pull URL|hf:ORG/REPO/FILE.gguf [--name NAME[:TAG]] [--sha256 HEX]\n"
+      "                                     download a model into the store (resumable)\n"
+      "  cp SRC DST                         another name for a stored model\n"
+      "  rm NAME[:TAG]                      remove a stored model\n"
       "\n"
       "  serve --local --model MODEL.gguf [--http ADDR:PORT] [--chat-template-file FILE]\n"
       "                                     the OpenAI-compatible HTTP API, engine in this process\n"
@@ -53,7 +64,9 @@ llmos::shell::CommandTable command_table() {
   return {{"inspect", cmd_inspect}, {"tokenize", cmd_tokenize}, {"generate", cmd_generate},
           {"up", cmd_up},           {"down", cmd_down},         {"load", cmd_load},
           {"unload", cmd_unload},   {"ps", cmd_ps},             {"stats", cmd_stats},
-          {"session", cmd_session}};
+          {"session", cmd_session}, {"list", cmd_list},     {"show", cmd_show},
+          {"rm", cmd_rm},           {"cp", cmd_cp},             {"import", cmd_import},
+          {"pull", cmd_pull}};
 }
 
 int main(int argc, char** argv) {
@@ -78,6 +91,13 @@ int main(int argc, char** argv) {
   if (cmd == "ps") return llmos::cli::cmd_ps(argc - 1, argv + 1);
   if (cmd == "stats") return llmos::cli::cmd_stats(argc - 1, argv + 1);
   if (cmd == "serve") return llmos::cli::cmd_serve(argc - 1, argv + 1);
+  if (cmd == "list") return llmos::cli::cmd_list(argc - 1, argv + 1);
+  if (cmd == "show") return llmos::cli::cmd_show(argc - 1, argv + 1);
+  if (cmd == "rm") return llmos::cli::cmd_rm(argc - 1, argv + 1);
+  if (cmd == "cp") return llmos::cli::cmd_cp(argc - 1, argv + 1);
+  if (cmd == "run") return llmos::cli::cmd_run(argc - 1, argv + 1);
+  if (cmd == "pull") return llmos::cli::cmd_pull(argc - 1, argv + 1);
+  if (cmd == "import") return llmos::cli::cmd_import(argc - 1, argv + 1);
   if (cmd == "session") return llmos::cli::cmd_session(argc - 1, argv + 1);
   if (cmd == "chat") return llmos::shell::run_chat(argc - 1, argv + 1);
   if (cmd == "shell") return llmos::shell::run_shell(command_table());

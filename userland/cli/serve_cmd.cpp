@@ -7,10 +7,13 @@
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <iostream>
 #include <string>
 
 #include "llmos/common/listen_address.hpp"
+#include "llmos/model/model_store.hpp"
 #include "llmos/http/api_keys.hpp"
 #include "llmos/http/http_server.hpp"
 #include "llmos/http/local_backend.hpp"
@@ -32,6 +35,10 @@ int cmd_serve(int argc, char** argv) {
   std::string model_path, name, listen = "127.0.0.1:8080", keys_path, chat_template_file;
   http::LocalBackendOptions backend_opts;
   http::HttpServerOptions server_opts;
+  if (auto dir = model::resolve_models_dir(std::nullopt, std::getenv("LLMOS_MODELS"), std::getenv("XDG_DATA_HOME"),
+                                           std::getenv("HOME"));
+      dir.ok())
+    server_opts.models_dir = *dir;  // Ollama's /api/tags and friends
   int ctx = 0;
   size_t max_body = server_opts.max_body_bytes;
   po::options_description opts("llmos serve options");

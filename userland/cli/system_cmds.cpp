@@ -7,12 +7,15 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "llmos/common/listen_address.hpp"
 #include "llmos/http/api_keys.hpp"
+#include "llmos/model/model_store.hpp"
 #include "system_context.hpp"
 
 namespace llmos::cli {
@@ -35,6 +38,19 @@ int parse(const char* cmd, int argc, char** argv, const po::options_description&
     return 0;
   }
   return -1;
+}
+
+// The file of the stored model `text` names (NAME[:TAG]); errors say it is
+// neither a file nor a stored model.
+Result<std::string> find_stored_model(const std::string& text, const std::optional<std::string>& models_dir) {
+  auto name = model::parse_model_name(text);
+  if (!name.ok()) return not_found(text + ": no such file (" + name.status().message() + ")");
+  LLMOS_ASSIGN_OR_RETURN(std::string dir, model::resolve_models_dir(models_dir, std::getenv("LLMOS_MODELS"),
+                                                                    std::getenv("XDG_DATA_HOME"), std::getenv("HOME")));
+  LLMOS_ASSIGN_OR_RETURN(auto store, model::ModelStore::open(dir));
+  auto m = store.find(*name);
+  if (!m.ok()) return not_found(text + ": no such file, and " + m.status().message());
+  return store.blob_path(*m);
 }
 
 void progress_bar(const client::LoadProgress& p) {
@@ -177,20 +193,29 @@ int cmd_down(int argc, char** argv) {
 
 int cmd_load(int argc, char** argv) {
   client::LoadOptions lo;
+  std::string models_dir;
   po::options_description opts("llmos load options");
   opts.add_options()
       ("help,h", "show this help")
-      ("path", po::value(&lo.path), "the GGUF model file")
+      ("path", po::value(&lo.path), "the GGUF model file, or a model in the store (llmos list)")
       ("name", po::value(&lo.name), "the model's name (default: the file's stem)")
       ("ctx", po::value(&lo.ctx), "context length in tokens (default: the model's)")
       ("threads,t", po::value(&lo.threads), "CPU threads (default: all cores)")
-      ("device", po::value(&lo.device)->default_value("auto"), "cpu, cuda, or auto (CUDA when usable, else the CPU)");
+      ("device", po::value(&lo.device)->default_value("auto"), "cpu, cuda, or auto (CUDA when usable, else the CPU)")
+      ("models-dir", po::value(&models_dir), "the model store (default: $LLMOS_MODELS, ...)");
   po::positional_options_description pos;
   pos.add("path", 1);
   po::variables_map vm;
-  const char* usage = "llmos load PATH [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto]";
+  const char* usage =
+      "llmos load PATH|NAME[:TAG] [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto] [--models-dir DIR]";
   if (int rc = parse("load", argc, argv, opts, pos, vm, usage); rc >= 0) return rc;
   if (lo.path.empty()) return report("load", std::string("a model file is required (") + usage + ")", 2);
+  if (!std::filesystem::exists(lo.path)) {  // not a file: a model in the store?
+    auto stored = find_stored_model(lo.path, vm.count("models-dir") ? std::optional(models_dir) : std::nullopt);
+    if (!stored.ok()) return report("load", stored.status());
+    if (lo.name.empty()) lo.name = lo.path;
+    lo.path = *stored;
+  }
   if (lo.device != "cpu" && lo.device != "cuda" && lo.device != "auto") {
     return report("load", "--device must be cpu, cuda or auto, not '" + lo.device + "'", 2);
   }

@@ -1,6 +1,11 @@
 #include "line_editor.hpp"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "shell.hpp"
 
@@ -81,3 +86,27 @@ TEST_CASE("command lines split into words with quotes and escapes") {
 
 }  // namespace
 }  // namespace llmos::shell
+
+TEST_CASE("the shell completes the model store's NAME:TAG names for load, run, show, rm and cp") {
+  const std::string dir = "/tmp/llmos_shell_store_test_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir + "/manifests/qwen3");
+  std::filesystem::create_directories(dir + "/manifests/other");
+  const std::string sha(64, 'a');
+  for (const auto& [name, tag] : {std::pair<std::string, std::string>{"qwen3", "0.6b"}, {"other", "latest"}}) {
+    std::ofstream(dir + "/manifests/" + name + "/" + tag + ".json")
+        << R"({"name":")" << name << R"(","tag":")" << tag << R"(","file":"blobs/sha256-)" << sha
+        << R"(","size":1,"sha256":")" << sha << R"(","source":"","created":"","gguf_version":3,"tensor_count":1,)"
+        << R"("file_type":0,"hyperparameters":{"architecture":"llama","general_name":"","vocab_size":1,)"
+        << R"("embedding_length":1,"block_count":1,"head_count":1,"head_count_kv":1,"head_dim":1,"value_head_dim":1,)"
+        << R"("feed_forward_length":1,"context_length":1,"rope_dimension_count":1,"rope_freq_base":1,)"
+        << R"("rms_norm_eps":1,"expert_count":0,"expert_used_count":0,"tied_output":false},)"
+        << R"("memory":{"weights_bytes":1,"kv_cache_bytes":1}})";
+  }
+  ::setenv("LLMOS_MODELS", dir.c_str(), 1);
+  const llmos::shell::CommandTable commands = {{"run", nullptr}, {"load", nullptr}};
+  CHECK(llmos::shell::complete_line(commands, "run q") == std::vector<std::string>{"qwen3:0.6b"});
+  CHECK(llmos::shell::complete_line(commands, "show ") == std::vector<std::string>{"other:latest", "qwen3:0.6b"});
+  CHECK(llmos::shell::complete_line(commands, "load qwen3:") == std::vector<std::string>{"qwen3:0.6b"});
+  ::unsetenv("LLMOS_MODELS");
+  std::filesystem::remove_all(dir);
+}

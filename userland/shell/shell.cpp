@@ -11,6 +11,7 @@
 #include "line_editor.hpp"
 #include "llmos/client/client.hpp"
 #include "llmos/client/system.hpp"
+#include "llmos/model/model_store.hpp"
 
 namespace llmos::shell {
 namespace {
@@ -31,7 +32,7 @@ const char* kHelp =
     "  chat NAME [--continue]     a conversation (/save NAME, /restore NAME, /exit)\n"
     "  session list|save NAME|restore NAME|delete NAME|copy FROM TO\n"
     "  help                       exit (or Ctrl-D)\n"
-    "Tab completes commands, model and session names, and files; Ctrl-C stops a generation.\n";
+    "Tab completes commands, model names (loaded and stored), session names and files; Ctrl-C stops a generation.\n";
 
 // Completions of a path prefix: entries of its folder, folders with a '/'.
 std::vector<std::string> complete_path(const std::string& prefix) {
@@ -72,7 +73,13 @@ class ShellCompleter {
     } else if (words.size() == 2 && (words[0] == "generate" || words[0] == "unload" || words[0] == "chat")) {
       pool = model_names();
     } else if (words[0] == "load" && words.size() == 2) {
-      return complete_path(last);
+      auto out = complete_path(last);
+      for (const auto& n : stored_names())
+        if (n.compare(0, last.size(), last) == 0) out.push_back(n);
+      return out;
+    } else if (words.size() == 2 && (words[0] == "run" || words[0] == "show" || words[0] == "rm" ||
+                                     words[0] == "cp")) {
+      pool = stored_names();
     } else if (words[0] == "session" && words.size() == 2) {
       pool = {"list", "save", "restore", "delete", "copy"};
     } else if (words[0] == "session" && words.size() >= 3 && words[1] != "list") {
@@ -98,6 +105,19 @@ class ShellCompleter {
     if (models.ok()) {
       for (const auto& m : *models) names.push_back(m.name);
     }
+    return names;
+  }
+  // The model store's NAME:TAG names (none when the store does not exist yet).
+  std::vector<std::string> stored_names() {
+    std::vector<std::string> names;
+    auto dir = model::resolve_models_dir(std::nullopt, std::getenv("LLMOS_MODELS"), std::getenv("XDG_DATA_HOME"),
+                                         std::getenv("HOME"));
+    std::error_code ec;
+    if (!dir.ok() || !std::filesystem::is_directory(*dir + "/manifests", ec)) return names;
+    auto store = model::ModelStore::open(*dir);
+    if (!store.ok()) return names;
+    if (auto list = store->list(); list.ok())
+      for (const auto& m : *list) names.push_back(m.name.str());
     return names;
   }
   std::vector<std::string> session_names() {
@@ -152,6 +172,10 @@ std::vector<std::string> split_words(const std::string& line, std::string* error
   if (quote && error) *error = std::string("unterminated ") + quote + " quote";
   if (in_word) words.push_back(std::move(cur));
   return words;
+}
+
+std::vector<std::string> complete_line(const CommandTable& commands, const std::string& before) {
+  return ShellCompleter(commands)(before);
 }
 
 int run_shell(const CommandTable& commands) {

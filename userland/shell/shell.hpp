@@ -28,4 +28,9 @@ int run_chat(int argc, char** argv);
 // backslash escapes. invalid quoting sets *error.
 std::vector<std::string> split_words(const std::string& line, std::string* error);
 
+// What Tab offers after `before` (the line up to the cursor): commands, the
+// loaded models' names (from a running system), the model store's NAME:TAG
+// names (load, run, show, rm, cp), session names, files.
+std::vector<std::string> complete_line(const CommandTable& commands, const std::string& before);
+
 }  // namespace llmos::shell

@@ -10,6 +10,7 @@
 #include "completion_request.hpp"
 #include "completion_response.hpp"
 #include "model_json.hpp"
+#include "ollama_store_api.hpp"
 
 namespace llmos::http {
 namespace {
@@ -193,6 +194,14 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
     ctx->metrics.count_request(route ? route->endpoint : "other", outcome_of_status(reply.status));
     return Routed{std::move(reply), nullptr};
   };
+  if (is_ollama_store_path(path)) {  // Ollama's API: a user key when keys are on (not for its "/" probe)
+    const ApiKeys& keys = ctx->options.api_keys;
+    ApiReply reply = path != "/" && keys.enabled() && keys.role_of(req.authorization) == KeyRole::kNone
+                         ? error_reply(unauthorized("missing or invalid API key: send 'Authorization: Bearer KEY'"))
+                         : ollama_store_reply(ctx->options.models_dir, req.method, path, req.body);
+    ctx->metrics.count_request("ollama", outcome_of_status(reply.status));
+    return Routed{std::move(reply), nullptr};
+  }
   if (!route) return now(error_reply(path_not_found("no such endpoint: " + path)));
   if (std::find(route->methods.begin(), route->methods.end(), req.method) == route->methods.end()) {
     ApiReply r = error_reply(method_not_allowed(std::string(boost::beast::http::to_string(req.method)) + " " + path +

@@ -20,7 +20,7 @@ enum class Device { kCpu, kCuda };
 std::string_view device_name(Device device);  // "cpu", "cuda"
 
 struct ModelSpec {
-  std::string name;  // unique; [A-Za-z0-9._-], 1-64 characters
+  std::string name;  // unique; [A-Za-z0-9._-] with one optional ":TAG", 1-64 characters
   std::string path;
   uint32_t ctx = 0;  // > 0
   uint32_t threads = 0;

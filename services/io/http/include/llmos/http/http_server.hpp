@@ -26,6 +26,7 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{30'000};   // a client that stops reading
   ApiKeys api_keys;                                  // none: no authentication
+  std::string models_dir;  // the model store behind Ollama's /api/tags, show, copy, delete ("" = none)
 };
 
 class HttpServer {

@@ -1,0 +1,141 @@
+// pull_model and download_to_file against tests/model_file_server.py, a local
+// HTTP server this test starts: a whole file, a redirect, the server's
+// SHA-256, a cut connection resumed, a cancel, a bad SHA-256, not GGUF, a 404.
+// Skipped (a message) without python3.
+#include "llmos/model/model_pull.hpp"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "llmos/model/sha256.hpp"
+#include "llmos/modelgen/model_gen.hpp"
+
+using namespace llmos;
+using namespace llmos::model;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The test server over a folder holding tiny.gguf and junk.gguf; stopped (and
+// the folder removed) by the destructor.
+class ModelFileServer {
+ public:
+  ModelFileServer() {
+    dir_ = "/tmp/llmos_pull_test_" + std::to_string(::getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ + "/www");
+    auto spec = modelgen::preset_spec("tiny");
+    REQUIRE(spec.ok());
+    REQUIRE(modelgen::write_model(*spec, dir_ + "/www/tiny.gguf").ok());
+    std::ofstream(dir_ + "/www/junk.gguf") << std::string(5000, 'j');
+    const std::string port_file = dir_ + "/port";
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::execlp("python3", "python3", LLMOS_TEST_MODEL_SERVER, (dir_ + "/www").c_str(), port_file.c_str(),
+               static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;  // python3 is missing or failed: available() is false
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::ifstream(port_file) >> port_;
+  }
+  ~ModelFileServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(dir_);
+  }
+  bool available() const { return port_ != 0; }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  const std::string& dir() const { return dir_; }
+  std::string model() const { return dir_ + "/www/tiny.gguf"; }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+size_t files_in(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.is_regular_file();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("pull: whole, redirected, resumed, cancelled, and refused downloads") {
+  ModelFileServer server;
+  if (!server.available()) {
+    MESSAGE("skipped: python3 could not start the test server");
+    return;
+  }
+  auto store = ModelStore::open(server.dir() + "/store");
+  REQUIRE(store.ok());
+  const std::string sha = *sha256_file(server.model());
+  const uint64_t size = fs::file_size(server.model());
+  DownloadHooks hooks;
+  uint64_t last_done = 0, last_total = 0;
+  hooks.progress = [&](uint64_t done, uint64_t total) { last_done = done, last_total = total; };
+
+  SUBCASE("a whole file, through a redirect, with the server's sha256") {
+    PullRequest req{server.url("/hf/o/r/resolve/main/tiny.gguf"), std::nullopt, "", ""};
+    auto r = pull_model(*store, req, hooks);
+    REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+    CHECK(r->manifest.name.str() == "tiny:latest");
+    CHECK(r->manifest.sha256 == sha);
+    CHECK(r->download.server_sha256 == sha);
+    CHECK(r->download.final_url.target == "/files/tiny.gguf?etag=good");
+    CHECK(last_done == size);
+    CHECK(last_total == size);
+    CHECK(files_in(store->temp_dir()) == 0);
+  }
+  SUBCASE("a cut connection keeps its partial; the next pull resumes it") {
+    PullRequest req{server.url("/cut/tiny.gguf"), *parse_model_name("r:1"), sha, ""};
+    auto cut = pull_model(*store, req, hooks);
+    REQUIRE_FALSE(cut.ok());
+    CHECK(cut.status().message().find("(pull again to resume)") != std::string::npos);
+    CHECK(fs::file_size(partial_path_for(*store, *parse_http_url(req.source))) == size / 2);
+    auto resumed = pull_model(*store, req, hooks);
+    REQUIRE_MESSAGE(resumed.ok(), resumed.status().to_string());
+    CHECK(resumed->download.resumed_from == size / 2);
+    CHECK(resumed->manifest.sha256 == sha);
+    CHECK(files_in(store->temp_dir()) == 0);
+  }
+  SUBCASE("a cancel stops the download") {
+    hooks.cancelled = [] { return true; };
+    auto r = pull_model(*store, PullRequest{server.url("/slow/tiny.gguf"), std::nullopt, "", ""}, hooks);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("cancelled") != std::string::npos);
+    CHECK(store->list()->empty());
+  }
+  SUBCASE("a bad sha256, a file that is not GGUF, a 404: nothing stored, nothing left") {
+    auto bad = pull_model(*store, PullRequest{server.url("/files/tiny.gguf"), std::nullopt, std::string(64, 'f'), ""},
+                          hooks);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().message().find("sha256 mismatch") != std::string::npos);
+    auto junk = pull_model(*store, PullRequest{server.url("/files/junk.gguf"), std::nullopt, "", ""}, hooks);
+    REQUIRE_FALSE(junk.ok());
+    CHECK(junk.status().message().find(server.url("/files/junk.gguf")) == 0);
+    auto missing = pull_model(*store, PullRequest{server.url("/files/absent.gguf"), std::nullopt, "", ""}, hooks);
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.status().message().find("HTTP 404") != std::string::npos);
+    CHECK(store->list()->empty());
+    CHECK(files_in(store->temp_dir()) == 0);
+  }
+}
