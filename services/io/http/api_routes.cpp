@@ -10,6 +10,7 @@
 #include "completion_request.hpp"
 #include "completion_response.hpp"
 #include "model_json.hpp"
+#include "ollama_request.hpp"
 #include "ollama_store_api.hpp"
 
 namespace llmos::http {
@@ -173,6 +174,41 @@ std::string allow_header(const std::vector<verb>& methods) {
   return out;
 }
 
+ApiReply ollama_error(int status, const std::string& message) {
+  return ApiReply{status, "application/json; charset=utf-8", json_text(json{{"error", message}}), {}};
+}
+
+// POST /api/generate and /api/chat: Ollama's request over the OpenAI path's
+// CompletionCall, for a loaded model.
+Routed route_ollama_generation(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, const std::string& path,
+                               std::weak_ptr<Exchange> exchange, boost::asio::any_io_executor executor) {
+  auto now = [&](ApiReply reply) {
+    ctx->metrics.count_request("ollama", outcome_of_status(reply.status));
+    return Routed{std::move(reply), nullptr};
+  };
+  const ApiKeys& keys = ctx->options.api_keys;
+  if (keys.enabled() && keys.role_of(req.authorization) == KeyRole::kNone) {
+    return now(error_reply(unauthorized("missing or invalid API key: send 'Authorization: Bearer KEY'")));
+  }
+  if (req.method != verb::post) {
+    ApiReply r = ollama_error(405, std::string(boost::beast::http::to_string(req.method)) + " " + path +
+                                       " is not allowed; use POST");
+    r.headers.emplace_back("Allow", "POST");
+    return now(std::move(r));
+  }
+  auto request = parse_ollama_request(req.body, path == "/api/chat" ? ApiKind::kChat : ApiKind::kCompletion);
+  if (!request.ok()) return now(ollama_error(400, request.status().message()));
+  auto model = resolve_model(ctx->backend, request->model);
+  if (!model.ok()) return now(ollama_error(api_error_from_status(model.status()).status, model.status().message()));
+  if (request->num_ctx && *request->num_ctx != model->context_length) {
+    return now(ollama_error(400, "'options.num_ctx' " + std::to_string(*request->num_ctx) +
+                                     " cannot be honoured: model '" + model->name + "' is loaded with a context of " +
+                                     std::to_string(model->context_length) + " tokens"));
+  }
+  return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(*request), std::move(*model), exchange,
+                                                               executor, req.received)};
+}
+
 }  // namespace
 
 ApiReply error_reply(const ApiError& error) {
@@ -194,6 +230,9 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
     ctx->metrics.count_request(route ? route->endpoint : "other", outcome_of_status(reply.status));
     return Routed{std::move(reply), nullptr};
   };
+  if (path == "/api/generate" || path == "/api/chat") {
+    return route_ollama_generation(ctx, std::move(req), path, std::move(exchange), std::move(executor));
+  }
   if (is_ollama_store_path(path)) {  // Ollama's API: a user key when keys are on (not for its "/" probe)
     const ApiKeys& keys = ctx->options.api_keys;
     ApiReply reply = path != "/" && keys.enabled() && keys.role_of(req.authorization) == KeyRole::kNone

@@ -7,6 +7,7 @@
 #include "api_error.hpp"
 #include "apply_template.hpp"
 #include "chat_template.hpp"
+#include "ollama_response.hpp"
 
 namespace llmos::http {
 
@@ -26,6 +27,7 @@ CompletionCall::CompletionCall(std::shared_ptr<ServerContext> ctx, CompletionReq
 }
 
 const char* CompletionCall::endpoint() const {
+  if (request_.ollama) return "ollama";
   return request_.kind == ApiKind::kChat ? "chat_completions" : "completions";
 }
 
@@ -58,7 +60,9 @@ Result<GenerationParams> CompletionCall::build_params() {
   p.sampling = request_.sampling;
   if (!request_.seed_given) p.sampling.seed = std::random_device{}();
   // OpenAI's defaults: 16 tokens for completions, up to the context for chat.
-  p.max_tokens = request_.max_tokens.value_or(request_.kind == ApiKind::kChat ? std::max(1, model_.context_length) : 16);
+  // Ollama's num_predict -1 (its default): up to the context.
+  const bool to_context = request_.kind == ApiKind::kChat || request_.ollama;
+  p.max_tokens = request_.max_tokens.value_or(to_context ? std::max(1, model_.context_length) : 16);
   p.stop = request_.stop;
   p.priority = request_.priority;
   return p;
@@ -88,8 +92,8 @@ void CompletionCall::begin_stream() {
   auto ex = exchange_.lock();
   if (!ex) return;
   streaming_ = true;
-  ex->stream_begin();
-  if (request_.kind == ApiKind::kChat) ex->stream_write(sse_event(stream_chunk(meta_, "", nullptr, true)));
+  ex->stream_begin(request_.ollama ? "application/x-ndjson" : "text/event-stream");
+  if (request_.kind == ApiKind::kChat && !request_.ollama) ex->stream_write(sse_event(stream_chunk(meta_, "", nullptr, true)));
 }
 
 void CompletionCall::cancel() {
@@ -105,6 +109,7 @@ void CompletionCall::on_event(GenerationEvent&& ev) {
   const auto now = Clock::now();
   if (ev.token >= 0) {
     if (tokens_seen_ == 0) {
+      first_token_ = now;
       ctx_->metrics.observe_time_to_first_token(std::chrono::duration<double>(now - received_).count());
     } else {
       ctx_->metrics.observe_time_per_output_token(std::chrono::duration<double>(now - last_token_).count());
@@ -115,7 +120,8 @@ void CompletionCall::on_event(GenerationEvent&& ev) {
   if (!ev.text.empty()) {
     if (streaming_) {
       if (auto ex = exchange_.lock()) {
-        ex->stream_write(sse_event(stream_chunk(meta_, ev.text, nullptr, false)));
+        ex->stream_write(request_.ollama ? json_text(ollama_chunk(meta_.model, request_.ollama_chat, ev.text)) + "\n"
+                                         : sse_event(stream_chunk(meta_, ev.text, nullptr, false)));
       }
     } else {
       text_ += ev.text;
@@ -135,6 +141,22 @@ void CompletionCall::finish_ok(FinishReason finish, const Usage& usage) {
   ctx_->metrics.add_tokens(uint64_t(usage.prompt_tokens), uint64_t(usage.completion_tokens));
   auto ex = exchange_.lock();
   if (!ex) return;
+  if (request_.ollama) {
+    const auto end = Clock::now();
+    auto ns = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); };
+    OllamaTimings t;
+    t.total_ns = ns(end - received_);
+    t.prompt_eval_ns = tokens_seen_ > 0 ? ns(first_token_ - received_) : t.total_ns;
+    t.eval_ns = tokens_seen_ > 0 ? ns(last_token_ - first_token_) : 0;
+    std::string body = json_text(ollama_final(meta_.model, request_.ollama_chat, streaming_ ? "" : text_, finish, usage, t));
+    if (streaming_) {
+      ex->stream_write(body + "\n");
+      ex->stream_end();
+    } else {
+      ex->reply(ApiReply{200, "application/json; charset=utf-8", std::move(body), {}});
+    }
+    return;
+  }
   if (streaming_) {
     std::string tail = sse_event(stream_chunk(meta_, "", &finish, false));
     if (request_.include_usage) tail += sse_event(usage_chunk(meta_, usage));
@@ -153,6 +175,16 @@ void CompletionCall::finish_error(const Status& status) {
   ctx_->metrics.count_request(endpoint(), outcome_of_status(err.status));
   auto ex = exchange_.lock();
   if (!ex) return;
+  if (request_.ollama) {  // Ollama's {"error": "..."}, a line of the stream once it began
+    const std::string body = json_text(nlohmann::json{{"error", status.message()}});
+    if (streaming_) {
+      ex->stream_write(body + "\n");
+      ex->stream_end();
+    } else {
+      ex->reply(ApiReply{err.status, "application/json; charset=utf-8", body, {}});
+    }
+    return;
+  }
   if (streaming_) {
     // The status line is gone already: the error travels as an event.
     ex->stream_write("data: " + api_error_body(err) + "\n\n" + std::string(kSseDone));

@@ -48,6 +48,7 @@ class CompletionCall : public PendingCall, public std::enable_shared_from_this<C
   bool streaming_ = false;
   std::string text_;  // the whole text, when not streaming
   int tokens_seen_ = 0;
+  Clock::time_point first_token_;
   Clock::time_point last_token_;
 };
 

@@ -30,6 +30,9 @@ struct CompletionRequest {
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
   Priority priority = Priority::kInteractive;
+  bool ollama = false;                // Ollama's /api/generate or /api/chat: NDJSON, Ollama's shapes
+  bool ollama_chat = false;           // /api/chat ("message"), not /api/generate ("response")
+  std::optional<int> num_ctx;         // Ollama's options.num_ctx: must equal the model's context
 };
 
 Result<CompletionRequest> parse_completion_request(std::string_view body, ApiKind kind);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,9 +38,9 @@ class Exchange {
   virtual ~Exchange() = default;
   // A whole response; ends the exchange.
   virtual void reply(ApiReply reply) = 0;
-  // A server-sent-event stream: 200 with text/event-stream, then data, then
-  // end (which ends the exchange).
-  virtual void stream_begin() = 0;
+  // A stream: 200 with `content_type` (server-sent events, or Ollama's
+  // application/x-ndjson), then data, then end (which ends the exchange).
+  virtual void stream_begin(std::string_view content_type) = 0;
   virtual void stream_write(std::string data) = 0;
   virtual void stream_end() = 0;
 };

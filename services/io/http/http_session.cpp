@@ -197,11 +197,11 @@ void HttpSession::reply(ApiReply r) {
   flush();
 }
 
-void HttpSession::stream_begin() {
+void HttpSession::stream_begin(std::string_view content_type) {
   if (closed_) return;
   bhttp::response<bhttp::empty_body> res{bhttp::status::ok, 11};
   res.set(bhttp::field::server, "llmos");
-  res.set(bhttp::field::content_type, "text/event-stream");
+  res.set(bhttp::field::content_type, boost::beast::string_view(content_type.data(), content_type.size()));
   res.set(bhttp::field::cache_control, "no-cache");
   if (!chunked_) keep_alive_ = false;  // HTTP/1.0: the body ends when the connection does
   res.keep_alive(keep_alive_);

@@ -33,7 +33,7 @@ class HttpSession : public Exchange, public std::enable_shared_from_this<HttpSes
   void shutdown();
 
   void reply(ApiReply reply) override;
-  void stream_begin() override;
+  void stream_begin(std::string_view content_type) override;
   void stream_write(std::string data) override;
   void stream_end() override;
 
