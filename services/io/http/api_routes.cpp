@@ -209,6 +209,36 @@ Routed route_ollama_generation(const std::shared_ptr<ServerContext>& ctx, ApiReq
                                                                executor, req.received)};
 }
 
+// GET /api/ps: the loaded (ready) models. Models stay loaded until unloaded,
+// so there is no expires_at to report.
+Routed route_ollama_ps(const std::shared_ptr<ServerContext>& ctx, const ApiRequest& req) {
+  auto now = [&](ApiReply reply) {
+    ctx->metrics.count_request("ollama", outcome_of_status(reply.status));
+    return Routed{std::move(reply), nullptr};
+  };
+  const ApiKeys& keys = ctx->options.api_keys;
+  if (keys.enabled() && keys.role_of(req.authorization) == KeyRole::kNone) {
+    return now(error_reply(unauthorized("missing or invalid API key: send 'Authorization: Bearer KEY'")));
+  }
+  if (req.method != verb::get) {
+    ApiReply r = ollama_error(405, std::string(boost::beast::http::to_string(req.method)) + " /api/ps is not allowed; use GET");
+    r.headers.emplace_back("Allow", "GET");
+    return now(std::move(r));
+  }
+  auto models = ctx->backend.list_models();
+  if (!models.ok()) return now(ollama_error(api_error_from_status(models.status()).status, models.status().message()));
+  json list = json::array();
+  for (const auto& m : *models) {
+    if (m.state != ModelState::kReady) continue;
+    list.push_back({{"name", m.name},
+                    {"model", m.name},
+                    {"size", m.memory_bytes},
+                    {"size_vram", m.device == "cuda" ? m.memory_bytes : 0},
+                    {"context_length", m.context_length}});
+  }
+  return now(ApiReply{200, "application/json; charset=utf-8", json_text(json{{"models", list}}), {}});
+}
+
 }  // namespace
 
 ApiReply error_reply(const ApiError& error) {
@@ -230,6 +260,7 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
     ctx->metrics.count_request(route ? route->endpoint : "other", outcome_of_status(reply.status));
     return Routed{std::move(reply), nullptr};
   };
+  if (path == "/api/ps") return route_ollama_ps(ctx, req);
   if (path == "/api/generate" || path == "/api/chat") {
     return route_ollama_generation(ctx, std::move(req), path, std::move(exchange), std::move(executor));
   }

@@ -94,6 +94,18 @@ TEST_CASE("Ollama generate and chat give the OpenAI endpoints' greedy text, stre
   REQUIRE(templated.status == 200);
   CHECK(templated.js()["response"] == chat_want);
 
+  SUBCASE("/api/ps lists the loaded model with its size and no expiry") {
+    const auto ps = Connection(port).send(boost::beast::http::verb::get, "/api/ps");
+    REQUIRE(ps.status == 200);
+    const json models = ps.js()["models"];
+    REQUIRE(models.size() == 1);
+    CHECK(models[0]["name"] == "tiny");
+    CHECK(models[0]["model"] == "tiny");
+    CHECK(models[0]["size"].get<uint64_t>() > 0);
+    CHECK(models[0]["size_vram"] == 0);
+    CHECK_FALSE(models[0].contains("expires_at"));
+  }
+
   SUBCASE("options that cannot be honoured are refused with 400 naming them") {
     auto r = Connection(port).post("/api/generate", {{"model", "tiny"}, {"prompt", "x"}, {"options", {{"num_ctx", 4096}}}});
     CHECK(r.status == 400);
