@@ -2,7 +2,8 @@
 # store commands on a model llmos-mkmodel writes, and pulls from a local HTTP
 # server the test starts (redirects, hf: sources, resume, bad SHA-256, not
 # GGUF), and Ollama's store endpoints of a running system with curl and the
-# official `ollama` npm package (cached under the build folder; that part is
+# official `ollama` npm package, store and generation (generate, chat, ps)
+# (cached under the build folder; that part is
 # skipped without node or npm). Included from tests/CMakeLists.txt; skipped
 # (exit 77) without python3.
 add_test(NAME llmos_store_pull_test

@@ -161,6 +161,15 @@ if "$LLMOS" up --budget 256M --http 127.0.0.1:0 >"$TMP/up.out" 2>&1; then
       OLLAMA_MODULE="$NPM_DIR/node_modules/ollama" BASE="$BASE_ONE" MODEL=solo:q SHA="$SHA" \
         node "$(dirname "$0")/ollama_store_check.cjs" >"$TMP/ollama.out" 2>&1 || fail "the ollama npm client checks"
       cat "$TMP/ollama.out"
+      # Generation with the client: greedy text equal to `llmos generate`'s.
+      out=$(LLMOS_MODELS="$ONE_STORE" "$LLMOS" load solo:q 2>&1) || fail "load solo:q: $out"
+      WANT=$("$LLMOS" generate solo:q "Once upon a time" --max-tokens 8 --temperature 0 --json |
+        python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])')
+      [ -n "$WANT" ] || fail "llmos generate solo:q gave no text"
+      OLLAMA_MODULE="$NPM_DIR/node_modules/ollama" BASE="$BASE_ONE" MODEL=solo:q PROMPT="Once upon a time" N=8 \
+        WANT="$WANT" node "$(dirname "$0")/ollama_generate_check.cjs" >"$TMP/ollama_gen.out" 2>&1 ||
+        fail "the ollama npm client generation checks"
+      cat "$TMP/ollama_gen.out"
       "$LLMOS" down >/dev/null 2>&1
       "$LLMOS" up --budget 256M --http off >/dev/null 2>&1 || fail "llmos up again"
     else
