@@ -199,6 +199,10 @@ Routed route_ollama_generation(const std::shared_ptr<ServerContext>& ctx, ApiReq
   auto request = parse_ollama_request(req.body, path == "/api/chat" ? ApiKind::kChat : ApiKind::kCompletion);
   if (!request.ok()) return now(ollama_error(400, request.status().message()));
   auto model = resolve_model(ctx->backend, request->model);
+  if (!model.ok() && model.status().code() == ErrorCode::kNotFound && request->model.find(':') == std::string::npos) {
+    // Ollama's "tiny" is "tiny:latest", the name a stored model is loaded under.
+    if (auto tagged = resolve_model(ctx->backend, request->model + ":latest"); tagged.ok()) model = std::move(tagged);
+  }
   if (!model.ok()) return now(ollama_error(api_error_from_status(model.status()).status, model.status().message()));
   if (request->num_ctx && *request->num_ctx != model->context_length) {
     return now(ollama_error(400, "'options.num_ctx' " + std::to_string(*request->num_ctx) +
@@ -248,6 +252,8 @@ ApiReply error_reply(const ApiError& error) {
 }
 
 std::string_view endpoint_of(std::string_view path) {
+  path = path.substr(0, path.find('?'));
+  if (path == "/api/generate" || path == "/api/chat" || path == "/api/ps") return "ollama";
   if (auto r = find_route(path.substr(0, path.find('?')))) return r->endpoint;
   return "other";
 }

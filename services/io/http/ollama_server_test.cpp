@@ -117,6 +117,11 @@ TEST_CASE("Ollama generate and chat give the OpenAI endpoints' greedy text, stre
     CHECK(r.js()["error"].get<std::string>().find("'options.mirostat'") != std::string::npos);
     r = Connection(port).post("/api/generate", {{"model", "nope"}, {"prompt", "x"}});
     CHECK(r.status == 404);
+    CHECK(r.js()["error"].get<std::string>().find("'nope'") != std::string::npos);
+    r = Connection(port).send(boost::beast::http::verb::get, "/api/generate");
+    CHECK(r.status == 405);
+    r = Connection(port).post("/api/generate", {{"model", "tiny:latest"}, {"prompt", "x"}});
+    CHECK(r.status == 404);
     CHECK(r.js().contains("error"));
   }
 }
