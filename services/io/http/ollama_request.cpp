@@ -1,5 +1,6 @@
 #include "ollama_request.hpp"
 
+#include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -11,7 +12,10 @@ using nlohmann::json;
 std::string named(std::string_view name) { return "'" + std::string(name) + "'"; }
 
 Status get_float(const json& v, std::string_view name, float& out) {
-  if (!v.is_number()) return invalid_argument(named(name) + " must be a number");
+  // The range keeps the conversion to float defined; the sampler checks the rest.
+  if (!v.is_number() || !(std::abs(v.get<double>()) <= 1e9)) {
+    return invalid_argument(named(name) + " must be a number (at most 1e9 in size)");
+  }
   out = float(v.get<double>());
   return ok_status();
 }

@@ -76,6 +76,8 @@ TEST_CASE("fields and options llmos does not honour are refused, naming them") {
   CHECK(error_of(R"({"model":"m","prompt":"x","options":{"num_predict":0}})").find("'options.num_predict'") !=
         std::string::npos);
   CHECK(error_of(R"({"model":"m","prompt":"x","options":{"top_p":2}})").find("top_p") != std::string::npos);
+  CHECK(error_of(R"({"model":"m","prompt":"x","options":{"temperature":1e300}})").find("'options.temperature'") !=
+        std::string::npos);
   CHECK(error_of(R"({"model":"m","messages":[{"role":"user","content":"x","images":["aGk="]}]})", ApiKind::kChat)
             .find("'messages[0].images'") != std::string::npos);
   CHECK(error_of(R"({"model":"m","messages":[{"role":"tool","content":"x"}]})", ApiKind::kChat)
