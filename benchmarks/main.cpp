@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
       "  http --model FILE [--clients N] [--tokens T]\n"
       "      one stream over HTTP vs the client socket vs in-process; N concurrent\n"
       "      streaming clients (tokens/s, time to first token)\n"
-      "  tokenizer [--model FILE]... [--kib N]\n"
+      "  tokenizer [--model FILE]... [--kib N] [--template NAME]\n"
       "      encode / decode MB/s on ~1 MB of mixed English, code and CJK text\n",
       cmd.empty() || cmd == "-h" || cmd == "--help" ? stdout : stderr);
   return cmd.empty() || cmd == "-h" || cmd == "--help" ? 0 : 2;

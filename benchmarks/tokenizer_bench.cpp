@@ -1,17 +1,23 @@
 // `llmos-bench tokenizer`: encode and decode speed (MB/s of UTF-8 text) on a
 // ~1 MB mixed text (English prose, C++ code, Chinese and Japanese) with each
 // given vocabulary; by default llama-bpe and qwen2 from ../shared/models/vocab.
+// Also times rendering a 20-turn conversation with a real chat template from
+// ../shared/golden/chat-templates/templates, and tokenizing the prompt.
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "bench_commands.hpp"
+#include "chat_template.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
 
@@ -78,20 +84,80 @@ std::vector<std::string> default_models() {
   return found;
 }
 
+std::optional<std::filesystem::path> find_chat_template(const std::string& name) {
+  for (const char* dir : {"../shared/golden/chat-templates/templates", "../../shared/golden/chat-templates/templates",
+                          "/work/shared/golden/chat-templates/templates"}) {
+    const std::filesystem::path path = std::filesystem::path(dir) / (name + ".jinja");
+    if (std::filesystem::exists(path)) return path;
+  }
+  return std::nullopt;
+}
+
+// A system message and 20 alternating user / assistant turns, the last a user's.
+std::vector<http::ChatMessage> twenty_turns() {
+  std::vector<http::ChatMessage> messages{{"system", "You are a helpful assistant who answers briefly."}};
+  for (int turn = 0; turn < 20; ++turn) {
+    const std::string n = std::to_string(turn);
+    if (turn % 2 == 0) {
+      messages.push_back({"user", "Question " + n + ": " + std::string(kProse)});
+    } else {
+      messages.push_back({"assistant", "Answer " + n + ":\n" + std::string(kCode)});
+    }
+  }
+  return messages;
+}
+
+// Renders twenty_turns() with the template `name` (best of `repeats`) and
+// tokenizes the prompt with `tok` when given; nullopt when ../shared is absent.
+std::optional<nlohmann::json> chat_template_bench(const std::string& name, const tokenizer::Tokenizer* tok,
+                                                  int repeats) {
+  const auto path = find_chat_template(name);
+  if (!path) return std::nullopt;
+  std::ifstream in(*path, std::ios::binary);
+  std::ostringstream source;
+  source << in.rdbuf();
+  auto tmpl = http::ChatTemplate::load(source.str(), "<s>", "</s>");
+  if (!tmpl.ok()) return nlohmann::json{{"template", path->string()}, {"error", tmpl.status().to_string()}};
+  http::ChatTemplateInput input;
+  input.messages = http::chat_messages_json(twenty_turns());
+  std::string prompt;
+  std::string error;
+  const double render_s = best_seconds(repeats, [&] {
+    auto r = (*tmpl)->apply(input, 1749988800);
+    if (r.ok()) prompt = std::move(*r);
+    else error = r.status().to_string();
+  });
+  if (!error.empty()) return nlohmann::json{{"template", path->string()}, {"error", error}};
+  nlohmann::json r = {{"template", path->string()}, {"turns", 20}, {"prompt_bytes", prompt.size()},
+                      {"render_ms", render_s * 1e3}};
+  if (tok != nullptr) {
+    std::vector<tokenizer::TokenId> ids;
+    const double encode_s = best_seconds(repeats, [&] { ids = tok->encode(prompt, false, true); });
+    r["prompt_tokens"] = ids.size();
+    r["encode_ms"] = encode_s * 1e3;
+  }
+  return r;
+}
+
 }  // namespace
 
 int run_tokenizer_bench(int argc, char** argv) {
   std::vector<std::string> models;
   size_t kib = 1024;
   int repeats = 3;
+  std::string chat_template = "Qwen-Qwen2.5-7B-Instruct";
   po::options_description opts(
-      "usage: llmos-bench tokenizer [--model FILE]... [--kib N] [--repeats R] [--json]\n"
+      "usage: llmos-bench tokenizer [--model FILE]... [--kib N] [--repeats R] [--template NAME] [--json]\n"
       "Encode and decode MB/s on a mixed English / code / CJK text; without --model, the\n"
-      "llama-bpe and qwen2 vocabularies of ../shared/models/vocab.\n\noptions");
+      "llama-bpe and qwen2 vocabularies of ../shared/models/vocab. Then the time to render a\n"
+      "20-turn conversation with ../shared/golden/chat-templates/templates/NAME.jinja and to\n"
+      "tokenize the prompt with the last vocabulary.\n\noptions");
   opts.add_options()("help,h", "show this help")(
       "model,m", po::value(&models)->composing(), "GGUF file whose vocabulary to use (repeatable)")(
       "kib", po::value(&kib), "size of the text in KiB (default 1024)")(
-      "repeats", po::value(&repeats), "runs per measurement, best kept (default 3)")("json", "print JSON");
+      "repeats", po::value(&repeats), "runs per measurement, best kept (default 3)")(
+      "template", po::value(&chat_template), "chat template name (default Qwen-Qwen2.5-7B-Instruct)")(
+      "json", "print JSON");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -112,6 +178,7 @@ int run_tokenizer_bench(int argc, char** argv) {
   const std::string text = mixed_text(kib * 1024);
   const double mb = double(text.size()) / 1e6;
   nlohmann::json results = nlohmann::json::array();
+  std::optional<tokenizer::Tokenizer> last_tok;
   for (const std::string& path : models) {
     auto file = gguf::GgufFile::open(path);
     if (!file.ok()) {
@@ -143,6 +210,24 @@ int run_tokenizer_bench(int argc, char** argv) {
                   std::filesystem::path(path).filename().c_str(), tok->pre_tokenizer().c_str(), text.size(),
                   ids.size(), mb / encode_s, mb / decode_s, load_s, decoded == text ? "" : "  (round trip differs)");
     }
+    last_tok.emplace(std::move(*tok));
+  }
+  const auto chat = chat_template_bench(chat_template, last_tok ? &*last_tok : nullptr, repeats);
+  if (!chat) {
+    std::fprintf(stderr, "llmos-bench tokenizer: chat template %s not found (no ../shared): skipped\n",
+                 chat_template.c_str());
+  } else if (vm.count("json")) {
+    results.push_back(*chat);
+  } else if (chat->contains("error")) {
+    std::printf("chat template %s: %s\n", chat_template.c_str(), (*chat)["error"].get<std::string>().c_str());
+  } else {
+    std::printf("chat template %-26s %d turns %8zu bytes  render %7.3f ms", chat_template.c_str(), 20,
+                (*chat)["prompt_bytes"].get<size_t>(), (*chat)["render_ms"].get<double>());
+    if (chat->contains("encode_ms")) {
+      std::printf("  %zu tokens, encode %7.3f ms", (*chat)["prompt_tokens"].get<size_t>(),
+                  (*chat)["encode_ms"].get<double>());
+    }
+    std::printf("\n");
   }
   if (vm.count("json")) std::cout << results.dump(1) << "\n";
   return 0;

@@ -157,6 +157,10 @@ TEST_CASE("request messages become the template's messages and prompt as in llam
         failures.push_back(where + ": " + out.status().to_string());
       } else if (*out != c["prompt"].get<std::string>()) {
         failures.push_back(where + ": differs " + first_difference(c["prompt"], *out));
+      } else if (auto pieces = (*chat)->apply_pieces(input, parse_utc(golden["now"].get<std::string>()));
+                 !pieces.ok() || http::join_pieces(*pieces) != *out) {
+        // The prompt split into template text and message content is the same prompt.
+        failures.push_back(where + ": the prompt as pieces differs");
       } else {
         ++checked;
       }

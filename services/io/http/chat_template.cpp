@@ -29,12 +29,12 @@ Result<std::shared_ptr<const ChatTemplate>> ChatTemplate::load(std::string sourc
   const int64_t now = 0;
   ChatTemplateInput probe;
   probe.messages = Json::array({{{"role", "user"}, {"content", "Hello"}}});
-  auto user_only = ct->render(ct->template_messages(probe.messages), probe, now);
+  auto user_only = ct->render(ct->template_messages(probe.messages), probe, now, false);
   if (!user_only.ok()) return user_only.status();
   const std::string needle = "llmos-probe-system-text";
   probe.messages = Json::array({{{"role", "system"}, {"content", needle}}, {{"role", "user"}, {"content", "Hello"}}});
-  auto with_system = ct->render(ct->template_messages(probe.messages), probe, now);
-  ct->supports_system_ = with_system.ok() && with_system->find(needle) != std::string::npos;
+  auto with_system = ct->render(ct->template_messages(probe.messages), probe, now, false);
+  ct->supports_system_ = with_system.ok() && with_system->text.find(needle) != std::string::npos;
   // enable_thinking, as llama-server decides it: on, unless the template reads
   // the variable and switching it changes no thinking markup (Apertus prints
   // "Deliberation: enabled/disabled"). Templates that never read it render the
@@ -42,15 +42,15 @@ Result<std::shared_ptr<const ChatTemplate>> ChatTemplate::load(std::string sourc
   if (contains(source, "enable_thinking")) {
     probe.messages = Json::array({{{"role", "user"}, {"content", "Hello"}}});
     probe.kwargs = {{"enable_thinking", false}};
-    auto off = ct->render(ct->template_messages(probe.messages), probe, now);
+    auto off = ct->render(ct->template_messages(probe.messages), probe, now, false);
     probe.kwargs = {{"enable_thinking", true}};
-    auto on = ct->render(ct->template_messages(probe.messages), probe, now);
+    auto on = ct->render(ct->template_messages(probe.messages), probe, now, false);
     auto thinking_markup = [](const std::string& text) {
       std::string lower;
       for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       return lower.find("think") != std::string::npos || lower.find("reason") != std::string::npos;
     };
-    ct->supports_thinking_ = !off.ok() || !on.ok() || *off == *on || thinking_markup(*off) || thinking_markup(*on);
+    ct->supports_thinking_ = !off.ok() || !on.ok() || off->text == on->text || thinking_markup(off->text) || thinking_markup(on->text);
   } else {
     ct->supports_thinking_ = true;
   }
@@ -104,7 +104,8 @@ Json ChatTemplate::template_messages(const Json& messages) const {
   return out;
 }
 
-Result<std::string> ChatTemplate::render(const Json& messages, const ChatTemplateInput& input, int64_t now_unix) const {
+Result<jinja::RenderedText> ChatTemplate::render(const Json& messages, const ChatTemplateInput& input,
+                                                int64_t now_unix, bool mark_content) const {
   // The variables llama-server puts into a template's context.
   Json vars = Json::object();
   vars["enable_thinking"] = supports_thinking_;
@@ -129,11 +130,26 @@ Result<std::string> ChatTemplate::render(const Json& messages, const ChatTemplat
   vars["add_generation_prompt"] = input.add_generation_prompt;
   jinja::RenderOptions options;
   options.now_unix_seconds = now_unix;
-  return template_.render(vars, options);
+  options.mark_message_content = mark_content;
+  return template_.render_spans(vars, options);
 }
 
 Result<std::string> ChatTemplate::apply(const ChatTemplateInput& input, int64_t now_unix) const {
-  return render(template_messages(input.messages), input, now_unix);
+  LLMOS_ASSIGN_OR_RETURN(jinja::RenderedText out, render(template_messages(input.messages), input, now_unix, false));
+  return std::move(out.text);
+}
+
+Result<std::vector<PromptPiece>> ChatTemplate::apply_pieces(const ChatTemplateInput& input, int64_t now_unix) const {
+  LLMOS_ASSIGN_OR_RETURN(jinja::RenderedText out, render(template_messages(input.messages), input, now_unix, true));
+  std::vector<PromptPiece> pieces;
+  size_t at = 0;
+  for (const auto& [begin, end] : out.user) {
+    if (begin > at) pieces.push_back({out.text.substr(at, begin - at), true});
+    pieces.push_back({out.text.substr(begin, end - begin), false});
+    at = end;
+  }
+  if (at < out.text.size() || pieces.empty()) pieces.push_back({out.text.substr(at), true});
+  return pieces;
 }
 
 std::vector<PromptPiece> render_plain_chat(std::span<const ChatMessage> messages) {

@@ -42,6 +42,9 @@ class ChatTemplate {
   // The prompt text (special tokens spelled out, to be tokenized with
   // parse_special). now_unix: what strftime_now() reads.
   Result<std::string> apply(const ChatTemplateInput& input, int64_t now_unix) const;
+  // The same prompt as pieces: what came from message content is user text
+  // (its control-token texts stay ordinary text), the rest template text.
+  Result<std::vector<PromptPiece>> apply_pieces(const ChatTemplateInput& input, int64_t now_unix) const;
 
   // The messages as the template sees them (llama.cpp's adjustments): keys role,
   // content, reasoning_content, name, tool_call_id, tool_calls; null content "";
@@ -56,8 +59,8 @@ class ChatTemplate {
  private:
   ChatTemplate(jinja::Template t, std::string bos, std::string eos)
       : template_(std::move(t)), bos_text_(std::move(bos)), eos_text_(std::move(eos)) {}
-  Result<std::string> render(const nlohmann::ordered_json& messages, const ChatTemplateInput& input,
-                             int64_t now_unix) const;
+  Result<jinja::RenderedText> render(const nlohmann::ordered_json& messages, const ChatTemplateInput& input,
+                                     int64_t now_unix, bool mark_content) const;
 
   jinja::Template template_;
   std::string bos_text_, eos_text_;

@@ -38,13 +38,13 @@ Result<GenerationParams> CompletionCall::build_params() {
   if (request_.kind == ApiKind::kChat) {
     LLMOS_ASSIGN_OR_RETURN(PromptInfo info, backend.prompt_info(model_.name));
     if (info.chat) {
-      // The model's template renders the whole prompt; its control tokens are
-      // parsed as llama.cpp does (BOS is not doubled when the template writes it).
+      // The model's template renders the whole prompt; its own control tokens
+      // are parsed as llama.cpp does (BOS is not doubled when the template
+      // writes it), while message content stays ordinary text.
       ChatTemplateInput input;
       input.messages = chat_messages_json(request_.messages);
-      LLMOS_ASSIGN_OR_RETURN(std::string text, info.chat->apply(input, jinja::template_clock_now()));
-      const PromptPiece piece{std::move(text), true};
-      LLMOS_ASSIGN_OR_RETURN(p.prompt, backend.tokenize(model_.name, std::span(&piece, 1), /*add_bos=*/true));
+      LLMOS_ASSIGN_OR_RETURN(auto pieces, info.chat->apply_pieces(input, jinja::template_clock_now()));
+      LLMOS_ASSIGN_OR_RETURN(p.prompt, backend.tokenize(model_.name, pieces, /*add_bos=*/true));
     } else if (!info.chat_template_error.empty()) {
       return failed(info.chat_template_error);
     } else {

@@ -150,11 +150,11 @@ Value Renderer::eval_binary(const Expr& e) {
   if (op == "<=") return Value(!less_than(b, a));
   if (op == ">=") return Value(!less_than(a, b));
   if (op == "in") return Value(contains(b, a) != e.negated);
-  if (op == "~") return Value(a.to_output() + b.to_output());
+  if (op == "~") return concat(a, b);
   if (op == "+") {
     // An undefined operand next to a string reads as "" (as llama.cpp renders it).
     if ((a.is_string() || a.is_undefined()) && (b.is_string() || b.is_undefined()) && !(a.is_undefined() && b.is_undefined())) {
-      return Value(a.to_output() + b.to_output());
+      return concat(a, b);
     }
     if (a.is_list() && b.is_list()) {
       Value::List items = a.as_list();

@@ -45,13 +45,29 @@ std::shared_ptr<Scope> child_of(std::shared_ptr<Scope> parent) {
   return s;
 }
 
+// A filter's or method's result on user text stays user text where it is a
+// piece of it (trim, strip, slices, split items); anything else is template text.
+Value keep_user(const Value& operand, Value result) {
+  if (!operand.all_user()) return result;
+  const std::string& whole = operand.as_string();
+  auto mark = [&](Value& v) {
+    if (v.is_string() && !v.as_string().empty() && whole.find(v.as_string()) != std::string::npos) v.mark_user();
+  };
+  if (result.is_string()) {
+    mark(result);
+  } else if (result.is_list()) {
+    for (Value& item : result.as_list()) mark(item);
+  }
+  return result;
+}
+
 }  // namespace
 
-void Renderer::render(const Body& body, std::string& out) {
+void Renderer::render(const Body& body, Text& out) {
   if (exec(body, out) != Flow::kNormal) fail("'break' or 'continue' outside a loop");
 }
 
-Renderer::Flow Renderer::exec(const Body& body, std::string& out) {
+Renderer::Flow Renderer::exec(const Body& body, Text& out) {
   for (const Node& n : body) {
     const Flow f = exec_node(n, out);
     if (f != Flow::kNormal) return f;
@@ -59,11 +75,11 @@ Renderer::Flow Renderer::exec(const Body& body, std::string& out) {
   return Flow::kNormal;
 }
 
-Renderer::Flow Renderer::exec_node(const Node& n, std::string& out) {
+Renderer::Flow Renderer::exec_node(const Node& n, Text& out) {
   line_ = n.line;
   switch (n.kind) {
     case Node::Kind::kText: out += n.text; return Flow::kNormal;
-    case Node::Kind::kOutput: out += eval(*n.expr).to_output(); return Flow::kNormal;
+    case Node::Kind::kOutput: out.append(eval(*n.expr)); return Flow::kNormal;
     case Node::Kind::kIf:
       for (const auto& [cond, body] : n.branches) {
         if (eval(*cond).truthy()) return exec(body, out);
@@ -73,7 +89,7 @@ Renderer::Flow Renderer::exec_node(const Node& n, std::string& out) {
     case Node::Kind::kFor: return exec_for(n, out);
     case Node::Kind::kSet: exec_set(n); return Flow::kNormal;
     case Node::Kind::kSetBlock: {
-      std::string text;
+      Text text;
       render(n.body, text);
       scope_->set(n.targets[0], Value(std::move(text)));
       return Flow::kNormal;
@@ -86,11 +102,11 @@ Renderer::Flow Renderer::exec_node(const Node& n, std::string& out) {
       Value fn = eval(*call.children[0]);
       CallArgs args = eval_args(call, 1);
       args.keyword.emplace_back("caller", make_caller(n));
-      out += this->call(fn, args).to_output();
+      out.append(this->call(fn, args));
       return Flow::kNormal;
     }
     case Node::Kind::kFilterBlock: {
-      std::string text;
+      Text text;
       render(n.body, text);
       // Apply the chain innermost first: the placeholder operand is the block's text.
       std::vector<const Expr*> chain;
@@ -100,7 +116,7 @@ Renderer::Flow Renderer::exec_node(const Node& n, std::string& out) {
         CallArgs args = eval_args(**it, 1);
         v = apply_filter((*it)->name, v, args);
       }
-      out += v.to_output();
+      out.append(v);
       return Flow::kNormal;
     }
     case Node::Kind::kBreak: return Flow::kBreak;
@@ -110,7 +126,7 @@ Renderer::Flow Renderer::exec_node(const Node& n, std::string& out) {
   return Flow::kNormal;
 }
 
-Renderer::Flow Renderer::exec_for(const Node& n, std::string& out) {
+Renderer::Flow Renderer::exec_for(const Node& n, Text& out) {
   const Value iterable = eval(*n.expr);
   Value::List items = iterate(iterable);
   auto loop_scope = child_of(scope_);
@@ -207,7 +223,7 @@ Value Renderer::make_macro(const Node& n) {
     for (const auto& [k, v] : args.keyword) {
       if (k == "caller") s->set("caller", v);
     }
-    std::string text;
+    Text text;
     const int saved_line = r.line_;
     with_scope(r.scope_, s, [&] {
       r.render(node->body, text);
@@ -227,7 +243,7 @@ Value Renderer::make_caller(const Node& n) {
       const Value* given = args.get(node->params[i].first, i);
       s->set(node->params[i].first, given ? *given : Value());
     }
-    std::string text;
+    Text text;
     with_scope(r.scope_, s, [&] {
       r.render(node->body, text);
       return 0;
@@ -248,7 +264,7 @@ Value Renderer::call(const Value& fn, CallArgs& args) {
 }
 
 Value Renderer::apply_filter(const std::string& name, const Value& operand, CallArgs& args) {
-  return run_filter(*this, name, operand, args);
+  return keep_user(operand, run_filter(*this, name, operand, args));
 }
 
 bool Renderer::apply_test(const std::string& name, const Value& operand, CallArgs& args) {
@@ -394,7 +410,7 @@ Value Renderer::eval_call(const Expr& e) {
     if (obj.is_string() || obj.is_list() || (obj.is_dict() && !obj.as_dict().find(callee.name))) {
       bool found = true;
       Value v = call_method(*this, obj, callee.name, args, found);
-      if (found) return v;
+      if (found) return keep_user(obj, std::move(v));
     }
     Value fn = get_attr(obj, callee.name);
     if (!fn.is_function()) fail("'" + obj.type_name() + "' has no method '" + callee.name + "'");

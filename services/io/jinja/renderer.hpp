@@ -34,7 +34,7 @@ class Renderer {
   explicit Renderer(std::shared_ptr<Scope> globals) : scope_(std::move(globals)) {}
 
   // Renders `body` into `out`; throws RenderError.
-  void render(const Body& body, std::string& out);
+  void render(const Body& body, Text& out);
   // The line of the construct being evaluated, for error messages.
   int line() const { return line_; }
 
@@ -45,9 +45,9 @@ class Renderer {
 
  private:
   enum class Flow { kNormal, kBreak, kContinue };
-  Flow exec(const Body& body, std::string& out);
-  Flow exec_node(const Node& node, std::string& out);
-  Flow exec_for(const Node& node, std::string& out);
+  Flow exec(const Body& body, Text& out);
+  Flow exec_node(const Node& node, Text& out);
+  Flow exec_for(const Node& node, Text& out);
   void exec_set(const Node& node);
   Value make_macro(const Node& node);
   Value make_caller(const Node& node);

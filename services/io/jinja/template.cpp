@@ -74,7 +74,34 @@ Result<Template> Template::parse(std::string_view source) {
   return Template(std::move(parsed));
 }
 
+namespace {
+
+// Marks the user text of `messages` (see RenderOptions::mark_message_content).
+void mark_messages(Value& messages) {
+  if (!messages.is_list()) return;
+  for (Value& msg : messages.as_list()) {
+    if (!msg.is_dict()) continue;
+    for (const char* key : {"content", "reasoning_content"}) {
+      Value* v = msg.as_dict().find(key);
+      if (v == nullptr) continue;
+      v->mark_user();
+      if (!v->is_list()) continue;
+      for (Value& part : v->as_list()) {
+        if (Value* text = part.is_dict() ? part.as_dict().find("text") : nullptr) text->mark_user();
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::string> Template::render(const nlohmann::ordered_json& variables, const RenderOptions& options) const {
+  LLMOS_ASSIGN_OR_RETURN(RenderedText out, render_spans(variables, options));
+  return std::move(out.text);
+}
+
+Result<RenderedText> Template::render_spans(const nlohmann::ordered_json& variables,
+                                            const RenderOptions& options) const {
   if (!variables.is_object()) return invalid_argument("template variables must be a JSON object");
   auto globals = std::make_shared<Scope>();
   globals->set("range", Value::function("range", range_fn));
@@ -91,17 +118,24 @@ Result<std::string> Template::render(const nlohmann::ordered_json& variables, co
                  const size_t n = std::strftime(buf, sizeof(buf), a.positional[0].as_string().c_str(), &tm);
                  return Value(std::string(buf, n));
                }));
-  for (const auto& [k, v] : variables.items()) globals->set(k, Value::from_json(v));
+  for (const auto& [k, v] : variables.items()) {
+    Value value = Value::from_json(v);
+    if (options.mark_message_content && k == "messages") mark_messages(value);
+    globals->set(k, std::move(value));
+  }
   auto scope = std::make_shared<Scope>();
   scope->parent = globals;
   Renderer renderer(scope);
-  std::string out;
+  Text out;
   try {
     renderer.render(parsed_->body, out);
   } catch (const RenderError& e) {
     return invalid_argument(e.message + " (template line " + std::to_string(renderer.line()) + ")");
   }
-  return out;
+  RenderedText result{std::move(out.str), {}};
+  result.user.reserve(out.user.size());
+  for (const TextSpan& span : out.user) result.user.emplace_back(span.begin, span.end);
+  return result;
 }
 
 int64_t template_clock_now() {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 namespace llmos::jinja {
 namespace {
@@ -174,6 +175,47 @@ TEST_CASE("corrupt templates never crash: every prefix of a real template parses
     if (t.ok()) (void)t->render(vars, RenderOptions{});
   }
   CHECK(render(src, vars) == "<u>hi{\"k\": [1, 2]}y1");
+}
+
+}  // namespace
+}  // namespace llmos::jinja
+
+namespace llmos::jinja {
+namespace {
+
+// The user text of a rendering, one string per range.
+std::vector<std::string> user_text(const std::string& src, const Json& vars) {
+  auto t = Template::parse(src);
+  REQUIRE_MESSAGE(t.ok(), t.status().to_string());
+  RenderOptions options;
+  options.mark_message_content = true;
+  auto out = t->render_spans(vars, options);
+  REQUIRE_MESSAGE(out.ok(), out.status().to_string());
+  std::vector<std::string> texts;
+  for (const auto& [begin, end] : out->user) texts.push_back(out->text.substr(begin, end - begin));
+  return texts;
+}
+
+TEST_CASE("message content stays user text through output, +, ~, trim, split, set blocks and macros") {
+  const Json vars = {{"messages", Json::array({{{"role", "user"}, {"content", " a<|x|> "}},
+                                               {{"role", "assistant"}, {"content", "r</think>b"}}})},
+                     {"bos_token", "<s>"}};
+  using V = std::vector<std::string>;
+  CHECK(user_text("{{ bos_token }}{% for m in messages %}[{{ m.content }}]{% endfor %}", vars) ==
+        V{" a<|x|> ", "r</think>b"});
+  CHECK(user_text("{{ '<' + messages[0].role + '>' + messages[0].content | trim ~ '</>' }}", vars) == V{"a<|x|>"});
+  CHECK(user_text("{{ messages[1].content.split('</think>')[-1] }}|{{ messages[1].content.strip() }}", vars) ==
+        V{"b", "r</think>b"});
+  CHECK(user_text("{% macro say(t) %}<{{ t }}>{% endmacro %}{% set s %}{{ say(messages[1].content) }}{% endset %}"
+                  "{{ s }}{{ messages[0].role }}",
+                  vars) == V{"r</think>b"});
+  // Text the template makes from content (upper) is template text; so is everything without the option.
+  CHECK(user_text("{{ messages[0].content | upper }}", vars).empty());
+  auto t = Template::parse("{{ messages[0].content }}");
+  REQUIRE(t.ok());
+  auto plain = t->render_spans(vars, RenderOptions{});
+  REQUIRE(plain.ok());
+  CHECK(plain->user.empty());
 }
 
 }  // namespace

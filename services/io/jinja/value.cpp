@@ -76,6 +76,50 @@ Value::Value(int64_t i) : kind_(Kind::kInt), i_(i) {}
 Value::Value(double d) : kind_(Kind::kFloat), d_(d) {}
 Value::Value(std::string s) : kind_(Kind::kString), s_(std::make_shared<std::string>(std::move(s))) {}
 
+Value::Value(Text t) : Value(std::move(t.str)) {
+  if (!t.user.empty()) user_ = std::make_shared<const std::vector<TextSpan>>(std::move(t.user));
+}
+
+const std::vector<TextSpan>& Value::user_spans() const {
+  static const std::vector<TextSpan> kNone;
+  return user_ ? *user_ : kNone;
+}
+
+void Value::mark_user() {
+  if (kind_ == Kind::kString && !s_->empty()) {
+    user_ = std::make_shared<const std::vector<TextSpan>>(std::vector<TextSpan>{{0, s_->size()}});
+  }
+}
+
+bool Value::all_user() const {
+  return kind_ == Kind::kString && user_ && user_->size() == 1 && (*user_)[0].begin == 0 &&
+         (*user_)[0].end == s_->size();
+}
+
+void Text::append(const Value& v) {
+  if (!v.is_string()) {
+    str += v.to_output();
+    return;
+  }
+  const size_t base = str.size();
+  for (const TextSpan& span : v.user_spans()) {
+    if (!user.empty() && user.back().end == base + span.begin) {
+      user.back().end = base + span.end;  // adjacent: one range
+    } else {
+      user.push_back({base + span.begin, base + span.end});
+    }
+  }
+  str += v.as_string();
+}
+
+Value concat(const Value& a, const Value& b) {
+  if (a.user_spans().empty() && b.user_spans().empty()) return Value(a.to_output() + b.to_output());
+  Text t;
+  t.append(a);
+  t.append(b);
+  return Value(std::move(t));
+}
+
 Value Value::list(List items) {
   Value v;
   v.kind_ = Kind::kList;

@@ -1,7 +1,9 @@
 // Value: what a Jinja expression evaluates to (undefined, none, bool, int,
 // float, string, list, dict, callable). Lists, dicts and callables are shared
 // by reference as in Python (`x.append(...)` changes every holder); the rest are
-// copies. Not thread-safe: one render owns its values.
+// copies. A string may carry the byte ranges of it that came from a request's
+// message content (user text), so the renderer can report them. Not
+// thread-safe: one render owns its values.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -25,6 +27,24 @@ struct CallArgs {
 };
 
 using Function = std::function<Value(Renderer&, CallArgs&)>;
+
+// A byte range [begin, end) of a string.
+struct TextSpan {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
+// Rendered text with the ranges of it that are user text (sorted, disjoint).
+struct Text {
+  std::string str;
+  std::vector<TextSpan> user;
+  Text& operator+=(const std::string& s) {
+    str += s;
+    return *this;
+  }
+  // What `{{ v }}` prints, with v's user ranges moved to where they land.
+  void append(const Value& v);
+};
 
 // A dict keeps its keys in insertion order (as Python does). Keys are found by
 // their string form; a key that was not a string (`{1024: 256}`) keeps its value.
@@ -58,6 +78,7 @@ class Value {
   Value(double d);              // NOLINT
   Value(std::string s);         // NOLINT
   Value(const char* s) : Value(std::string(s)) {}  // NOLINT
+  explicit Value(Text t);       // a string with its user ranges
   static Value list(List items = {});
   static Value dict();
   static Value function(std::string name, Function fn);
@@ -86,6 +107,12 @@ class Value {
   Dict& as_dict() const { return *dict_; }
   const Function& as_function() const { return *fn_; }
   const std::string& function_name() const { return *s_; }
+  // A string's user ranges (empty for other kinds and plain template text).
+  const std::vector<TextSpan>& user_spans() const;
+  // Marks the whole of a non-empty string as user text.
+  void mark_user();
+  // A non-empty string that is user text from end to end.
+  bool all_user() const;
 
   // Python truthiness: undefined, none, false, 0, "" and empty containers are false.
   bool truthy() const;
@@ -110,7 +137,11 @@ class Value {
   std::shared_ptr<List> list_;
   std::shared_ptr<Dict> dict_;
   std::shared_ptr<Function> fn_;
+  std::shared_ptr<const std::vector<TextSpan>> user_;  // strings only; null: none
 };
+
+// a ~ b: the texts joined, user ranges kept.
+Value concat(const Value& a, const Value& b);
 
 // Python's repr of a float: shortest round trip, "1.0" for integral values.
 std::string float_repr(double d);

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "llmos/common/status.hpp"
 
@@ -18,6 +20,16 @@ struct ParsedTemplate;
 struct RenderOptions {
   // The instant `strftime_now(format)` formats, in seconds since the epoch (UTC).
   int64_t now_unix_seconds = 0;
+  // Strings of messages[i] (content, reasoning_content, content[j].text) are
+  // user text: the output reports where they land (RenderedText::user).
+  bool mark_message_content = false;
+};
+
+// Rendered text and the byte ranges [begin, end) of it that are user text
+// (sorted, disjoint): what the template copied from message content.
+struct RenderedText {
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> user;
 };
 
 class Template {
@@ -29,6 +41,8 @@ class Template {
   // Renders with the members of `variables` (a JSON object) as template variables,
   // plus the functions range, namespace, dict, raise_exception and strftime_now.
   Result<std::string> render(const nlohmann::ordered_json& variables, const RenderOptions& options) const;
+  // The same, with the user ranges.
+  Result<RenderedText> render_spans(const nlohmann::ordered_json& variables, const RenderOptions& options) const;
 
  private:
   explicit Template(std::shared_ptr<const ParsedTemplate> parsed) : parsed_(std::move(parsed)) {}
