@@ -199,8 +199,12 @@ TEST_CASE("linear rope scaling: llama on every layer, gemma3 on its global layer
     REQUIRE_MESSAGE(m.ok(), m.status().to_string());
     return std::move(*m);
   };
-  for (const LayerSpec& l : load(*llama)->config().layers) CHECK(l.rope_freq_scale == 0.25f);
-  for (const LayerSpec& l : load(*none)->config().layers) CHECK(l.rope_freq_scale == 1.0f);
+  // Each model is held by a variable: a range-for over a temporary's member would
+  // read the layers after the model is destroyed.
+  const auto scaled = load(*llama);
+  for (const LayerSpec& l : scaled->config().layers) CHECK(l.rope_freq_scale == 0.25f);
+  const auto unscaled = load(*none);
+  for (const LayerSpec& l : unscaled->config().layers) CHECK(l.rope_freq_scale == 1.0f);
   const auto g = load(*gemma);
   for (int i = 0; i < 5; ++i) CHECK(g->config().layers[size_t(i)].rope_freq_scale == 1.0f);
   CHECK(g->config().layers[5].rope_freq_scale == 0.125f);
