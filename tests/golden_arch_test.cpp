@@ -22,6 +22,7 @@
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 namespace llmos {
 namespace {
@@ -94,7 +95,7 @@ std::vector<double> softmax(const float* logits, int n) {
 void check_alone(const std::string& arch) {
   ArchFixture fx;
   if (!load_fixture(arch, 1, fx)) {
-    MESSAGE("skipped: no shared arch fixtures (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared arch fixtures (set LLMOS_SHARED_DIR)");
     return;
   }
   double max_dev = 0, sum_dev = 0;
@@ -157,7 +158,7 @@ void check_alone(const std::string& arch) {
 void check_batched(const std::string& arch) {
   ArchFixture fx;
   if (!load_fixture(arch, 8, fx)) {
-    MESSAGE("skipped: no shared arch fixtures (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared arch fixtures (set LLMOS_SHARED_DIR)");
     return;
   }
   engine::EngineOptions eo;

@@ -1,12 +1,11 @@
 // main() of llmos_golden_generate_cuda_test: exit 77 (skipped) without a CUDA
-// device or without ../shared; otherwise doctest.
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
-
+// device or without ../shared, or when every case that ran skipped (skip.hpp);
+// otherwise doctest.
 #include <cstdio>
 
 #include "llmos/driver/cuda_driver.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 int main(int argc, char** argv) {
   if (!llmos::driver::cuda_device_available()) {
@@ -18,6 +17,5 @@ int main(int argc, char** argv) {
                 "set LLMOS_SHARED_DIR to run this test\n");
     return 77;
   }
-  doctest::Context context(argc, argv);
-  return context.run();
+  return llmos::testing::run_tests(argc, argv);
 }

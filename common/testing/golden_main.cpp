@@ -1,11 +1,10 @@
 // main() for tests that read ../shared: reports the test as skipped (exit 77,
-// which ctest shows as "Skipped") when the folder is absent, else runs doctest.
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
-
+// which ctest shows as "Skipped") when the folder is absent, or when every
+// case that ran skipped (skip.hpp), else runs doctest.
 #include <cstdio>
 
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 int main(int argc, char** argv) {
   if (llmos::testing::shared_dir().empty()) {
@@ -13,6 +12,5 @@ int main(int argc, char** argv) {
                 "set LLMOS_SHARED_DIR to run this test\n");
     return 77;
   }
-  doctest::Context context(argc, argv);
-  return context.run();
+  return llmos::testing::run_tests(argc, argv);
 }

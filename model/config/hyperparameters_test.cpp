@@ -7,6 +7,7 @@
 #include "llmos/gguf/gguf_file.hpp"
 #include "model_file_test_util.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 namespace llmos::model {
 namespace {
@@ -177,10 +178,10 @@ TEST_CASE("the vocabulary is token_embd's row count; a file without it is refuse
   CHECK(h.status().message() == file.path() + ": missing tensor 'token_embd.weight'");
 }
 
-TEST_CASE("the architecture fixtures: head dims from key_length, experts, tied outputs") {
+TEST_CASE("the architecture fixtures: head dims from key_length, experts, tied outputs" * doctest::test_suite("external")) {
   const std::string shared = llmos::testing::shared_dir();
   if (shared.empty() || !std::filesystem::exists(shared + "/models/arch/qwen3.gguf")) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
   auto open = [&](const std::string& name) {

@@ -8,6 +8,7 @@
 #include "llmos/gguf/gguf_file.hpp"
 #include "model_file_test_util.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 namespace llmos::model {
 namespace {
@@ -72,10 +73,10 @@ TEST_CASE("a model's estimate: every tensor's bytes plus the KV cache for the co
   CHECK(m->total() == m->weights_bytes + m->kv_bytes);
 }
 
-TEST_CASE("active weight bytes: a dense file reads all of them per token, a mixture only its routed experts") {
+TEST_CASE("active weight bytes: a dense file reads all of them per token, a mixture only its routed experts" * doctest::test_suite("external")) {
   const std::string shared = llmos::testing::shared_dir();
   if (shared.empty() || !std::filesystem::exists(shared + "/models/arch/qwen3moe.gguf")) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
   for (const char* name : {"qwen3", "qwen3moe"}) {

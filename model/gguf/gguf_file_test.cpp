@@ -12,6 +12,7 @@
 #include "llmos/gguf/gguf_text.hpp"
 #include "llmos/gguf/gguf_writer.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 namespace llmos::gguf {
 namespace {
@@ -317,11 +318,11 @@ TEST_CASE("names and strings from a file are escaped for printing") {
   CHECK(quoted("it's") == "'it\\'s'");
 }
 
-TEST_CASE("stories260K.gguf opens with its known shape") {
+TEST_CASE("stories260K.gguf opens with its known shape" * doctest::test_suite("external")) {
   const std::string shared = llmos::testing::shared_dir();
   const std::string path = shared + "/models/stories260K.gguf";
   if (shared.empty() || !std::filesystem::exists(path)) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
   auto opened = GgufFile::open(path);

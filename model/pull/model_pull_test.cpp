@@ -1,7 +1,7 @@
 // pull_model and download_to_file against tests/model_file_server.py, a local
 // HTTP server this test starts: a whole file, a redirect, the server's
 // SHA-256, a cut connection resumed, a cancel, a bad SHA-256, not GGUF, a 404.
-// Skipped (a message) without python3.
+// Skipped without python3 (ctest entry llmos_model_pull_test_external).
 #include "llmos/model/model_pull.hpp"
 
 #include <doctest/doctest.h>
@@ -16,6 +16,7 @@
 
 #include "llmos/model/sha256.hpp"
 #include "llmos/modelgen/model_gen.hpp"
+#include "skip.hpp"
 
 using namespace llmos;
 using namespace llmos::model;
@@ -79,10 +80,10 @@ size_t files_in(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("pull: whole, redirected, resumed, cancelled, and refused downloads") {
+TEST_CASE("pull: whole, redirected, resumed, cancelled, and refused downloads" * doctest::test_suite("external")) {
   ModelFileServer server;
   if (!server.available()) {
-    MESSAGE("skipped: python3 could not start the test server");
+    llmos::testing::skip("python3 could not start the test server");
     return;
   }
   auto store = ModelStore::open(server.dir() + "/store");

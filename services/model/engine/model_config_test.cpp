@@ -7,15 +7,16 @@
 
 #include "llmos/gguf/gguf_file.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 namespace llmos::engine {
 namespace {
 
 // The per-layer description of each architecture fixture, as its tensors show it.
-TEST_CASE("each layer's optional tensors are read from the file, for every family to come") {
+TEST_CASE("each layer's optional tensors are read from the file, for every family to come" * doctest::test_suite("external")) {
   const std::string shared = llmos::testing::shared_dir();
   if (shared.empty() || !std::filesystem::exists(shared + "/models/arch/qwen3.gguf")) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
   struct Case {

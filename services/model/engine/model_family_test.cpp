@@ -10,6 +10,7 @@
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/gguf/gguf_writer.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 namespace llmos::engine {
 namespace {
@@ -84,10 +85,10 @@ TEST_CASE("a llama file loads through the table with its config and per-layer de
   CHECK(m->driver().info().name == "cpu");
 }
 
-TEST_CASE("every architecture fixture loads, with the per-layer description its family sets") {
+TEST_CASE("every architecture fixture loads, with the per-layer description its family sets" * doctest::test_suite("external")) {
   const std::string shared = llmos::testing::shared_dir();
   if (shared.empty() || !std::filesystem::exists(shared + "/models/arch/qwen3.gguf")) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
   struct Want {

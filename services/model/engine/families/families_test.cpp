@@ -17,6 +17,7 @@
 #include "llmos/modelgen/model_gen.hpp"
 #include "engine_test_util.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 namespace llmos::engine {
 namespace {
@@ -87,7 +88,7 @@ struct Case {
   const char* names;  // the key or tensor the message must name
 };
 
-TEST_CASE("a fixture with one key or tensor missing or wrong is refused naming it") {
+TEST_CASE("a fixture with one key or tensor missing or wrong is refused naming it" * doctest::test_suite("external")) {
   const Case cases[] = {
       {"qwen3moe", "qwen3moe-no-experts", {"qwen3moe.expert_count", "", {}}, ErrorCode::kNotFound,
        "'qwen3moe.expert_count'"},
@@ -129,7 +130,7 @@ TEST_CASE("a fixture with one key or tensor missing or wrong is refused naming i
     CAPTURE(c.name);
     const auto path = write_variant(c.fixture, c.name, c.change);
     if (!path) {
-      MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+      llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
       return;
     }
     const Status st = load_error(*path);
@@ -174,7 +175,7 @@ TEST_CASE("the qwen3 and qwen3moe presets, shrunk, load and give the same tokens
   }
 }
 
-TEST_CASE("linear rope scaling: llama on every layer, gemma3 on its global layers only (as llama.cpp)") {
+TEST_CASE("linear rope scaling: llama on every layer, gemma3 on its global layers only (as llama.cpp)" * doctest::test_suite("external")) {
   const auto llama = write_variant("llama3", "llama3-linear", {"", "", [](gguf::GgufWriter& w) {
                                      w.add_string("llama.rope.scaling.type", "linear");
                                      w.add_float32("llama.rope.scaling.factor", 4.0f);
@@ -187,7 +188,7 @@ TEST_CASE("linear rope scaling: llama on every layer, gemma3 on its global layer
                                     w.add_float32("llama.rope.scaling.factor", 4.0f);
                                   }});
   if (!llama || !gemma || !none) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
   auto load = [](const std::string& path) {

@@ -8,6 +8,7 @@
 #include "engine_test_util.hpp"
 #include "llmos/engine/model_family.hpp"
 #include "shared_dir.hpp"
+#include "skip.hpp"
 
 namespace llmos::engine {
 namespace {
@@ -24,10 +25,10 @@ std::string arch_fixture(const char* name) {
   return shared.empty() || !std::filesystem::exists(path) ? std::string() : path;
 }
 
-TEST_CASE("the llama family runs stories260K (a real llama file)") {
+TEST_CASE("the llama family runs stories260K (a real llama file)" * doctest::test_suite("external")) {
   const std::string shared = llmos::testing::shared_dir();
   if (shared.empty()) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
   auto m = load_path(shared + "/models/stories260K.gguf");
@@ -38,11 +39,11 @@ TEST_CASE("the llama family runs stories260K (a real llama file)") {
   CHECK((*m)->weight_bytes() == (*m)->file().total_tensor_bytes());
 }
 
-TEST_CASE("Llama 3 (rope_freqs) and Mixtral (experts) files load; the golden tests check their tokens") {
+TEST_CASE("Llama 3 (rope_freqs) and Mixtral (experts) files load; the golden tests check their tokens" * doctest::test_suite("external")) {
   const std::string llama3 = arch_fixture("llama3");
   const std::string mixtral = arch_fixture("mixtral");
   if (llama3.empty() || mixtral.empty()) {
-    MESSAGE("skipped: no shared models folder (set LLMOS_SHARED_DIR)");
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
     return;
   }
   auto m = load_path(llama3);
