@@ -16,6 +16,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "llmos/common/progress_text.hpp"
 #include "llmos/engine/kv_cache.hpp"
 #include "llmos/engine/model_family.hpp"
 #include "llmos/gguf/gguf_file.hpp"
@@ -66,17 +67,6 @@ std::string family_text(const ModelSummary& s) {
   return "none (llmos runs " + engine::supported_architectures() + ")";
 }
 
-std::string human_bytes(uint64_t n) {
-  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double v = double(n);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
-  char buf[64];
-  if (u == 0) std::snprintf(buf, sizeof(buf), "%" PRIu64 " bytes", n);
-  else std::snprintf(buf, sizeof(buf), "%" PRIu64 " bytes (%.1f %s)", n, v, units[u]);
-  return buf;
-}
-
 std::string dims_text(const std::vector<int64_t>& dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
@@ -86,7 +76,7 @@ std::string dims_text(const std::vector<int64_t>& dims) {
 void print_text(const GgufFile& f, const ModelSummary& s) {
   std::printf("file:          %s\n", f.path().c_str());
   std::printf("gguf version:  %u\n", f.version());
-  std::printf("size:          %s\n", human_bytes(f.file_size()).c_str());
+  std::printf("size:          %s\n", format_bytes_exact(f.file_size()).c_str());
   std::printf("alignment:     %u (tensor data starts at offset %" PRIu64 ")\n", f.alignment(),
               f.data_offset());
   std::printf("architecture:  %s\n", s.arch.empty() ? "?" : gguf::escape_text(s.arch).c_str());
@@ -110,14 +100,14 @@ void print_text(const GgufFile& f, const ModelSummary& s) {
 
   std::printf("\nestimated memory:\n");
   std::printf("  weights:   %s, mmapped read-only, shared by every process using the file\n",
-              human_bytes(s.weights_bytes).c_str());
+              format_bytes_exact(s.weights_bytes).c_str());
   if (s.memory.ok()) {
     const model::Hyperparameters& h = *s.hparams;
     std::printf("  kv cache:  %s for a context of %" PRIu64 " tokens: %d layers x %" PRIu64
                 " tokens (whole blocks of %u) x %d kv heads x (%d + %d) K and V head dims x 2 bytes (f16)\n",
-                human_bytes(s.memory->kv_bytes).c_str(), *s.context_length, h.n_layers, s.memory->kv_tokens,
+                format_bytes_exact(s.memory->kv_bytes).c_str(), *s.context_length, h.n_layers, s.memory->kv_tokens,
                 kKvBlockSize, h.n_kv_heads, h.head_dim, h.v_head_dim);
-    std::printf("  total:     %s\n", human_bytes(s.memory->total()).c_str());
+    std::printf("  total:     %s\n", format_bytes_exact(s.memory->total()).c_str());
   } else if (s.hparams.ok()) {
     std::printf("  kv cache:  unknown (%s)\n", s.memory.status().message().c_str());
   } else {
@@ -135,7 +125,7 @@ void print_text(const GgufFile& f, const ModelSummary& s) {
                 int(type_width), GgufFile::type_string(e).c_str(),
                 f.format_value(e, kArrayPreview).c_str());
 
-  std::printf("\ntensors: %zu, %s\n", f.tensors().size(), human_bytes(s.weights_bytes).c_str());
+  std::printf("\ntensors: %zu, %s\n", f.tensors().size(), format_bytes_exact(s.weights_bytes).c_str());
   size_t name_width = 4, dims_width = 4;
   for (const auto& t : f.tensors()) {
     name_width = std::max(name_width, t.name.size());

@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "llmos/common/progress_text.hpp"
 #include "llmos/model/model_pull.hpp"
 #include "system_context.hpp"
 
@@ -26,15 +27,6 @@ using Clock = std::chrono::steady_clock;
 volatile std::sig_atomic_t g_interrupted = 0;
 void on_interrupt(int) { g_interrupted = 1; }
 
-std::string size_text(double n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (n >= 1024.0 && u < 4) n /= 1024.0, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", n, units[u]);
-  return buf;
-}
-
 // Draws "pulling NAME [#####.....] 12.0 MiB / 40.0 MiB  8.1 MiB/s" on a terminal.
 class ProgressBar {
  public:
@@ -47,11 +39,10 @@ class ProgressBar {
     const double secs = std::chrono::duration<double>(now - start_).count();
     const double rate = secs > 0.2 ? double(done - start_bytes_) / secs : 0.0;
     constexpr int kWidth = 30;
-    std::string bar(size_t(total ? kWidth * double(done) / double(total) : 0), '#');
-    bar.resize(kWidth, '.');
+    const std::string bar = progress_bar(total ? double(done) / double(total) : 0.0, kWidth);
     std::fprintf(stderr, "\r\033[Kpulling %s [%s] %s / %s  %s/s", name_.c_str(), bar.c_str(),
-                 size_text(double(done)).c_str(), total ? size_text(double(total)).c_str() : "?",
-                 size_text(rate).c_str());
+                 format_bytes(done).c_str(), total ? format_bytes(total).c_str() : "?",
+                 format_bytes(uint64_t(rate)).c_str());
     std::fflush(stderr);
   }
   void finish() {
@@ -142,9 +133,9 @@ int cmd_pull(int argc, char** argv) {
   if (!pulled.ok()) return report("pull", pulled.status(), g_interrupted ? 130 : 1);
   const auto& d = pulled->download;
   std::printf("pulled '%s' (%s, sha256 %s%s) at %s/s%s\n", pulled->manifest.name.str().c_str(),
-              size_text(double(d.size)).c_str(), pulled->manifest.sha256.c_str(),
+              format_bytes(d.size).c_str(), pulled->manifest.sha256.c_str(),
               d.server_sha256.empty() && sha256.empty() ? ", not checked: the server gave none" : ", verified",
-              size_text(bar.rate()).c_str(),
+              format_bytes(uint64_t(bar.rate())).c_str(),
               d.resumed_from ? (", resumed at " + std::to_string(d.resumed_from) + " bytes").c_str() : "");
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "llmos/common/progress_text.hpp"
 #include "llmos/quantize/quantize_model.hpp"
 
 namespace llmos::cli {
@@ -28,7 +29,7 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-// Redraws "[#####     ]  45% blk.3.ffn_up.weight" in place when the percentage moves.
+// Redraws "[#####.....]  45% blk.3.ffn_up.weight" in place when the percentage moves.
 class ProgressBar {
  public:
   explicit ProgressBar(bool enabled) : enabled_(enabled) {}
@@ -37,9 +38,8 @@ class ProgressBar {
     const int pct = int(p.done * 100 / p.total);
     if (pct == last_pct_) return;
     last_pct_ = pct;
-    const int filled = pct * kBarWidth / 100;
-    std::fprintf(stderr, "\r[%s%s] %3d%% %-40.40s", std::string(size_t(filled), '#').c_str(),
-                 std::string(size_t(kBarWidth - filled), ' ').c_str(), pct, std::string(p.tensor).c_str());
+    std::fprintf(stderr, "\r[%s] %3d%% %-40.40s", progress_bar(pct / 100.0, kBarWidth).c_str(), pct,
+                 std::string(p.tensor).c_str());
     std::fflush(stderr);
   }
   void finish() {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "llmos/common/progress_text.hpp"
 #include "shell.hpp"
 #include "system_context.hpp"
 
@@ -129,7 +130,7 @@ int cmd_session(int argc, char** argv) {
     std::printf("%-24s %-16s %8s %10s\n", "SESSION", "MODEL", "TOKENS", "BYTES");
     for (const auto& s : *list) {
       std::printf("%-24s %-16s %8u %10s\n", s.name.c_str(), s.model.c_str(), s.tokens,
-                  client::format_bytes(s.bytes).c_str());
+                  format_bytes(s.bytes).c_str());
     }
     return 0;
   }

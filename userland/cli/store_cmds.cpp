@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "llmos/common/progress_text.hpp"
 #include "llmos/model/model_store.hpp"
 #include "system_context.hpp"
 
@@ -61,17 +62,6 @@ Result<model::ModelStore> open_store(const StoreArgs& args) {
   return model::ModelStore::open(dir);
 }
 
-std::string short_size(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = double(n);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
-  char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof(buf), "%" PRIu64 " B", n);
-  else std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
-  return buf;
-}
-
 nlohmann::ordered_json manifest_json(const model::ModelStore& store, const model::ModelManifest& m) {
   auto j = nlohmann::ordered_json::parse(model::manifest_to_json(m));
   j["path"] = store.blob_path(m);
@@ -99,7 +89,7 @@ int cmd_list(int argc, char** argv) {
   std::printf("%-32s  %-12s  %10s  %-12s  %s\n", "NAME", "ID", "SIZE", "ARCH", "CREATED");
   for (const auto& m : *models)
     std::printf("%-32s  %-12s  %10s  %-12s  %s\n", m.name.str().c_str(), m.sha256.substr(0, 12).c_str(),
-                short_size(m.size).c_str(), m.facts.hparams.architecture.c_str(), m.created.c_str());
+                format_bytes(m.size).c_str(), m.facts.hparams.architecture.c_str(), m.created.c_str());
   return 0;
 }
 
@@ -123,7 +113,7 @@ int cmd_show(int argc, char** argv) {
   const model::Hyperparameters& h = m->facts.hparams;
   std::printf("name:          %s\n", m->name.str().c_str());
   std::printf("file:          %s\n", store->blob_path(*m).c_str());
-  std::printf("size:          %" PRIu64 " bytes (%s)\n", m->size, short_size(m->size).c_str());
+  std::printf("size:          %" PRIu64 " bytes (%s)\n", m->size, format_bytes(m->size).c_str());
   std::printf("sha256:        %s\n", m->sha256.c_str());
   std::printf("source:        %s\n", m->source.c_str());
   std::printf("created:       %s\n", m->created.c_str());
@@ -135,8 +125,8 @@ int cmd_show(int argc, char** argv) {
               "vocab %d\n",
               h.ctx_len, h.dim, h.n_layers, h.ffn_dim, h.n_heads, h.n_kv_heads, h.head_dim, h.n_vocab);
   std::printf("memory:        weights %s + f16 KV cache %s for %d tokens = %s\n",
-              short_size(m->facts.weights_bytes).c_str(), short_size(m->facts.kv_cache_bytes).c_str(), h.ctx_len,
-              short_size(m->facts.weights_bytes + m->facts.kv_cache_bytes).c_str());
+              format_bytes(m->facts.weights_bytes).c_str(), format_bytes(m->facts.kv_cache_bytes).c_str(), h.ctx_len,
+              format_bytes(m->facts.weights_bytes + m->facts.kv_cache_bytes).c_str());
   return 0;
 }
 
@@ -186,7 +176,7 @@ int cmd_import(int argc, char** argv) {
   auto m = store->import_file(file, *name);
   if (!m.ok()) return report("import", m.status());
   std::printf("imported %s as '%s' (%s, sha256 %s)\n", file.c_str(), m->name.str().c_str(),
-              short_size(m->size).c_str(), m->sha256.c_str());
+              format_bytes(m->size).c_str(), m->sha256.c_str());
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "llmos/common/progress_text.hpp"
 #include "llmos/common/listen_address.hpp"
 #include "llmos/http/api_keys.hpp"
 #include "llmos/model/model_store.hpp"
@@ -225,8 +226,8 @@ int cmd_load(int argc, char** argv) {
   if (::isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);
   if (!info.ok()) return report("load", info.status());
   std::printf("loaded '%s' (%s, ctx %u, %s weights + %s KV)\n", info->name.c_str(), info->device.c_str(),
-              info->ctx, client::format_bytes(info->weights_bytes).c_str(),
-              client::format_bytes(info->kv_bytes).c_str());
+              info->ctx, format_bytes(info->weights_bytes).c_str(),
+              format_bytes(info->kv_bytes).c_str());
   return 0;
 }
 
@@ -278,7 +279,7 @@ int cmd_ps(int argc, char** argv) {
   for (const auto& m : *models) {
     const bool holds = m.state == ModelState::kLoading || m.state == ModelState::kReady || m.state == ModelState::kDraining;
     std::printf("%-20s %-9s %-6s %10s %6u %6u %8.1f\n", m.name.c_str(), std::string(model_state_name(m.state)).c_str(), m.device.c_str(),
-                holds ? client::format_bytes(m.weights_bytes + m.kv_bytes).c_str() : "-", m.active, m.queued,
+                holds ? format_bytes(m.weights_bytes + m.kv_bytes).c_str() : "-", m.active, m.queued,
                 double(m.tokens_per_second));
     if (!m.failure.empty()) std::printf("  failed: %s\n", m.failure.c_str());
   }
@@ -325,8 +326,8 @@ int cmd_stats(int argc, char** argv) {
     return 0;
   }
   std::printf("uptime              %s\n", uptime(s->uptime_ms).c_str());
-  std::printf("memory              %s reserved of %s\n", client::format_bytes(s->reserved_bytes).c_str(),
-              client::format_bytes(s->budget_bytes).c_str());
+  std::printf("memory              %s reserved of %s\n", format_bytes(s->reserved_bytes).c_str(),
+              format_bytes(s->budget_bytes).c_str());
   std::printf("requests            %llu admitted, %llu completed, %llu cancelled, %llu failed, %llu rejected\n",
               static_cast<unsigned long long>(s->admitted), static_cast<unsigned long long>(s->completed),
               static_cast<unsigned long long>(s->cancelled), static_cast<unsigned long long>(s->failed),

@@ -17,8 +17,6 @@ TEST_CASE("byte counts parse with binary units and refuse junk") {
   CHECK(parse_bytes("12X").status().code() == ErrorCode::kInvalidArgument);
   CHECK(parse_bytes("99999999999999999999").status().code() == ErrorCode::kInvalidArgument);
   CHECK(parse_bytes("20000000T").status().code() == ErrorCode::kInvalidArgument);
-  CHECK(format_bytes(1536) == "1.5 KiB");
-  CHECK(format_bytes(12) == "12 B");
 }
 
 TEST_CASE("no kernel runs in a fresh directory, and down there is a no-op") {

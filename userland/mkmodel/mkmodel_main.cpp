@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "llmos/common/progress_text.hpp"
 #include "llmos/modelgen/model_gen.hpp"
 #include "llmos/quantize/quant_mix.hpp"
 
@@ -96,9 +97,9 @@ int main(int argc, char** argv) {
     experts = ", " + std::to_string(s.n_experts) + " experts of ffn " + std::to_string(s.expert_ffn_dim) + " (" +
               std::to_string(s.n_experts_used) + " used)";
   }
-  std::printf("wrote %s (%llu bytes, %.1f MiB): %s dim %d, %d layers, %d heads (%d kv) of %d, ffn %d%s, "
+  std::printf("wrote %s (%llu bytes, %s): %s dim %d, %d layers, %d heads (%d kv) of %d, ffn %d%s, "
               "vocab %d, ctx %d, %s, seed %llu\n",
-              out.c_str(), (unsigned long long)*size, double(*size) / (1024.0 * 1024.0), s.architecture.c_str(),
+              out.c_str(), (unsigned long long)*size, format_bytes(*size).c_str(), s.architecture.c_str(),
               s.dim, s.n_layers, s.n_heads, s.n_kv_heads, s.head_dim(), s.ffn_dim, experts.c_str(), s.vocab_size,
               s.context_length, std::string(s.mix ? quantize::mix_name(*s.mix) : dtype_name(s.type)).c_str(), (unsigned long long)s.seed);
   return 0;

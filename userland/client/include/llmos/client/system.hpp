@@ -85,7 +85,5 @@ std::optional<std::string> http_url(const std::filesystem::path& dir);
 
 // "1000000", "512K", "64M", "8G", "1T" (powers of 1024, optional "iB"/"B").
 Result<uint64_t> parse_bytes(std::string_view text);
-// 1536 -> "1.5 KiB".
-std::string format_bytes(uint64_t bytes);
 
 }  // namespace llmos::client
