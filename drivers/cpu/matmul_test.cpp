@@ -1,8 +1,7 @@
-// matmul at every ISA level against a plain double-precision reference built
-// from common/quant.hpp: weights dequantized, and for Q8_0/Q4_0 weights the
+// matmul at every ISA level against the double-precision reference of
+// matmul_test_util.hpp: weights dequantized, and for Q8_0/Q4_0 weights the
 // activations quantized to Q8_0 and dequantized too, exactly as the integer
-// kernels see them. What remains is f32 summation order, so the tolerance is
-// tight: |y - ref| <= 2e-5 * sum|w*x| + 1e-6. A single activation quantized
+// kernels see them. The tolerance is tight; a single activation quantized
 // differently from the reference would already break it at small cols.
 #include <doctest/doctest.h>
 
@@ -11,19 +10,17 @@
 
 #include "cpu_test_util.hpp"
 #include "llmos/common/quant.hpp"
+#include "matmul_test_util.hpp"
 
 namespace llmos::cpu {
 namespace {
 
 using driver::Weight;
 using testing::available_levels;
+using testing::check_matmul;
 using testing::driver_at;
+using testing::HostWeight;
 using testing::random_floats;
-
-struct HostWeight {
-  std::vector<uint8_t> bytes;
-  Weight w;
-};
 
 HostWeight make_weight(DType type, int64_t rows, int64_t cols, uint32_t seed) {
   const auto f = random_floats(size_t(rows * cols), seed);
@@ -36,39 +33,6 @@ HostWeight make_weight(DType type, int64_t rows, int64_t cols, uint32_t seed) {
 }
 
 bool quantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
-
-// Checks y against the reference; returns the number of mismatches (reports the first).
-int check_matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y, int n) {
-  const int64_t rows = w.rows, cols = w.cols;
-  const size_t row_bytes = size_t(dtype_row_bytes(w.type, cols));
-  std::vector<float> wrow(static_cast<size_t>(cols)), xs(static_cast<size_t>(n * cols));
-  if (quantized(w.type)) {
-    std::vector<BlockQ8_0> q(static_cast<size_t>(cols / kQuantBlock));
-    for (int t = 0; t < n; ++t) {
-      quantize_row_q8_0(x.data() + t * cols, q.data(), cols);
-      dequantize_row(DType::kQ8_0, q.data(), xs.data() + t * cols, cols);
-    }
-  } else {
-    xs = x;
-  }
-  int bad = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + r * row_bytes, wrow.data(), cols);
-    for (int t = 0; t < n; ++t) {
-      double ref = 0, mag = 0;
-      for (int64_t c = 0; c < cols; ++c) {
-        const double p = double(wrow[size_t(c)]) * xs[size_t(t * cols + c)];
-        ref += p;
-        mag += std::fabs(p);
-      }
-      const double got = y[size_t(t * rows + r)];
-      if (!(std::fabs(got - ref) <= 2e-5 * mag + 1e-6)) {
-        if (bad++ == 0) MESSAGE("row " << r << " token " << t << ": got " << got << " want " << ref);
-      }
-    }
-  }
-  return bad;
-}
 
 TEST_CASE("matmul matches the reference for every type, level and odd shape") {
   const DType types[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0};
