@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "subprocess.hpp"
+#include "temp_dir.hpp"
 
 namespace llmos {
 namespace {
@@ -21,16 +22,7 @@ using testing::run_process;
 const std::string kLlmos = LLMOS_BIN_DIR "/llmos";
 const std::string kMkmodel = LLMOS_BIN_DIR "/llmos-mkmodel";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("llmos-cli-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using llmos::testing::TempDir;
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -48,7 +40,7 @@ int count_lines(const std::string& s) {
 const fs::path& tiny_model() {
   static TempDir dir;
   static fs::path model = [] {
-    fs::path p = dir.path / "tiny.gguf";
+    fs::path p = dir.path() / "tiny.gguf";
     auto r = run_process({kMkmodel, "--out", p.string(), "--preset", "tiny", "--type", "q8_0", "--seed", "5"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     return p;
@@ -82,7 +74,7 @@ TEST_CASE("every corrupt model file gets one error line naming the file, for ins
     cases.push_back({"flip-" + std::to_string(off) + ".gguf", b});
   }
   for (const auto& c : cases) {
-    const fs::path p = dir.path / c.name;
+    const fs::path p = dir.path() / c.name;
     write_file(p, c.bytes);
     for (auto argv : {std::vector<std::string>{kLlmos, "inspect", p.string()},
                       std::vector<std::string>{kLlmos, "generate", "--local", "--model", p.string(), "--prompt",
@@ -166,10 +158,10 @@ TEST_CASE("bad arguments are refused with a message naming the option") {
 
 TEST_CASE("llmosd run by hand refuses a malformed --http before it starts anything") {
   TempDir dir;
-  auto r = run_process({LLMOS_BIN_DIR "/llmosd", "--runtime-dir", (dir.path / "rt").string(), "--http", "localhost"});
+  auto r = run_process({LLMOS_BIN_DIR "/llmosd", "--runtime-dir", (dir.path() / "rt").string(), "--http", "localhost"});
   CHECK(r.exit_code == 2);
   CHECK_MESSAGE(r.err.find("--http 'localhost' is not ADDR:PORT") != std::string::npos, r.err);
-  CHECK(!fs::exists(dir.path / "rt"));  // nothing started, not even the runtime directory
+  CHECK(!fs::exists(dir.path() / "rt"));  // nothing started, not even the runtime directory
 }
 
 }  // namespace

@@ -12,24 +12,12 @@
 #include "llmos/gguf/gguf_writer.hpp"
 #include "llmos/modelgen/model_gen.hpp"
 #include "model_inspector.hpp"
+#include "temp_dir.hpp"
 
 namespace llmos::kernel {
 namespace {
 
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("llmos_inspector_test_" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using llmos::testing::TempDir;
 
 // A llama header with `n_tokens` vocabulary entries (none: no tokens key) and
 // an f32 token_embd of `n_rows` rows; enough for the inspection, not to run.

@@ -15,27 +15,14 @@
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/modelgen/model_gen.hpp"
 #include "llmos/modelgen/synthetic_vocab.hpp"
+#include "temp_dir.hpp"
 
 namespace llmos::modelgen {
 namespace {
 
 using gguf::GgufFile;
 
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() /
-                    ("llmos_modelgen_test_" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using llmos::testing::TempDir;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

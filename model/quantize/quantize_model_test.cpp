@@ -18,24 +18,12 @@
 #include "llmos/common/quant.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "llmos/gguf/gguf_writer.hpp"
+#include "temp_dir.hpp"
 
 namespace llmos::quantize {
 namespace {
 
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("llmos_quantize_model_test_" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using llmos::testing::TempDir;
 
 std::vector<float> gaussian(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);

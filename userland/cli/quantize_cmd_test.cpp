@@ -12,6 +12,7 @@
 #include "llmos/gguf/gguf_file.hpp"
 #include "shared_dir.hpp"
 #include "subprocess.hpp"
+#include "temp_dir.hpp"
 
 namespace llmos::cli {
 namespace {
@@ -19,16 +20,7 @@ namespace {
 using llmos::testing::run_process;
 const std::string kLlmos = LLMOS_BIN_DIR "/llmos";
 
-struct TempDir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("llmos_quantize_cmd_test_" + std::to_string(::getpid()));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using llmos::testing::TempDir;
 
 TEST_CASE("llmos quantize writes stories260K in q4_k_m with llama-quantize's types") {
   TempDir dir;
