@@ -19,13 +19,7 @@
 namespace llmos {
 namespace {
 
-#ifdef LLMOS_GOLDEN_CUDA
-constexpr driver::DeviceKind kDevice = driver::DeviceKind::kCuda;
-#define DEVICE_TEST_NAME(name) "cuda: " name
-#else
-constexpr driver::DeviceKind kDevice = driver::DeviceKind::kCpu;
-#define DEVICE_TEST_NAME(name) "cpu: " name
-#endif
+using golden::kDevice;
 
 // The README's "within about 1e-3", with its known exceptions: llama.cpp rounds
 // the expert matmuls' inputs to f16 (up to 7e-4 from exact) and evaluates

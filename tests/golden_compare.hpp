@@ -21,6 +21,16 @@
 
 namespace llmos::golden {
 
+// The device the golden tests run on: built twice, for the CPU driver and,
+// with LLMOS_GOLDEN_CUDA, for the CUDA driver; test names say which.
+#ifdef LLMOS_GOLDEN_CUDA
+constexpr driver::DeviceKind kDevice = driver::DeviceKind::kCuda;
+#define DEVICE_TEST_NAME(name) "cuda: " name
+#else
+constexpr driver::DeviceKind kDevice = driver::DeviceKind::kCpu;
+#define DEVICE_TEST_NAME(name) "cpu: " name
+#endif
+
 // Below this top-2 margin either token is a correct answer (the READMEs' rule).
 constexpr double kNearTie = 0.005;
 

@@ -12,13 +12,7 @@
 namespace llmos {
 namespace {
 
-#ifdef LLMOS_GOLDEN_CUDA
-constexpr driver::DeviceKind kDevice = driver::DeviceKind::kCuda;
-#define DEVICE_TEST_NAME(name) "cuda: " name
-#else
-constexpr driver::DeviceKind kDevice = driver::DeviceKind::kCpu;
-#define DEVICE_TEST_NAME(name) "cpu: " name
-#endif
+using golden::kDevice;
 
 // The golden README asks for probabilities "within about 1e-3". Measured here
 // (top-5 probabilities of every step up to a near-tie, 1600 values): mean

@@ -77,4 +77,11 @@ inline int check_matmul(const driver::Weight& w, const std::vector<float>& x, co
   return bad;
 }
 
+// Runs `drv`'s matmul of w by x (n tokens) and checks it (check_matmul).
+inline int matmul_mismatches(driver::Driver& drv, const driver::Weight& w, const std::vector<float>& x, int n) {
+  std::vector<float> y(size_t(n) * size_t(w.rows), NAN);
+  drv.matmul(w, x.data(), y.data(), n);
+  return check_matmul(w, x, y, n);
+}
+
 }  // namespace llmos::cpu::testing
