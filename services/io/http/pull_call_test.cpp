@@ -161,7 +161,7 @@ TEST_CASE("/api/pull downloads into the store, streamed and not") {
       c.write_raw("POST /api/pull HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
                   std::to_string(body.size()) + "\r\n\r\n" + body);
       REQUIRE(c.read_until("downloading"));
-      std::this_thread::sleep_for(std::chrono::milliseconds(400));  // some bytes arrive
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // some bytes arrive (the file takes over 1 s)
       c.close();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the download polls every 100 ms
