@@ -6,4 +6,6 @@ namespace llmos::bench {
 int run_engine_bench(int argc, char** argv);  // engine_bench.cpp
 int run_http_bench(int argc, char** argv);    // http_bench.cpp
 int run_tokenizer_bench(int argc, char** argv);  // tokenizer_bench.cpp
+int run_pull_bench(int argc, char** argv);       // store_bench.cpp
+int run_load_bench(int argc, char** argv);       // store_bench.cpp
 }  // namespace llmos::bench

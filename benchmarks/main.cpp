@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   if (cmd == "ipc") return llmos::client::run_ipc_bench(argc - 1, argv + 1);
   if (cmd == "http") return llmos::bench::run_http_bench(argc - 1, argv + 1);
   if (cmd == "tokenizer") return llmos::bench::run_tokenizer_bench(argc - 1, argv + 1);
+  if (cmd == "pull") return llmos::bench::run_pull_bench(argc - 1, argv + 1);
+  if (cmd == "load") return llmos::bench::run_load_bench(argc - 1, argv + 1);
   std::fputs(
       "usage: llmos-bench <benchmark> [options]\n"
       "  engine --model FILE [--threads N] [--prompt-tokens P] [--gen-tokens G] [--batch B] [--json]\n"
@@ -26,7 +28,12 @@ int main(int argc, char** argv) {
       "      one stream over HTTP vs the client socket vs in-process; N concurrent\n"
       "      streaming clients (tokens/s, time to first token)\n"
       "  tokenizer [--model FILE]... [--kib N] [--template NAME]\n"
-      "      encode / decode MB/s on ~1 MB of mixed English, code and CJK text\n",
+      "      encode / decode MB/s on ~1 MB of mixed English, code and CJK text\n"
+      "  pull [--file FILE | --mib N | --url URL] [--repeat R] [--json]\n"
+      "      MB/s of a pull (download, sha256, fsync; GGUF check and store for a .gguf)\n"
+      "      from an HTTP server on loopback\n"
+      "  load --model FILE|NAME [--repeat R] [--json]\n"
+      "      milliseconds from a load request to the model being ready\n",
       cmd.empty() || cmd == "-h" || cmd == "--help" ? stdout : stderr);
   return cmd.empty() || cmd == "-h" || cmd == "--help" ? 0 : 2;
 }

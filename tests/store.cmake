@@ -2,7 +2,7 @@
 # store commands on a model llmos-mkmodel writes, and pulls from a local HTTP
 # server the test starts (redirects, hf: sources, resume, bad SHA-256, not
 # GGUF), and Ollama's store endpoints of a running system with curl and the
-# official `ollama` npm package, store and generation (generate, chat, ps)
+# official `ollama` npm package, store (pull included) and generation (generate, chat, ps)
 # (cached under the build folder; that part is
 # skipped without node or npm). Included from tests/CMakeLists.txt; skipped
 # (exit 77) without python3.

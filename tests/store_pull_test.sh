@@ -6,7 +6,9 @@
 # (tests/model_file_server.py): plain, through a redirect, from an hf: source
 # with the server's SHA-256, resumed after a cut connection, from a server
 # that ignores Range; and checks that a file that is not GGUF, a SHA-256
-# mismatch and a 404 leave nothing in the store and say why.
+# mismatch and a 404 leave nothing in the store and say why. Then Ollama's
+# store endpoints of a running system, /api/pull included, with curl and the
+# official `ollama` npm client (pulls streamed and not, refused pulls).
 # Exit 0 pass, 1 fail, 77 skipped (no python3).
 set -uo pipefail
 LLMOS=${1:?usage: store_pull_test.sh LLMOS_BIN MKMODEL_BIN}
@@ -143,6 +145,17 @@ if "$LLMOS" up --budget 256M --http 127.0.0.1:0 >"$TMP/up.out" 2>&1; then
   BASE_HTTP=$(sed -n 's|^HTTP API: \(http://[^/ ]*\)/v1.*|\1|p' "$TMP/up.out")
   expect_eq "GET / as Ollama answers it" "$(curl -s "$BASE_HTTP/")" "Ollama is running"
   expect_eq "HEAD /" "$(curl -s -o /dev/null -w '%{http_code}' -I "$BASE_HTTP/")" "200"
+  # /api/pull with curl: a pull that is refused leaves the store as it was.
+  before=$(store_files)
+  out=$(curl -s -X POST "$BASE_HTTP/api/pull" -d "{\"model\":\"$BASE/files/junk.gguf\",\"stream\":false}")
+  expect_has "/api/pull of a file that is not GGUF" "$out" "\"error\":\"$BASE/files/junk.gguf"
+  out=$(curl -s -w ' %{http_code}' -X POST "$BASE_HTTP/api/pull" -d "{\"model\":\"$BASE/files/absent.gguf\"}")
+  expect_has "/api/pull of a 404" "$out" "HTTP 404"
+  expect_has "/api/pull of a 404: 502" "$out" "} 502"
+  out=$(curl -s -w ' %{http_code}' -X POST "$BASE_HTTP/api/pull" -d '{"model":"x","username":"u"}')
+  expect_has "/api/pull refuses an unknown field" "$out" "unknown field 'username'"
+  expect_eq "refused /api/pull stored nothing" "$(store_files)" "$before"
+  expect_eq "refused /api/pull left no file in tmp/" "$(tmp_files)" "0"
   expect_eq "/api/tags lists the store" "$(curl -s "$BASE_HTTP/api/tags" | python3 -c 'import json,sys; print(" ".join(m["name"] for m in json.load(sys.stdin)["models"]))')" \
     "$("$LLMOS" list --json | python3 -c 'import json,sys; print(" ".join(m["name"]+":"+m["tag"] for m in json.load(sys.stdin)))')"
   if [ -n "$NPM_DIR" ] && command -v node >/dev/null && command -v npm >/dev/null; then
@@ -156,11 +169,15 @@ if "$LLMOS" up --budget 256M --http 127.0.0.1:0 >"$TMP/up.out" 2>&1; then
       ONE_STORE="$TMP/one/store"
       LLMOS_MODELS="$ONE_STORE" "$LLMOS" import "$TMP/www/tiny.gguf" --name solo:q >/dev/null
       "$LLMOS" down >/dev/null 2>&1
-      LLMOS_MODELS="$ONE_STORE" "$LLMOS" up --budget 256M --http 127.0.0.1:0 >"$TMP/up2.out" 2>&1 || fail "llmos up with one model"
+      # Its HTTP server pulls hf: sources from the test's file server.
+      LLMOS_MODELS="$ONE_STORE" LLMOS_HF_ENDPOINT="$BASE/hf" "$LLMOS" up --budget 256M --http 127.0.0.1:0 \
+        >"$TMP/up2.out" 2>&1 || fail "llmos up with one model"
       BASE_ONE=$(sed -n 's|^HTTP API: \(http://[^/ ]*\)/v1.*|\1|p' "$TMP/up2.out")
-      OLLAMA_MODULE="$NPM_DIR/node_modules/ollama" BASE="$BASE_ONE" MODEL=solo:q SHA="$SHA" \
+      cp "$TMP/www/tiny.gguf" "$TMP/www/other.gguf"
+      FILES="$BASE" OLLAMA_MODULE="$NPM_DIR/node_modules/ollama" BASE="$BASE_ONE" MODEL=solo:q SHA="$SHA" \
         node "$(dirname "$0")/ollama_store_check.cjs" >"$TMP/ollama.out" 2>&1 || fail "the ollama npm client checks"
       cat "$TMP/ollama.out"
+      expect_eq "the client's pulls left no file in tmp/" "$(find "$ONE_STORE/tmp" -type f | wc -l)" "0"
       # Generation with the client: greedy text equal to `llmos generate`'s.
       out=$(LLMOS_MODELS="$ONE_STORE" "$LLMOS" load solo:q 2>&1) || fail "load solo:q: $out"
       WANT=$("$LLMOS" generate solo:q "Once upon a time" --max-tokens 8 --temperature 0 --json |

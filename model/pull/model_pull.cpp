@@ -15,7 +15,8 @@ std::string partial_path_for(const ModelStore& store, const HttpUrl& url) {
   return store.temp_dir() + "/pull-" + h.hex_digest().substr(0, 16) + ".partial";
 }
 
-Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, const DownloadHooks& hooks) {
+Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, const DownloadHooks& hooks,
+                              const PullStageHook& on_stage) {
   LLMOS_ASSIGN_OR_RETURN(PullSource source, resolve_pull_source(request.source, request.hf_endpoint));
   std::string expected = request.expected_sha256;
   std::transform(expected.begin(), expected.end(), expected.begin(), [](char c) { return char(std::tolower(c)); });
@@ -33,6 +34,7 @@ Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, con
     ::unlink(partial.c_str());
     return Status(st.code(), request.source + ": " + st.message());
   }
+  if (on_stage) on_stage("verifying sha256 digest");
   const std::string& want = expected.empty() ? download->server_sha256 : expected;
   if (!want.empty() && want != download->sha256) {
     ::unlink(partial.c_str());
@@ -40,6 +42,7 @@ Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, con
                             ", expected " + want + (expected.empty() ? " (from the server)" : "") +
                             "; nothing was stored");
   }
+  if (on_stage) on_stage("writing manifest");
   LLMOS_ASSIGN_OR_RETURN(ModelManifest m, store.adopt(partial, download->sha256, name, request.source));
   return PullResult{std::move(m), *std::move(download)};
 }

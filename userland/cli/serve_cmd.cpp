@@ -39,6 +39,7 @@ int cmd_serve(int argc, char** argv) {
                                            std::getenv("HOME"));
       dir.ok())
     server_opts.models_dir = *dir;  // Ollama's /api/tags and friends
+  if (const char* hf = std::getenv("LLMOS_HF_ENDPOINT"); hf && *hf) server_opts.hf_endpoint = hf;  // /api/pull's hf:
   int ctx = 0;
   size_t max_body = server_opts.max_body_bytes;
   po::options_description opts("llmos serve options");

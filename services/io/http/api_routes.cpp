@@ -12,6 +12,7 @@
 #include "model_json.hpp"
 #include "ollama_request.hpp"
 #include "ollama_store_api.hpp"
+#include "pull_call.hpp"
 
 namespace llmos::http {
 namespace {
@@ -253,7 +254,7 @@ ApiReply error_reply(const ApiError& error) {
 
 std::string_view endpoint_of(std::string_view path) {
   path = path.substr(0, path.find('?'));
-  if (path == "/api/generate" || path == "/api/chat" || path == "/api/ps") return "ollama";
+  if (path == "/api/generate" || path == "/api/chat" || path == "/api/ps" || path == "/api/pull") return "ollama";
   if (auto r = find_route(path.substr(0, path.find('?')))) return r->endpoint;
   return "other";
 }
@@ -267,6 +268,7 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
     return Routed{std::move(reply), nullptr};
   };
   if (path == "/api/ps") return route_ollama_ps(ctx, req);
+  if (path == "/api/pull") return route_ollama_pull(ctx, req, std::move(exchange), std::move(executor));
   if (path == "/api/generate" || path == "/api/chat") {
     return route_ollama_generation(ctx, std::move(req), path, std::move(exchange), std::move(executor));
   }

@@ -18,7 +18,7 @@ struct Routed {
 };
 
 // The metrics label of a path: "completions", "chat_completions", "models",
-// "admin", "health", "metrics", "ollama" (generate, chat, ps) or "other".
+// "admin", "health", "metrics", "ollama" (generate, chat, ps, pull) or "other".
 std::string_view endpoint_of(std::string_view path);
 
 Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest request,

@@ -145,6 +145,7 @@ void HttpServer::stop() {
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  ctx.pulls.join_all();  // cancelled with their connections, or told to stop here
   // Anything still open is destroyed with the io_context (in ~Impl).
 }
 

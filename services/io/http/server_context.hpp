@@ -12,6 +12,7 @@
 #include "llmos/http/generation_backend.hpp"
 #include "llmos/http/http_server.hpp"
 #include "metrics.hpp"
+#include "pull_jobs.hpp"
 
 namespace llmos::http {
 
@@ -28,6 +29,7 @@ struct ServerContext {
   std::atomic<int> connections{0};
   const uint64_t id_salt;  // makes completion ids differ between servers
   std::atomic<uint64_t> next_id{1};
+  PullJobs pulls;  // /api/pull downloads; joined by HttpServer::stop()
 
   // Live connections, so stop() can close them. A session registers itself
   // when it starts and leaves in its destructor; once `stopping` is set a

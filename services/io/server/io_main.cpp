@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
         models_dir.empty() ? std::nullopt : std::optional(models_dir), std::getenv("LLMOS_MODELS"),
         std::getenv("XDG_DATA_HOME"), std::getenv("HOME"));
     if (store_dir.ok()) h.models_dir = *store_dir;  // none: the Ollama API lists no models
+    if (const char* hf = std::getenv("LLMOS_HF_ENDPOINT"); hf && *hf) h.hf_endpoint = hf;  // /api/pull's hf: sources
     if (!api_keys.empty()) {
       auto keys = llmos::http::ApiKeys::load(api_keys);
       if (!keys.ok()) {

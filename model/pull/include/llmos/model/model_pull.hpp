@@ -3,8 +3,10 @@
 // same pull resumes it), is checked against the expected SHA-256 and as a GGUF
 // model, and only then enters the store (ModelStore::adopt). Blocking; any thread.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "llmos/common/status.hpp"
 #include "llmos/model/http_download.hpp"
@@ -28,9 +30,15 @@ struct PullResult {
 // The .partial file a pull of `url` writes in `store`'s tmp/ (one per URL).
 std::string partial_path_for(const ModelStore& store, const HttpUrl& url);
 
+// Called as a pull moves past its download: "verifying sha256 digest" (also
+// when there is no digest to compare), then "writing manifest" (the GGUF
+// check and the move into the store), on the pulling thread.
+using PullStageHook = std::function<void(std::string_view stage)>;
+
 // Errors name the source: what resolve_pull_source and download_to_file
 // return (the partial file kept for a resume), invalid_argument for a SHA-256
 // mismatch or a file that is not a GGUF model (nothing kept).
-Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, const DownloadHooks& hooks);
+Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, const DownloadHooks& hooks,
+                              const PullStageHook& on_stage = {});
 
 }  // namespace llmos::model

@@ -26,7 +26,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{30'000};   // a client that stops reading
   ApiKeys api_keys;                                  // none: no authentication
-  std::string models_dir;  // the model store behind Ollama's /api/tags, show, copy, delete ("" = none)
+  std::string models_dir;  // the model store behind Ollama's /api/tags, show, copy, delete, pull ("" = none)
+  std::string hf_endpoint = "https://huggingface.co";  // where /api/pull resolves hf: sources ($LLMOS_HF_ENDPOINT)
 };
 
 class HttpServer {
