@@ -75,6 +75,13 @@ class CudaDriverImpl final : public driver::CudaDriver {
   void report_errors(void* dst, size_t bytes);
   Status upload_quantized(const Weight& host, void* dst);
   Status check_resident(const Weight& host, const void* dst);
+  // y [n][rows] = rows [row0, row0 + rows) of the quantized w times x [n][cols]:
+  // those rows dequantized to f16 tile by tile, each tile through cuBLAS.
+  void matmul_dequant(const Weight& w, int64_t row0, int64_t rows, const float* x, float* y, int n);
+  // matmul by rows [row0, row0 + rows) of w (an expert of a stacked tensor):
+  // a view for float types, matmul_dequant for quantized ones (whose device
+  // layout is re-laid out, so rows cannot be addressed by byte offset).
+  void matmul_rows(const Weight& w, int64_t row0, int64_t rows, const float* x, float* y, int n);
   // y [n][rows] = op(A)^T x for a row-major A [rows][cols] of `a_type`; x of `x_type`.
   void gemm(const void* a, cudaDataType a_type, const void* x, cudaDataType x_type, int64_t rows, int64_t cols,
             int n, float* y, int64_t ldy);
