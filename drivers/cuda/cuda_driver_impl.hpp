@@ -55,7 +55,8 @@ class CudaDriverImpl final : public driver::CudaDriver {
   void moe_route(const float* logits, int n, int n_experts, int k, int32_t* ids, float* weights) override;
   void moe_ffn(const driver::ExpertWeights& w, const float* x, const int32_t* ids, const float* weights, int n,
                int k, float* y, float* scratch) override;
-  void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) override;
+  void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v,
+                int window) override;
   void attention(const KvGeometry& layout, const void* kv, int layer, const float* q, float* out, int n_heads,
                  float scale, int window) override;
   void gather_outputs(const float* x, float* y, int dim) override;
@@ -116,6 +117,8 @@ class CudaDriverImpl final : public driver::CudaDriver {
   const int32_t* d_kv_slots_ = nullptr;
   const int32_t* d_output_rows_ = nullptr;
   const int32_t* d_block_tables_ = nullptr;
+  const int32_t* d_window_kv_slots_ = nullptr;      // the batch's window arrays (null: none)
+  const int32_t* d_window_block_tables_ = nullptr;
   const DecodeWork* d_work_ = nullptr;
   const ReduceItem* d_reduce_ = nullptr;
   const PrefillTile* d_tiles_ = nullptr;

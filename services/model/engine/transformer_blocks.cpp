@@ -152,7 +152,7 @@ Result<MoeWeights> bind_moe(WeightBinder& bind, const ModelConfig& c, const std:
 
 void attend(driver::Driver& d, const ModelConfig& c, const AttentionWeights& w, KvCache& kv, int layer,
             float scale, DecoderBuffers& b, int n) {
-  d.kv_store(kv.layout(), kv.data(), layer, b.k, b.v);
+  d.kv_store(kv.layout(), kv.data(), layer, b.k, b.v, c.attention_window(layer));
   d.attention(kv.layout(), kv.data(), layer, b.q, b.att, c.n_heads, scale, c.attention_window(layer));
   d.matmul(w.wo, b.att, b.tmp, n);
 }
