@@ -82,6 +82,17 @@ inline std::vector<double> softmax(const float* logits, int n) {
   return p;
 }
 
+// The widest sliding window of the model's layers; 0 when it has none.
+inline int model_window(const engine::ModelConfig& c) {
+  int w = 0;
+  for (int l = 0; l < c.n_layers; ++l) w = std::max(w, c.attention_window(l));
+  return w;
+}
+
+// Blocks that hold the positions one token's window reaches back over, plus
+// the block it starts in part-way: what a decoding sequence keeps per table.
+inline int window_blocks_bound(int window, int block_size) { return (window + block_size - 1) / block_size + 1; }
+
 // How far each top-5 probability and their mean may be from llama.cpp's.
 struct ProbTolerance {
   double each;
@@ -91,7 +102,9 @@ struct ProbTolerance {
 // Each case alone, one forward step per token (the prompt in one step), with
 // a `kv_type` KV cache: prompt ids, greedy ids up to the strict prefix, and
 // every top-5 probability. With `check_text`, a case generated in full must
-// decode to its "text". `label` names the model in the messages.
+// decode to its "text". `label` names the model in the messages. A model with
+// sliding layers gets them their own block table, which gives back the blocks
+// each step's window has passed, as the engine does.
 inline void check_alone(const GoldenFixture& fx, const std::string& label, DType kv_type, ProbTolerance tol,
                         bool check_text) {
   double max_dev = 0, sum_dev = 0;
@@ -110,6 +123,10 @@ inline void check_alone(const GoldenFixture& fx, const std::string& label, DType
     REQUIRE(kv.ok());
     engine::KvBlockPool pool(layout.n_blocks);
     engine::BlockTable table(16);
+    const int window = model_window(cfg);
+    engine::KvBlockPool window_pool(layout.n_blocks);  // the sliding layers' blocks (same planes, other layers)
+    engine::BlockTable window_table(16);
+    int released = 0;
     std::vector<float> logits(size_t(cfg.n_vocab));
     int n_cached = 0;
     size_t matched = 0;
@@ -117,17 +134,32 @@ inline void check_alone(const GoldenFixture& fx, const std::string& label, DType
       // Feed every token not yet in the cache: the prompt first, then one at a time.
       const int n = int(ids.size()) - n_cached;
       REQUIRE(table.reserve(pool, int(ids.size())));
+      if (window > 0) REQUIRE(window_table.reserve(window_pool, int(ids.size())));
       std::vector<int32_t> pos(static_cast<size_t>(n)), seq(static_cast<size_t>(n), 0), slots(static_cast<size_t>(n));
+      std::vector<int32_t> wslots(static_cast<size_t>(n));
       for (int i = 0; i < n; ++i) {
         pos[size_t(i)] = n_cached + i;
         slots[size_t(i)] = table.slot(n_cached + i);
+        if (window > 0) wslots[size_t(i)] = window_table.slot(n_cached + i);
       }
       std::vector<int32_t> bt(table.blocks().begin(), table.blocks().end());
+      std::vector<int32_t> wbt(window_table.blocks().begin(), window_table.blocks().end());
+      wbt.resize(bt.size(), -1);
       int32_t out_row = n - 1;
       driver::StepBatch b{n, ids.data() + n_cached, pos.data(), seq.data(), slots.data(),
                           1, int(bt.size()), bt.data(), 1, &out_row};
+      if (window > 0) {
+        b.window_kv_slots = wslots.data();
+        b.window_block_tables = wbt.data();
+      }
       fx.model->forward(b, **kv, logits.data());
       n_cached = int(ids.size());
+      if (window > 0) {
+        // The next token sees back to n_cached - window + 1; what is before goes.
+        released += window_table.release_before(window_pool, n_cached + 1 - window);
+        CHECK(window_table.n_held() <= window_blocks_bound(window, 16));
+        CHECK(window_pool.n_used() == window_table.n_held());
+      }
       const auto p = softmax(logits.data(), cfg.n_vocab);
       for (const auto& pair : c["step_top5_probs"][step]) {
         const int id = pair[0];
@@ -146,6 +178,8 @@ inline void check_alone(const GoldenFixture& fx, const std::string& label, DType
       ++matched;
       ids.push_back(got);
     }
+    // Far past the window, the sliding layers gave back what it passed.
+    if (window > 0 && int(ids.size()) > window + 2 * 16) CHECK(released > 0);
     if (check_text && matched == want.size()) {
       std::vector<int32_t> gen(ids.end() - long(want.size()), ids.end());
       CHECK(fx.tok->decode(gen) == c["text"].get<std::string>());
@@ -178,7 +212,8 @@ inline void check_batched(const GoldenFixture& fx, const std::string& label, DTy
     REQUIRE((*eng)->submit(std::move(r)).ok());
   }
   std::vector<engine::TokenEvent> events;
-  int steps = 0;
+  const int window = model_window(fx.model->config());
+  int steps = 0, max_window_used = 0, max_used = 0;
   while ((*eng)->has_work() && steps < 1000) {
     events.clear();
     (*eng)->step(events);
@@ -186,6 +221,21 @@ inline void check_batched(const GoldenFixture& fx, const std::string& label, DTy
     for (const auto& ev : events) {
       if (ev.token >= 0) got[ev.request_id].push_back(ev.token);
     }
+    // After each step a running sequence's sliding layers hold only its window.
+    const engine::EngineStats st = (*eng)->stats();
+    CHECK(st.kv_window_blocks_used <= st.running * window_blocks_bound(window, eo.block_size));
+    max_window_used = std::max(max_window_used, st.kv_window_blocks_used);
+    max_used = std::max(max_used, st.kv_blocks_used);
+  }
+  if (window > 0) {
+    const engine::EngineStats st = (*eng)->stats();
+    CHECK(st.kv_window_blocks_total > 0);
+    CHECK(st.kv_window_blocks_used == 0);  // every sequence gave its blocks back
+    MESSAGE(label << ": most blocks held at once: " << max_used << " (all layers' positions), "
+                  << max_window_used << " (sliding layers)");
+    CHECK(max_window_used < max_used);  // sequences far past the window keep only it
+  } else {
+    CHECK((*eng)->stats().kv_window_blocks_total == 0);
   }
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto want = cases[i]["generated_ids"].get<std::vector<int32_t>>();

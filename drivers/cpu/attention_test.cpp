@@ -1,11 +1,15 @@
 // kv_store and attention at every ISA level: a mixed batch (a prefill chunk
 // continuing a cached prefix, a decode token, a fresh prefill) over shuffled,
 // non-contiguous blocks, against a double-precision reference that reads the
-// cache through its documented layout. Tolerance: 2e-5 * max|v| + 1e-6 (the
+// cache through its documented layout; a sliding window also through the
+// batch's window tables (unmapped before the window). Tolerance: 2e-5 * max|v| + 1e-6 (the
 // kernels' exp is a polynomial with ~1e-7 relative error; the rest is f32 order).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "cpu_test_util.hpp"
@@ -31,7 +35,10 @@ struct Scenario {
   std::vector<Seq> seqs;
 };
 
-void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed, int window = 0) {
+// With `window_tables`, the real slots and tables go in the batch's window
+// arrays (the window tables -1 before each sequence's window) and the main ones
+// all point at slot 0: a sliding layer must read and write only the former.
+void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed, int window = 0, bool window_tables = false) {
   const KvGeometry& L = sc.L;
   const int hd = L.head_dim, kv_dim = L.kv_dim();
   // Shuffled physical blocks: sequence s's logical block i -> a random distinct block.
@@ -45,8 +52,26 @@ void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed, int window 
   const HostBatch pre = tables.prefix_batch(sc.seqs);
   const auto pk = random_floats(pre.pos.size() * size_t(kv_dim), seed + 1);
   const auto pv = random_floats(pre.pos.size() * size_t(kv_dim), seed + 2);
-  drv->begin_step(pre.view());
-  drv->kv_store(L, kv.data(), layer, pk.data(), pv.data());
+  auto step_view = [&](const HostBatch& hb, std::vector<int32_t>& zeros, std::vector<int32_t>& wtables) {
+    driver::StepBatch v = hb.view();
+    if (!window_tables) return v;
+    zeros.assign(std::max(hb.slots.size(), hb.tables.size()), 0);
+    wtables = hb.tables;
+    std::vector<int32_t> first(size_t(hb.n_seqs), INT32_MAX);  // each sequence's first position in the step
+    for (size_t t = 0; t < hb.pos.size(); ++t) first[size_t(hb.seq[t])] = std::min(first[size_t(hb.seq[t])], hb.pos[t]);
+    for (int s = 0; s < hb.n_seqs; ++s) {
+      const int lo = first[size_t(s)] == INT32_MAX ? 0 : std::max(0, first[size_t(s)] - window + 1);
+      for (int i = 0; i < lo / L.block_size; ++i) wtables[size_t(s * hb.max_blocks + i)] = -1;
+    }
+    v.window_kv_slots = v.kv_slots;
+    v.window_block_tables = wtables.data();
+    v.kv_slots = zeros.data();
+    v.block_tables = zeros.data();
+    return v;
+  };
+  std::vector<int32_t> zeros, wtables;
+  drv->begin_step(step_view(pre, zeros, wtables));
+  drv->kv_store(L, kv.data(), layer, pk.data(), pv.data(), window);
 
   // Step 2: the fresh tokens of all sequences, interleaved round-robin.
   const HostBatch b = tables.fresh_batch(sc.seqs, /*interleave=*/true);
@@ -56,8 +81,8 @@ void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed, int window 
   const auto q = random_floats(size_t(n * sc.n_heads * hd), seed + 5);
   std::vector<float> out(q.size(), NAN);
   const float scale = 1.0f / std::sqrt(float(hd));
-  drv->begin_step(b.view());
-  drv->kv_store(L, kv.data(), layer, k.data(), v.data());
+  drv->begin_step(step_view(b, zeros, wtables));
+  drv->kv_store(L, kv.data(), layer, k.data(), v.data(), window);
   drv->attention(L, kv.data(), layer, q.data(), out.data(), sc.n_heads, scale, window);
 
   // kv_store wrote exactly the rounded values, at the right slots, in the right layer.
@@ -149,6 +174,21 @@ TEST_CASE("a sliding window: each query sees only its last `window` positions, p
       sc.seqs = {{37, 9}, {70, 1}, {0, 20}};
       INFO(isa_level_name(level) << " window " << window);
       run_scenario(level, sc, 11, window);
+    }
+  }
+}
+
+TEST_CASE("a sliding window through the batch's window tables, unmapped before the window") {
+  for (IsaLevel level : available_levels()) {
+    for (int window : {1, 5, 16, 33}) {
+      for (DType type : {DType::kF16, DType::kF32}) {
+        Scenario sc;
+        sc.L = KvGeometry{2, 40, 16, 2, 40, type};
+        sc.n_heads = 4;
+        sc.seqs = {{37, 9}, {70, 1}, {0, 20}};
+        INFO(isa_level_name(level) << " window " << window << " " << dtype_name(type));
+        run_scenario(level, sc, 13, window, /*window_tables=*/true);
+      }
     }
   }
 }

@@ -118,7 +118,8 @@ class CpuDriver final : public driver::Driver {
   void moe_route(const float* logits, int n, int n_experts, int k, int32_t* ids, float* weights) override;
   void moe_ffn(const driver::ExpertWeights& w, const float* x, const int32_t* ids, const float* weights, int n,
                int k, float* y, float* scratch) override;
-  void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) override;
+  void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v,
+                int window) override;
   void attention(const KvGeometry& layout, const void* kv, int layer, const float* q, float* out,
                  int n_heads, float scale, int window) override;
   void gather_outputs(const float* x, float* y, int dim) override;
@@ -466,13 +467,14 @@ void CpuDriver::moe_ffn(const driver::ExpertWeights& w, const float* x, const in
   });
 }
 
-void CpuDriver::kv_store(const KvGeometry& L, void* kv, int layer, const float* k, const float* v) {
-  bounds_.check_kv_store(L, layer);
+void CpuDriver::kv_store(const KvGeometry& L, void* kv, int layer, const float* k, const float* v, int window) {
+  bounds_.check_kv_store(L, layer, window);
   const int kv_dim = L.kv_dim();
   const size_t elem = L.elem_bytes();
   auto* base = static_cast<uint8_t*>(kv);
+  const int32_t* slots = bounds_.uses_window_tables(window) ? batch_.window_kv_slots : batch_.kv_slots;
   auto one = [&](int64_t t) {
-    const size_t slot_off = size_t(batch_.kv_slots[t]) * kv_dim;
+    const size_t slot_off = size_t(slots[t]) * kv_dim;
     for (int which = 0; which < 2; ++which) {
       const float* src = (which == 0 ? k : v) + t * kv_dim;
       uint8_t* dst = base + (L.plane_offset(layer, which) + slot_off) * elem;
@@ -490,7 +492,7 @@ void CpuDriver::kv_store(const KvGeometry& L, void* kv, int layer, const float* 
 void CpuDriver::attention(const KvGeometry& L, const void* kv, int layer, const float* q, float* out,
                           int n_heads, float scale, int window) {
   LLMOS_REQUIRE(window >= 0, "negative attention window");
-  bounds_.check_attention(L, layer, n_heads);
+  bounds_.check_attention(L, layer, n_heads, window);
   const StepBatch& b = batch_;
   AttentionArgs a;
   const auto* base = static_cast<const uint8_t*>(kv);
@@ -508,7 +510,7 @@ void CpuDriver::attention(const KvGeometry& L, const void* kv, int layer, const 
   a.out = out;
   a.positions = b.positions;
   a.seq_index = b.seq_index;
-  a.block_tables = b.block_tables;
+  a.block_tables = bounds_.uses_window_tables(window) ? b.window_block_tables : b.block_tables;
   a.max_blocks = b.max_blocks;
 
   // A task is one tile of queries (tokens of one sequence) x the heads of one

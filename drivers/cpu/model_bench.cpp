@@ -148,7 +148,7 @@ class SimModel {
       d.matmul(L.wv, xb_.data(), v_.data(), n);
       d.rope(q_.data(), s_.n_heads, head_dim_, driver::RopeSpec{head_dim_, 10000.0f});
       d.rope(k_.data(), s_.n_kv_heads, head_dim_, driver::RopeSpec{head_dim_, 10000.0f});
-      d.kv_store(layout_, kv_.data(), l, k_.data(), v_.data());
+      d.kv_store(layout_, kv_.data(), l, k_.data(), v_.data(), 0);
       d.attention(layout_, kv_.data(), l, q_.data(), att_.data(), s_.n_heads, scale, 0);
       d.matmul(L.wo, att_.data(), xb2_.data(), n);
       d.add(x_.data(), xb2_.data(), int64_t(n) * s_.dim);

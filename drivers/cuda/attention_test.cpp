@@ -52,10 +52,10 @@ void run_scenario(const Scenario& sc, uint32_t seed) {
     const auto k = random_floats(size_t(total_cached) * kv_dim, seed + 1);
     const auto v = random_floats(size_t(total_cached) * kv_dim, seed + 2);
     cpu->begin_step(pre.view());
-    cpu->kv_store(L, cpu_kv.data() + pad, layer, k.data(), v.data());
+    cpu->kv_store(L, cpu_kv.data() + pad, layer, k.data(), v.data(), sc.window);
     auto dk = to_device(*gpu, k), dv = to_device(*gpu, v);
     gpu->begin_step(pre.view());
-    gpu->kv_store(L, gpu_kv, layer, dk.ptr(), dv.ptr());
+    gpu->kv_store(L, gpu_kv, layer, dk.ptr(), dv.ptr(), sc.window);
     gpu->synchronize();
   }
   // Step 2, the one under test: store the fresh tokens' K/V, then attend.
@@ -67,12 +67,12 @@ void run_scenario(const Scenario& sc, uint32_t seed) {
   const float scale = 1.0f / std::sqrt(float(hd));
   std::vector<float> cpu_out(q.size());
   cpu->begin_step(b.view());
-  cpu->kv_store(L, cpu_kv.data() + pad, layer, k.data(), v.data());
+  cpu->kv_store(L, cpu_kv.data() + pad, layer, k.data(), v.data(), sc.window);
   cpu->attention(L, cpu_kv.data() + pad, layer, q.data(), cpu_out.data(), sc.n_heads, scale, sc.window);
   auto dk = to_device(*gpu, k), dv = to_device(*gpu, v), dq = to_device(*gpu, q);
   auto dout = to_device(*gpu, std::vector<float>(q.size(), -99.0f));
   gpu->begin_step(b.view());
-  gpu->kv_store(L, gpu_kv, layer, dk.ptr(), dv.ptr());
+  gpu->kv_store(L, gpu_kv, layer, dk.ptr(), dv.ptr(), sc.window);
   gpu->attention(L, gpu_kv, layer, dq.ptr(), dout.ptr(), sc.n_heads, scale, sc.window);
   const auto got = to_host(*gpu, dout);
   // The caches must agree byte for byte before the outputs can.

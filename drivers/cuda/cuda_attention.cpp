@@ -10,19 +10,21 @@ namespace llmos::cuda {
 
 static_assert(kMaxSampleTopK == driver::kMaxDeviceTopK);
 
-void CudaDriverImpl::kv_store(const KvGeometry& L, void* kv, int layer, const float* k, const float* v) {
-  bounds_.check_kv_store(L, layer);
+void CudaDriverImpl::kv_store(const KvGeometry& L, void* kv, int layer, const float* k, const float* v,
+                              int window) {
+  bounds_.check_kv_store(L, layer, window);
+  const int32_t* slots = bounds_.uses_window_tables(window) ? d_window_kv_slots_ : d_kv_slots_;
   if (!err_.ok()) return;
   auto* base = static_cast<uint8_t*>(kv);
   launched(launch_kv_store(base + L.plane_offset(layer, 0) * L.elem_bytes(), base + L.plane_offset(layer, 1) * L.elem_bytes(),
-                           L.type == DType::kF16, L.kv_dim(), k, v, d_kv_slots_, batch_.n_tokens, stream_.s),
+                           L.type == DType::kF16, L.kv_dim(), k, v, slots, batch_.n_tokens, stream_.s),
            "kv_store kernel");
 }
 
 void CudaDriverImpl::attention(const KvGeometry& L, const void* kv, int layer, const float* q, float* out,
                                int n_heads, float scale, int window) {
   LLMOS_REQUIRE(window >= 0, "negative attention window");
-  bounds_.check_attention(L, layer, n_heads);
+  bounds_.check_attention(L, layer, n_heads, window);
   if (!err_.ok() || batch_.n_tokens == 0) return;
   if (L.head_dim > kMaxHeadDim) {
     err_.record(unimplemented("cuda attention: head_dim " + std::to_string(L.head_dim) + " is above " +
@@ -48,7 +50,7 @@ void CudaDriverImpl::attention(const KvGeometry& L, const void* kv, int layer, c
   p.out = out;
   p.positions = d_positions_;
   p.seq_index = d_seq_index_;
-  p.block_tables = d_block_tables_;
+  p.block_tables = bounds_.uses_window_tables(window) ? d_window_block_tables_ : d_block_tables_;
   p.max_blocks = batch_.max_blocks;
   p.work = d_work_;
   p.reduce = d_reduce_;

@@ -171,6 +171,8 @@ void CudaDriverImpl::begin_step(const StepBatch& b) {
   d_kv_slots_ = m + L.kv_slots;
   d_output_rows_ = m + L.output_rows;
   d_block_tables_ = m + L.block_tables;
+  d_window_kv_slots_ = b.window_block_tables != nullptr ? m + L.window_kv_slots : nullptr;
+  d_window_block_tables_ = b.window_block_tables != nullptr ? m + L.window_block_tables : nullptr;
   d_work_ = reinterpret_cast<const DecodeWork*>(m + L.work);
   d_reduce_ = reinterpret_cast<const ReduceItem*>(m + L.reduce);
   d_tiles_ = reinterpret_cast<const PrefillTile*>(m + L.tiles);

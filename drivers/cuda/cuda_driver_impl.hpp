@@ -55,7 +55,8 @@ class CudaDriverImpl final : public driver::CudaDriver {
   void moe_route(const float* logits, int n, int n_experts, int k, int32_t* ids, float* weights) override;
   void moe_ffn(const driver::ExpertWeights& w, const float* x, const int32_t* ids, const float* weights, int n,
                int k, float* y, float* scratch) override;
-  void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) override;
+  void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v,
+                int window) override;
   void attention(const KvGeometry& layout, const void* kv, int layer, const float* q, float* out, int n_heads,
                  float scale, int window) override;
   void gather_outputs(const float* x, float* y, int dim) override;
@@ -75,6 +76,13 @@ class CudaDriverImpl final : public driver::CudaDriver {
   void report_errors(void* dst, size_t bytes);
   Status upload_quantized(const Weight& host, void* dst);
   Status check_resident(const Weight& host, const void* dst);
+  // y [n][rows] = rows [row0, row0 + rows) of the quantized w times x [n][cols]:
+  // those rows dequantized to f16 tile by tile, each tile through cuBLAS.
+  void matmul_dequant(const Weight& w, int64_t row0, int64_t rows, const float* x, float* y, int n);
+  // matmul by rows [row0, row0 + rows) of w (an expert of a stacked tensor):
+  // a view for float types, matmul_dequant for quantized ones (whose device
+  // layout is re-laid out, so rows cannot be addressed by byte offset).
+  void matmul_rows(const Weight& w, int64_t row0, int64_t rows, const float* x, float* y, int n);
   // y [n][rows] = op(A)^T x for a row-major A [rows][cols] of `a_type`; x of `x_type`.
   void gemm(const void* a, cudaDataType a_type, const void* x, cudaDataType x_type, int64_t rows, int64_t cols,
             int n, float* y, int64_t ldy);
@@ -109,6 +117,8 @@ class CudaDriverImpl final : public driver::CudaDriver {
   const int32_t* d_kv_slots_ = nullptr;
   const int32_t* d_output_rows_ = nullptr;
   const int32_t* d_block_tables_ = nullptr;
+  const int32_t* d_window_kv_slots_ = nullptr;      // the batch's window arrays (null: none)
+  const int32_t* d_window_block_tables_ = nullptr;
   const DecodeWork* d_work_ = nullptr;
   const ReduceItem* d_reduce_ = nullptr;
   const PrefillTile* d_tiles_ = nullptr;

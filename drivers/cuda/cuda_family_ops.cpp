@@ -2,8 +2,8 @@
 // (GELU gating, biases, scaling, fused-projection splits, mixture of experts).
 // Expert FFNs group the step's tokens by expert on the host (the routing is
 // copied back, one small synchronous copy) and run each expert's matmuls once
-// over its rows; expert weights must be F32/F16/BF16 (views into the stacked
-// tensor), quantized expert tensors are refused with an error.
+// over its rows: float experts as views into the stacked tensor, quantized
+// ones (any type matmul takes) by their rows dequantized to f16 for cuBLAS.
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -47,13 +47,6 @@ void CudaDriverImpl::moe_ffn(const driver::ExpertWeights& w, const float* x, con
                     w.down.rows == int64_t(w.n_experts) * dim && w.down.cols == ffn,
                 "expert tensor shapes");
   if (!err_.ok() || n == 0) return;
-  for (const Weight* t : {&w.gate, &w.up, &w.down}) {
-    if (t->type != DType::kF32 && t->type != DType::kF16 && t->type != DType::kBF16) {
-      err_.record(unimplemented(std::string("cuda moe_ffn: expert tensors of ") + std::string(dtype_name(t->type)) +
-                                " (the CUDA driver runs f32/f16/bf16 experts)"));
-      return;
-    }
-  }
   const int pairs = n * k;
   moe_ids_host_.resize(size_t(pairs));
   if (!err_.cuda(cudaMemcpyAsync(moe_ids_host_.data(), ids, size_t(pairs) * sizeof(int32_t), cudaMemcpyDeviceToHost,
@@ -92,19 +85,13 @@ void CudaDriverImpl::moe_ffn(const driver::ExpertWeights& w, const float* x, con
   float* u = g + size_t(pairs) * ffn;   // [pairs][ffn]
   float* o = u + size_t(pairs) * ffn;   // [pairs][dim]
   if (!launched(launch_gather_rows(x, d_token_of_row, pairs, int(dim), xg, stream_.s), "expert gather kernel")) return;
-  const size_t gate_row = size_t(dtype_row_bytes(w.gate.type, dim));
-  const size_t up_row = size_t(dtype_row_bytes(w.up.type, dim));
-  const size_t down_row = size_t(dtype_row_bytes(w.down.type, ffn));
   for (int e = 0; e < w.n_experts; ++e) {
     const int p0 = moe_start_[size_t(e)], m = moe_start_[size_t(e) + 1] - p0;
     if (m == 0) continue;
-    const Weight ge{w.gate.type, static_cast<const uint8_t*>(w.gate.data) + size_t(e) * ffn * gate_row, ffn, dim};
-    const Weight ue{w.up.type, static_cast<const uint8_t*>(w.up.data) + size_t(e) * ffn * up_row, ffn, dim};
-    const Weight de{w.down.type, static_cast<const uint8_t*>(w.down.data) + size_t(e) * dim * down_row, dim, ffn};
-    matmul(ge, xg + size_t(p0) * dim, g + size_t(p0) * ffn, m);
-    matmul(ue, xg + size_t(p0) * dim, u + size_t(p0) * ffn, m);
+    matmul_rows(w.gate, int64_t(e) * ffn, ffn, xg + size_t(p0) * dim, g + size_t(p0) * ffn, m);
+    matmul_rows(w.up, int64_t(e) * ffn, ffn, xg + size_t(p0) * dim, u + size_t(p0) * ffn, m);
     swiglu(g + size_t(p0) * ffn, u + size_t(p0) * ffn, g + size_t(p0) * ffn, int64_t(m) * ffn);
-    matmul(de, g + size_t(p0) * ffn, o + size_t(p0) * dim, m);
+    matmul_rows(w.down, int64_t(e) * dim, dim, g + size_t(p0) * ffn, o + size_t(p0) * dim, m);
   }
   launched(launch_moe_combine(o, d_row_of_pair, weights, n, k, int(dim), y, stream_.s), "expert combine kernel");
 }

@@ -1,7 +1,8 @@
 // CudaDriverImpl, part 2: weight upload (F32/F16/BF16 as they are; Q8_0/Q4_0
 // re-laid out, still quantized) and matmul: cuBLAS for float weights; for
 // quantized ones the dp4a matrix-vector kernels up to quant_matvec_max_tokens
-// tokens, else row tiles dequantized to f16 feeding cuBLAS.
+// tokens, else row tiles dequantized to f16 feeding cuBLAS (also how a
+// quantized tensor's row range, such as one expert, is multiplied).
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -159,18 +160,34 @@ void CudaDriverImpl::matmul(const Weight& w, const float* x, float* y, int n) {
     launched(launch_matvec_quant(w, xq, xd, xs, n, y, stream_.s), "quantized matvec kernel");
     return;
   }
+  matmul_dequant(w, 0, w.rows, x, y, n);
+}
+
+void CudaDriverImpl::matmul_dequant(const Weight& w, int64_t row0, int64_t rows, const float* x, float* y, int n) {
+  LLMOS_REQUIRE(row0 >= 0 && rows >= 0 && row0 + rows <= w.rows, "rows past the weight");
+  if (!err_.ok() || n == 0 || rows == 0) return;
+  const size_t nx = size_t(n) * size_t(w.cols);
   if (!err_.record(act16_.ensure(pool_, stream_.s, nx * 2))) return;
   if (!launched(launch_convert_f32(x, act16_.data(), DType::kF16, int64_t(nx), stream_.s), "f32->f16 kernel")) return;
-  const int64_t tile_rows = std::clamp<int64_t>(kTileElems / w.cols, 1, w.rows);
+  const int64_t tile_rows = std::clamp<int64_t>(kTileElems / w.cols, 1, rows);
   if (!err_.record(wtile_.ensure(pool_, stream_.s, size_t(tile_rows * w.cols) * 2))) return;
-  for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
-    const int64_t tr = std::min(tile_rows, w.rows - r0);
-    const cudaError_t dq = is_ext_quant(w.type) ? launch_dequant_ext_f16(w, r0, tr, wtile_.data(), stream_.s)
-                                                : launch_dequant_f16(w, r0, tr, wtile_.data(), stream_.s);
+  for (int64_t r = 0; r < rows; r += tile_rows) {
+    const int64_t tr = std::min(tile_rows, rows - r);
+    const cudaError_t dq = is_ext_quant(w.type) ? launch_dequant_ext_f16(w, row0 + r, tr, wtile_.data(), stream_.s)
+                                                : launch_dequant_f16(w, row0 + r, tr, wtile_.data(), stream_.s);
     if (!launched(dq, "dequantize-to-f16 kernel")) return;
-    gemm(wtile_.data(), CUDA_R_16F, act16_.data(), CUDA_R_16F, tr, w.cols, n, y + r0, w.rows);
+    gemm(wtile_.data(), CUDA_R_16F, act16_.data(), CUDA_R_16F, tr, w.cols, n, y + r, rows);
     if (!err_.ok()) return;
   }
+}
+
+void CudaDriverImpl::matmul_rows(const Weight& w, int64_t row0, int64_t rows, const float* x, float* y, int n) {
+  if (dtype_is_quantized(w.type)) {
+    matmul_dequant(w, row0, rows, x, y, n);
+    return;
+  }
+  const size_t row_bytes = size_t(dtype_row_bytes(w.type, w.cols));
+  matmul(Weight{w.type, static_cast<const uint8_t*>(w.data) + size_t(row0) * row_bytes, rows, w.cols}, x, y, n);
 }
 
 }  // namespace llmos::cuda

@@ -1,6 +1,7 @@
 // The model-family ops on the GPU against the CPU driver on the same inputs:
 // rope (NEOX, frequency divisors), geglu, add_bias, scale, copy_columns,
-// moe_route (exact ids) and moe_ffn (f32 and f16 experts, several batch sizes).
+// moe_route (exact ids) and moe_ffn (f32, f16, q8_0 and q4_0 experts, several batch
+// sizes).
 #include <doctest/doctest.h>
 
 #include "cuda_test_util.hpp"
@@ -67,11 +68,17 @@ TEST_CASE("moe_route and moe_ffn match the CPU driver: same experts, same weight
   auto gpu = make_gpu();
   auto cpu = make_cpu();
   const int dim = 64, ffn = 96, n_experts = 8, k = 2;
-  for (DType type : {DType::kF32, DType::kF16}) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0, DType::kQ4_0}) {
     HostWeight gate = random_weight(type, n_experts * ffn, dim, 31, 0.2f);
     HostWeight up = random_weight(type, n_experts * ffn, dim, 32, 0.2f);
     HostWeight down = random_weight(type, n_experts * dim, ffn, 33, 0.2f);
-    driver::ExpertWeights cw{gate.w, up.w, down.w, n_experts, ffn};
+    // Quantized experts: the CPU runs their dequantized values as f32, so the
+    // GPU's row ranges dequantized per expert are checked against exact weights.
+    const bool quant = dtype_is_quantized(type);
+    auto on_cpu = [&](const HostWeight& h) {
+      return quant ? Weight{DType::kF32, h.values.data(), h.w.rows, h.w.cols} : h.w;
+    };
+    driver::ExpertWeights cw{on_cpu(gate), on_cpu(up), on_cpu(down), n_experts, ffn};
     driver::ExpertWeights gw{*gpu->upload_weight(gate.w), *gpu->upload_weight(up.w), *gpu->upload_weight(down.w),
                              n_experts, ffn};
     for (int n : {1, 5, 40}) {
@@ -92,8 +99,9 @@ TEST_CASE("moe_route and moe_ffn match the CPU driver: same experts, same weight
       CHECK(to_host(*gpu, dids) == ids);
       check_close(to_host(*gpu, dw), w, 1e-6, "routing weights");
       gpu->moe_ffn(gw, dx.ptr(), dids.ptr(), dw.ptr(), n, k, dy.ptr(), dscratch.ptr());
-      // f16 experts: the GPU rounds activations to f16 for cuBLAS, the CPU does not.
-      check_close(to_host(*gpu, dy), y, type == DType::kF32 ? 1e-4 : 3e-3, "moe_ffn");
+      // f16 experts: the GPU rounds activations to f16 for cuBLAS, the CPU does
+      // not; quantized ones also round each dequantized weight to f16.
+      check_close(to_host(*gpu, dy), y, type == DType::kF32 ? 1e-4 : quant ? 5e-3 : 3e-3, "moe_ffn");
     }
   }
 }

@@ -133,11 +133,11 @@ TEST_CASE("kv_store writes the same cache bytes as the CPU driver (f16 rounding 
     auto k = random_floats(kv_elems, 10, 2.0f), v = random_floats(kv_elems, 11, 2.0f);
     std::vector<uint8_t> want(L.bytes(), 0);
     cpu->begin_step(b.view());
-    cpu->kv_store(L, want.data(), 1, k.data(), v.data());
+    cpu->kv_store(L, want.data(), 1, k.data(), v.data(), 0);
     auto cache = to_device(*gpu, std::vector<uint8_t>(L.bytes(), 0));
     auto dk = to_device(*gpu, k), dv = to_device(*gpu, v);
     gpu->begin_step(b.view());
-    gpu->kv_store(L, cache.ptr(), 1, dk.ptr(), dv.ptr());
+    gpu->kv_store(L, cache.ptr(), 1, dk.ptr(), dv.ptr(), 0);
     CHECK(to_host(*gpu, cache) == want);
   }
 }

@@ -66,6 +66,9 @@ void StepPlan::build(const driver::StepBatch& b, const PlanOptions& o) {
   L.kv_slots = take(n);
   L.output_rows = take(size_t(b.n_outputs));
   L.block_tables = take(size_t(b.n_seqs) * size_t(b.max_blocks));
+  const bool windowed = b.window_block_tables != nullptr;
+  L.window_kv_slots = take(windowed ? n : 0);
+  L.window_block_tables = take(windowed ? size_t(b.n_seqs) * size_t(b.max_blocks) : 0);
   L.work = take(work_.size() * 4);
   L.reduce = take(reduce_.size() * 4);
   L.tiles = take(tiles_.size() * 4);
@@ -84,6 +87,10 @@ void StepPlan::pack(const driver::StepBatch& b, int32_t* dst) const {
   put(L.kv_slots, b.kv_slots, n);
   put(L.output_rows, b.output_rows, size_t(b.n_outputs));
   put(L.block_tables, b.block_tables, size_t(b.n_seqs) * size_t(b.max_blocks));
+  if (b.window_block_tables != nullptr) {
+    put(L.window_kv_slots, b.window_kv_slots, n);
+    put(L.window_block_tables, b.window_block_tables, size_t(b.n_seqs) * size_t(b.max_blocks));
+  }
   put(L.work, work_.data(), work_.size() * 4);
   put(L.reduce, reduce_.data(), reduce_.size() * 4);
   put(L.tiles, tiles_.data(), tiles_.size() * 4);

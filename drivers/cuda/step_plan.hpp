@@ -44,6 +44,7 @@ struct PrefillTile {
 // is a multiple of 4 (16 bytes).
 struct PlanLayout {
   size_t token_ids = 0, positions = 0, seq_index = 0, kv_slots = 0, output_rows = 0, block_tables = 0;
+  size_t window_kv_slots = 0, window_block_tables = 0;  // empty when the batch has no window arrays
   size_t work = 0, reduce = 0, tiles = 0;
   size_t total = 0;
 };

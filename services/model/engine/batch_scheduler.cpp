@@ -7,11 +7,16 @@
 namespace llmos::engine {
 
 BatchScheduler::BatchScheduler(const SchedulerOptions& o)
-    : options_(o), max_blocks_((o.ctx_len + o.block_size - 1) / std::max(o.block_size, 1)), pool_(o.n_blocks) {
-  LLMOS_REQUIRE(o.ctx_len >= 2 && o.block_size > 0 && o.max_seqs > 0 && o.max_batch_tokens > 0,
+    : options_(o),
+      max_blocks_((o.ctx_len + o.block_size - 1) / std::max(o.block_size, 1)),
+      pool_(o.n_blocks),
+      window_pool_(o.window > 0 ? o.n_window_blocks : 0) {
+  LLMOS_REQUIRE(o.ctx_len >= 2 && o.block_size > 0 && o.max_seqs > 0 && o.max_batch_tokens > 0 && o.window >= 0,
                 "scheduler options out of range");
   LLMOS_REQUIRE(int64_t(o.n_blocks) * o.block_size >= o.ctx_len, "the KV pool holds less than one context");
-  if (o.prefix_cache) prefix_ = std::make_unique<PrefixCache>(o.block_size);
+  LLMOS_REQUIRE(o.window == 0 || o.n_window_blocks >= max_window_blocks(o),
+                "the sliding-window KV pool holds less than one sequence's window and step");
+  if (o.prefix_cache && o.window == 0) prefix_ = std::make_unique<PrefixCache>(o.block_size);
   const size_t S = size_t(o.max_seqs);
   running_.reserve(S);
   plan_.chunks.reserve(S);
@@ -71,8 +76,13 @@ const Sequence* BatchScheduler::find(uint64_t id) const {
   return nullptr;
 }
 
+int max_window_blocks(const SchedulerOptions& o) {
+  const int tokens = std::min(o.ctx_len, o.window + o.max_batch_tokens);
+  return std::min((tokens + o.block_size - 1) / o.block_size + 1, (o.ctx_len + o.block_size - 1) / o.block_size);
+}
+
 void BatchScheduler::journal(const Sequence& s) {
-  if (!journal_) return;
+  if (!journal_ || options_.window > 0) return;  // retained KV has no window tables
   const size_t n_blocks = size_t((s.n_cached_ + options_.block_size - 1) / options_.block_size);
   journal_->commit(s.id_, std::span(s.tokens_).first(size_t(s.n_cached_)), s.blocks_.blocks().first(n_blocks));
 }
@@ -83,6 +93,17 @@ void BatchScheduler::release_kv(Sequence& s, bool keep_prefix) {
     prefix_->insert(std::span(s.tokens_).first(size_t(s.n_cached_)), s.blocks_.blocks(), pool_);
   }
   s.blocks_.release_all(pool_);
+  s.window_blocks_.release_all(window_pool_);
+}
+
+bool BatchScheduler::reserve_kv(Sequence& s, int n_tokens) {
+  if (!s.blocks_.reserve(pool_, n_tokens)) return false;
+  return options_.window == 0 || s.window_blocks_.reserve(window_pool_, n_tokens);
+}
+
+int BatchScheduler::kv_capacity(const Sequence& s) const {
+  const int all = s.blocks_.capacity();
+  return options_.window == 0 ? all : std::min(all, s.window_blocks_.capacity());
 }
 
 bool BatchScheduler::reclaim() { return evict_retained() || (prefix_ && prefix_->evict(pool_)); }
@@ -124,7 +145,7 @@ void BatchScheduler::end(SequencePtr& seq, bool taken_off) {
     seq.reset();
     return;
   }
-  const bool saving = options_.swap_space && s.n_cached_ > 0;
+  const bool saving = can_swap() && s.n_cached_ > 0;
   if (saving) plan_swap_out(s, int(plan_.ended.size()) - 1);
   release_kv(s, /*keep_prefix=*/true);  // a resume may find its full blocks there
   s.n_cached_ = 0;
@@ -144,7 +165,7 @@ bool BatchScheduler::preempt_newest(const Sequence* keep) {
   SequencePtr victim = std::move(running_.back());
   running_.pop_back();
   Sequence& v = *victim;
-  if (options_.swap_space && v.n_cached_ > 0) {
+  if (can_swap() && v.n_cached_ > 0) {
     plan_swap_out(v, -1);
     v.state_ = SequenceState::kSwapped;  // until swapped_out() says otherwise
   } else {
@@ -200,6 +221,8 @@ void BatchScheduler::computed() {
   for (const auto& c : plan_.chunks) {
     Sequence& s = *c.seq;
     s.n_cached_ += c.n_tokens;
+    // The next token, at position n_cached, sees back to n_cached - window + 1.
+    if (options_.window > 0) s.window_blocks_.release_before(window_pool_, s.n_cached_ + 1 - options_.window);
     journal(s);
     if (!c.wants_logits) settle(s);
   }

@@ -21,9 +21,9 @@ void BatchScheduler::add_chunk(Sequence& s, int n_tokens) {
 bool BatchScheduler::schedule_prompt(Sequence& s) {
   int chunk = std::min(int(s.tokens_.size()) - s.n_cached_, options_.max_batch_tokens - plan_.n_tokens);
   if (chunk <= 0) return false;
-  while (!s.blocks_.reserve(pool_, s.n_cached_ + chunk) && reclaim()) {
+  while (!reserve_kv(s, s.n_cached_ + chunk) && reclaim()) {
   }
-  chunk = std::min(chunk, s.blocks_.capacity() - s.n_cached_);
+  chunk = std::min(chunk, kv_capacity(s) - s.n_cached_);
   if (chunk <= 0) return false;
   add_chunk(s, chunk);
   return true;
@@ -73,10 +73,10 @@ const StepPlan& BatchScheduler::schedule() {
   for (size_t i = 0; i < running_.size() && plan_.n_tokens < budget; ++i) {
     Sequence& s = *running_[i];
     if (s.state_ != SequenceState::kDecoding) continue;
-    while (!s.blocks_.reserve(pool_, s.n_cached_ + 1)) {
+    while (!reserve_kv(s, s.n_cached_ + 1)) {
       if (!reclaim() && !preempt_newest(&s)) break;
     }
-    if (s.blocks_.capacity() < s.n_cached_ + 1) continue;  // cannot happen: the pool holds a context
+    if (kv_capacity(s) < s.n_cached_ + 1) continue;  // cannot happen: each pool holds a sequence's need
     add_chunk(s, 1);
   }
   // Then prompt chunks: running sequences part-way through theirs, then
@@ -96,6 +96,7 @@ const StepPlan& BatchScheduler::schedule() {
     while (pool_.n_free() < need_blocks && reclaim()) {
     }
     if (pool_.n_free() < need_blocks) break;
+    if (options_.window > 0 && window_pool_.n_free() < std::min(need_blocks, max_window_blocks(options_))) break;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
     if (s.n_swapped_ > 0 && s.blocks_.reserve(pool_, s.n_swapped_)) {

@@ -10,6 +10,7 @@ namespace llmos::engine {
 
 std::vector<uint64_t> BatchScheduler::retain(std::vector<RetainedKv> left) {
   std::vector<uint64_t> kept;
+  if (options_.window > 0) return kept;  // nothing was journalled: a window's blocks are not in it
   const size_t bs = size_t(options_.block_size);
   for (auto& e : left) {
     const size_t want_blocks = (e.tokens.size() + bs - 1) / bs;

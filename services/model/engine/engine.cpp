@@ -43,12 +43,28 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, const EngineOptions
   return std::unique_ptr<Engine>(new Engine(model, o, std::move(kv)));
 }
 
+namespace {
+
+// The scheduler's options for this model: with sliding-window layers, their
+// window and a window pool of one window's blocks (and a step's) per sequence.
+// The window blocks index the same cache planes as the others (the sliding
+// layers' planes are not yet sized apart), so the pool is at most n_blocks.
+SchedulerOptions scheduler_options(const Model& model, const EngineOptions& o, int n_blocks) {
+  SchedulerOptions so{o.max_seqs, o.ctx_len, o.block_size, n_blocks, model.options().max_batch_tokens,
+                      o.prefix_cache, false};
+  const ModelConfig& c = model.config();
+  for (int l = 0; l < c.n_layers; ++l) so.window = std::max(so.window, c.attention_window(l));
+  if (so.window > 0) so.n_window_blocks = std::min(n_blocks, o.max_seqs * max_window_blocks(so));
+  return so;
+}
+
+}  // namespace
+
 Engine::Engine(Model& model, const EngineOptions& options, std::unique_ptr<KvCache> kv)
     : model_(model),
       options_(options),
       kv_(std::move(kv)),
-      scheduler_(SchedulerOptions{options.max_seqs, options.ctx_len, options.block_size, kv_->layout().n_blocks,
-                                  model.options().max_batch_tokens, options.prefix_cache, false}) {
+      scheduler_(scheduler_options(model, options, kv_->layout().n_blocks)) {
   const int T = model.options().max_batch_tokens;
   const size_t S = size_t(options.max_seqs);
   max_blocks_ = (options.ctx_len + options.block_size - 1) / options.block_size;
@@ -57,6 +73,10 @@ Engine::Engine(Model& model, const EngineOptions& options, std::unique_ptr<KvCac
   seq_index_.resize(size_t(T));
   kv_slots_.resize(size_t(T));
   block_tables_.resize(S * size_t(max_blocks_));
+  if (scheduler_.options().window > 0) {
+    window_kv_slots_.resize(size_t(T));
+    window_block_tables_.resize(S * size_t(max_blocks_));
+  }
   output_rows_.resize(S);
   logits_.resize(S * size_t(model.config().n_vocab));
   generations_.reserve(S);
@@ -135,6 +155,8 @@ EngineStats Engine::stats() const {
   s.counters = c;
   s.retained = scheduler_.n_retained();
   s.prefix_cached_blocks = scheduler_.n_prefix_cached();
+  s.kv_window_blocks_used = scheduler_.window_pool().n_used();
+  s.kv_window_blocks_total = scheduler_.window_pool().n_total();
   return s;
 }
 

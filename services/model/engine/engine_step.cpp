@@ -45,8 +45,10 @@ void Engine::run_swaps(const StepPlan& plan, std::vector<TokenEvent>& events) {
 }
 
 // The planned chunks as one flat batch: each token with its sequence, its
-// position and the KV slot it writes; logits for each chunk that wants them.
+// position and the KV slot it writes (and its slot in the sliding-window
+// layers' blocks, when the model has them); logits for each chunk that wants them.
 void Engine::forward(const StepPlan& plan) {
+  const bool windowed = !window_block_tables_.empty();
   int n = 0, n_out = 0;
   for (size_t row = 0; row < plan.chunks.size(); ++row) {
     const StepPlan::Chunk& c = plan.chunks[row];
@@ -58,12 +60,19 @@ void Engine::forward(const StepPlan& plan) {
       positions_[size_t(n)] = pos;
       seq_index_[size_t(n)] = int32_t(row);
       kv_slots_[size_t(n)] = s.blocks().slot(pos);
+      if (windowed) window_kv_slots_[size_t(n)] = s.window_blocks().slot(pos);
       ++n;
     }
     int32_t* table = &block_tables_[row * size_t(max_blocks_)];
     const auto blocks = s.blocks().blocks();
     std::fill(table, table + max_blocks_, -1);
     std::copy(blocks.begin(), blocks.end(), table);
+    if (windowed) {
+      int32_t* wtable = &window_block_tables_[row * size_t(max_blocks_)];
+      const auto wblocks = s.window_blocks().blocks();  // -1 before the window
+      std::fill(wtable, wtable + max_blocks_, -1);
+      std::copy(wblocks.begin(), wblocks.end(), wtable);
+    }
     if (c.wants_logits) output_rows_[size_t(n_out++)] = n - 1;
   }
   driver::StepBatch batch;
@@ -77,6 +86,10 @@ void Engine::forward(const StepPlan& plan) {
   batch.block_tables = block_tables_.data();
   batch.n_outputs = n_out;
   batch.output_rows = output_rows_.data();
+  if (windowed) {
+    batch.window_kv_slots = window_kv_slots_.data();
+    batch.window_block_tables = window_block_tables_.data();
+  }
   model_.forward(batch, *kv_, logits_.data());
 }
 

@@ -59,8 +59,21 @@ bool BlockTable::reserve(KvBlockPool& pool, int n_tokens) {
 }
 
 void BlockTable::release_all(KvBlockPool& pool) {
-  for (int32_t b : blocks_) pool.release(b);
+  for (int32_t b : blocks_) {
+    if (b >= 0) pool.release(b);
+  }
   blocks_.clear();
+  first_held_ = 0;
+}
+
+int BlockTable::release_before(KvBlockPool& pool, int pos) {
+  const int end = std::min(pos / block_size_, int(blocks_.size()));  // blocks wholly before pos
+  int released = 0;
+  for (; first_held_ < end; ++first_held_, ++released) {
+    pool.release(blocks_[size_t(first_held_)]);
+    blocks_[size_t(first_held_)] = -1;
+  }
+  return released;
 }
 
 }  // namespace llmos::engine

@@ -50,5 +50,25 @@ TEST_CASE("reserve reports an exhausted pool and keeps what it has") {
   CHECK(pool.n_free() == 2);
 }
 
+TEST_CASE("release_before gives back the blocks wholly before a position and keeps the rest") {
+  KvBlockPool pool(8);
+  BlockTable t(4);
+  REQUIRE(t.reserve(pool, 14));  // 4 blocks
+  const int32_t b2 = t.blocks()[2];
+  CHECK(t.release_before(pool, 7) == 1);  // block 1 still holds position 7
+  CHECK(t.blocks()[0] == -1);
+  CHECK(t.n_held() == 3);
+  CHECK(pool.n_used() == 3);
+  CHECK(t.release_before(pool, 9) == 1);
+  CHECK(t.release_before(pool, 9) == 0);  // nothing more before 9
+  CHECK(t.slot(9) == b2 * 4 + 1);
+  CHECK(t.capacity() == 16);  // positions keep their numbering
+  REQUIRE(t.reserve(pool, 20));
+  CHECK(t.n_held() == 3);
+  CHECK(t.release_before(pool, 100) == 3);  // never past the table's end
+  t.release_all(pool);
+  CHECK(pool.n_used() == 0);
+}
+
 }  // namespace
 }  // namespace llmos::engine

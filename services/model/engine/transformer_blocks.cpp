@@ -1,6 +1,7 @@
 #include "transformer_blocks.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "llmos/gguf/gguf_file.hpp"
 
@@ -151,7 +152,7 @@ Result<MoeWeights> bind_moe(WeightBinder& bind, const ModelConfig& c, const std:
 
 void attend(driver::Driver& d, const ModelConfig& c, const AttentionWeights& w, KvCache& kv, int layer,
             float scale, DecoderBuffers& b, int n) {
-  d.kv_store(kv.layout(), kv.data(), layer, b.k, b.v);
+  d.kv_store(kv.layout(), kv.data(), layer, b.k, b.v, c.attention_window(layer));
   d.attention(kv.layout(), kv.data(), layer, b.q, b.att, c.n_heads, scale, c.attention_window(layer));
   d.matmul(w.wo, b.att, b.tmp, n);
 }
@@ -167,6 +168,38 @@ void moe_ffn(driver::Driver& d, const ModelConfig& c, const MoeWeights& w, Decod
   d.matmul(w.router, b.xn, b.router, n);
   d.moe_route(b.router, n, c.n_experts, c.n_experts_used, b.expert_ids, b.expert_weights);
   d.moe_ffn(w.experts, b.xn, b.expert_ids, b.expert_weights, n, c.n_experts_used, b.tmp, b.moe_scratch);
+}
+
+Result<PreNormLayer> bind_prenorm_layer(WeightBinder& bind, const ModelConfig& c, const std::string& p) {
+  PreNormLayer l;
+  LLMOS_ASSIGN_OR_RETURN(l.attn_norm, bind.norm(p + "attn_norm.weight", c.dim));
+  LLMOS_ASSIGN_OR_RETURN(l.attn, bind_attention(bind, c, p));
+  LLMOS_ASSIGN_OR_RETURN(l.ffn_norm, bind.norm(p + "ffn_norm.weight", c.dim));
+  if (c.n_experts > 0) {
+    LLMOS_ASSIGN_OR_RETURN(l.moe, bind_moe(bind, c, p));
+  } else {
+    LLMOS_ASSIGN_OR_RETURN(l.ffn, bind_dense_ffn(bind, c, p));
+  }
+  return l;
+}
+
+void prenorm_layer(driver::Driver& d, const ModelConfig& c, const PreNormLayer& l, int layer,
+                   const driver::RopeSpec& rope, KvCache& kv, DecoderBuffers& b, int n) {
+  const int64_t n_dim = int64_t(n) * c.dim;
+  const float scale = 1.0f / std::sqrt(float(c.head_dim));
+  d.rms_norm(b.x, l.attn_norm, b.xn, n, c.dim, c.rms_eps);
+  project_qkv(d, l.attn, b, n);
+  norm_qk(d, c, l.attn, b, n);
+  rope_qk(d, c, rope, b);
+  attend(d, c, l.attn, kv, layer, scale, b, n);
+  d.add(b.x, b.tmp, n_dim);
+  d.rms_norm(b.x, l.ffn_norm, b.xn, n, c.dim, c.rms_eps);
+  if (c.n_experts > 0) {
+    moe_ffn(d, c, l.moe, b, n);
+  } else {
+    swiglu_ffn(d, c, l.ffn, b, n);
+  }
+  d.add(b.x, b.tmp, n_dim);
 }
 
 void output_logits(driver::Driver& d, const ModelConfig& c, const driver::Weight& output_norm,

@@ -120,6 +120,19 @@ Result<MoeWeights> bind_moe(WeightBinder& bind, const ModelConfig& c, const std:
 Result<FfnWeights> bind_dense_ffn(WeightBinder& bind, const ModelConfig& c, const std::string& p);
 // Binds a layer's attention projections with their optional biases and q/k norms.
 Result<AttentionWeights> bind_attention(WeightBinder& bind, const ModelConfig& c, const std::string& p);
+// The pre-norm decoder layer of llama and qwen: x += attention(rms_norm(x)),
+// then x += ffn(rms_norm(x)), the FFN dense SwiGLU or a mixture of experts.
+struct PreNormLayer {
+  driver::Weight attn_norm, ffn_norm;
+  AttentionWeights attn;  // with whatever biases / q/k norms the file has
+  FfnWeights ffn;         // dense layers
+  MoeWeights moe;         // mixture-of-experts layers (config n_experts > 0)
+};
+// Binds layer "blk.N." (prefix `p`) of such a decoder.
+Result<PreNormLayer> bind_prenorm_layer(WeightBinder& bind, const ModelConfig& c, const std::string& p);
+// Runs layer `layer` on b.x for n tokens with RoPE `rope` (q/k norms applied when present).
+void prenorm_layer(driver::Driver& d, const ModelConfig& c, const PreNormLayer& l, int layer,
+                   const driver::RopeSpec& rope, KvCache& kv, DecoderBuffers& b, int n);
 // The logits of the staged output rows into host memory: output . rms_norm(b.x[rows]).
 void output_logits(driver::Driver& d, const ModelConfig& c, const driver::Weight& output_norm,
                    const driver::Weight& output, int n_outputs, DecoderBuffers& b, float* host_logits);

@@ -34,7 +34,10 @@ struct Weight {
 // Every token belongs to one sequence; token t is at position positions[t] of
 // sequence seq_index[t] and attends to positions [0, positions[t]] of it (causal),
 // reading K/V through that sequence's block table. A prefill chunk and decode
-// tokens of other sequences may share one step.
+// tokens of other sequences may share one step. Sliding-window layers (window
+// > 0 in kv_store/attention) use window_kv_slots and window_block_tables when
+// they are set: their own blocks, of which only those covering a token's window
+// need be mapped (earlier entries -1, never read); null: the same as the rest.
 struct StepBatch {
   int n_tokens = 0;
   const int32_t* token_ids = nullptr;  // [n_tokens]
@@ -46,6 +49,8 @@ struct StepBatch {
   const int32_t* block_tables = nullptr;  // [n_seqs][max_blocks], -1 = unused
   int n_outputs = 0;                      // tokens whose logits are wanted
   const int32_t* output_rows = nullptr;   // [n_outputs], token indices in this batch
+  const int32_t* window_kv_slots = nullptr;      // [n_tokens] or null
+  const int32_t* window_block_tables = nullptr;  // [n_seqs][max_blocks] or null
 };
 
 // How `Driver::rope` rotates: which element pairs, and the angles.
@@ -140,13 +145,16 @@ class Driver {
   // scratch: moe_scratch_floats(...) floats of device memory.
   virtual void moe_ffn(const ExpertWeights& w, const float* x, const int32_t* ids, const float* weights, int n,
                        int k, float* y, float* scratch) = 0;
-  // Writes each token's K and V rows into its kv_slots entry of `layer`.
+  // Writes each token's K and V rows into its kv_slots entry of `layer`
+  // (window_kv_slots when window > 0 and the batch has them: a sliding layer).
   // k, v: [n_tokens][kv_dim] f32; kv: the cache storage described by `layout`.
-  virtual void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v) = 0;
+  virtual void kv_store(const KvGeometry& layout, void* kv, int layer, const float* k, const float* v,
+                        int window) = 0;
   // Causal attention of every token over its sequence's cached K/V, grouped-query:
   // head h reads KV head h / (n_heads / n_kv_heads). out = softmax(q.k * scale) . v
   // q, out: [n_tokens][n_heads][head_dim] f32. window > 0: a token at position p
-  // sees only positions (p - window, p] (a sliding-window layer); 0: all of them.
+  // sees only positions (p - window, p] (a sliding-window layer), read through
+  // window_block_tables when the batch has them; 0: all of them.
   virtual void attention(const KvGeometry& layout, const void* kv, int layer, const float* q,
                          float* out, int n_heads, float scale, int window) = 0;
   // y[i] = x[output_rows[i]] for the staged batch.   x: [n_tokens][dim], y: [n_outputs][dim]

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "decoder_model.hpp"
 #include "families/families.hpp"
 #include "llmos/gguf/gguf_file.hpp"
-#include "transformer_blocks.hpp"
 
 namespace llmos::engine {
 namespace {
@@ -23,10 +23,9 @@ constexpr uint32_t kRunsLayerTensors = kQkNorm | kPostNorms;
 constexpr int kLayerPattern = 6;              // five local layers, then one global
 constexpr float kDefaultLocalRopeBase = 10000.0f;
 
-class Gemma3FamilyModel final : public Model {
+class Gemma3FamilyModel final : public DecoderModel {
  public:
-  static Result<std::unique_ptr<Model>> load(std::unique_ptr<gguf::GgufFile> file,
-                                             std::unique_ptr<driver::Driver> driver, const ModelOptions& options);
+  using DecoderModel::DecoderModel;
   void forward(const driver::StepBatch& batch, KvCache& kv, float* logits) override;
 
  private:
@@ -35,43 +34,19 @@ class Gemma3FamilyModel final : public Model {
     AttentionWeights attn;
     FfnWeights ffn;
   };
-  using Model::Model;
-  Status configure();
-  Status bind_weights();
+  Status check_supported() override;
+  Status bind_layers(WeightBinder& bind) override;
 
-  driver::Weight token_embd_, output_norm_, output_;
   std::vector<Layer> layers_;
-  ActivationArena arena_;
-  DecoderBuffers buf_;
 };
 
-Result<std::unique_ptr<Model>> Gemma3FamilyModel::load(std::unique_ptr<gguf::GgufFile> file,
-                                                       std::unique_ptr<driver::Driver> driver,
-                                                       const ModelOptions& options) {
-  LLMOS_ASSIGN_OR_RETURN(ModelConfig config, read_model_config(*file));
-  std::unique_ptr<Gemma3FamilyModel> m(
-      new Gemma3FamilyModel(std::move(config), options, std::move(file), std::move(driver)));
-  LLMOS_RETURN_IF_ERROR(m->configure());
-  LLMOS_RETURN_IF_ERROR(m->bind_weights());
-  LLMOS_ASSIGN_OR_RETURN(m->buf_, allocate_decoder_buffers(*m->driver_, m->arena_, m->config_, m->options_));
-  m->activation_bytes_ = m->arena_.bytes();
-  return std::unique_ptr<Model>(std::move(m));
-}
-
-// Checks what the file asks for and sets the local/global layer pattern.
-Status Gemma3FamilyModel::configure() {
+// Checks what the file asks for and sets the local/global layer pattern in config_.
+Status Gemma3FamilyModel::check_supported() {
   const gguf::GgufFile& f = *file_;
   ModelConfig& c = config_;
   LLMOS_RETURN_IF_ERROR(check_rope_scaling(f, c, "gemma3", false));
-  if (c.v_head_dim != c.head_dim) {
-    return unimplemented(f.path() + ": key '" + c.architecture + ".attention.value_length' = " +
-                         std::to_string(c.v_head_dim) + " differs from the key length " + std::to_string(c.head_dim) +
-                         "; llmos's gemma3 family needs them equal");
-  }
-  if (c.n_experts > 0) {
-    return unimplemented(f.path() + ": key '" + c.architecture + ".expert_count' = " + std::to_string(c.n_experts) +
-                         ": llmos's gemma3 family runs no experts");
-  }
+  LLMOS_RETURN_IF_ERROR(check_equal_head_dims(f, c, "gemma3"));
+  LLMOS_RETURN_IF_ERROR(check_no_experts(f, c, "gemma3"));
   if (c.sliding_window <= 0) {
     return not_found(f.path() + ": missing key '" + c.architecture +
                      ".attention.sliding_window' (or it is 0): gemma3's local layers need their window");
@@ -93,16 +68,8 @@ Status Gemma3FamilyModel::configure() {
   return check_layer_tensors(f, c, kRunsLayerTensors, "gemma3");
 }
 
-Status Gemma3FamilyModel::bind_weights() {
+Status Gemma3FamilyModel::bind_layers(WeightBinder& bind) {
   const ModelConfig& c = config_;
-  WeightBinder bind(*file_, *driver_);
-  LLMOS_ASSIGN_OR_RETURN(token_embd_, bind.matrix("token_embd.weight", c.dim, c.n_vocab));
-  LLMOS_ASSIGN_OR_RETURN(output_norm_, bind.norm("output_norm.weight", c.dim));
-  if (c.tied_output) {
-    output_ = token_embd_;
-  } else {
-    LLMOS_ASSIGN_OR_RETURN(output_, bind.matrix("output.weight", c.dim, c.n_vocab));
-  }
   layers_.resize(size_t(c.n_layers));
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
@@ -117,22 +84,17 @@ Status Gemma3FamilyModel::bind_weights() {
     LLMOS_ASSIGN_OR_RETURN(l.ffn, bind_dense_ffn(bind, c, p));
     LLMOS_ASSIGN_OR_RETURN(l.post_ffn_norm, bind.norm(p + "post_ffw_norm.weight", c.dim));
   }
-  weight_bytes_ = bind.bytes();
   return ok_status();
 }
 
 void Gemma3FamilyModel::forward(const driver::StepBatch& batch, KvCache& kv, float* logits) {
-  LLMOS_REQUIRE(batch.n_tokens > 0 && batch.n_tokens <= options_.max_batch_tokens, "step size");
-  LLMOS_REQUIRE(batch.n_outputs >= 0 && batch.n_outputs <= options_.max_outputs, "output count");
+  const int n = begin_forward(batch);
   const ModelConfig& c = config_;
-  const int n = batch.n_tokens;
   const int64_t n_dim = int64_t(n) * c.dim;
   const float scale = 1.0f / std::sqrt(float(c.head_dim));
   driver::Driver& d = *driver_;
   DecoderBuffers& b = buf_;
 
-  d.begin_step(batch);
-  d.embed(token_embd_, b.x);
   d.scale(b.x, std::sqrt(float(c.dim)), n_dim);
   for (int li = 0; li < c.n_layers; ++li) {
     const Layer& l = layers_[size_t(li)];
@@ -151,14 +113,13 @@ void Gemma3FamilyModel::forward(const driver::StepBatch& batch, KvCache& kv, flo
     d.rms_norm(b.tmp, l.post_ffn_norm, b.tmp, n, c.dim, c.rms_eps);
     d.add(b.x, b.tmp, n_dim);
   }
-  if (batch.n_outputs == 0) return;
-  output_logits(d, c, output_norm_, output_, batch.n_outputs, b, logits);
+  finish_forward(batch, logits);
 }
 
 }  // namespace
 
 const ModelFamily& gemma3_family() {
-  static const ModelFamily kFamily{"gemma3", kArchitectures, &Gemma3FamilyModel::load};
+  static const ModelFamily kFamily{"gemma3", kArchitectures, &load_decoder<Gemma3FamilyModel>};
   return kFamily;
 }
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "decoder_model.hpp"
 #include "families/families.hpp"
 #include "llmos/gguf/gguf_file.hpp"
-#include "transformer_blocks.hpp"
 
 namespace llmos::engine {
 namespace {
@@ -19,10 +19,9 @@ namespace {
 constexpr std::string_view kArchitectures[] = {"phi3"};
 constexpr uint32_t kRunsLayerTensors = kFusedQkv | kFusedGateUp;
 
-class Phi3FamilyModel final : public Model {
+class Phi3FamilyModel final : public DecoderModel {
  public:
-  static Result<std::unique_ptr<Model>> load(std::unique_ptr<gguf::GgufFile> file,
-                                             std::unique_ptr<driver::Driver> driver, const ModelOptions& options);
+  using DecoderModel::DecoderModel;
   void forward(const driver::StepBatch& batch, KvCache& kv, float* logits) override;
 
  private:
@@ -33,55 +32,23 @@ class Phi3FamilyModel final : public Model {
     driver::Weight gate_up;  // fused [2 ffn rows][dim], or null (separate in ffn)
     FfnWeights ffn;          // down always; gate/up when not fused
   };
-  using Model::Model;
-  Status check_supported() const;
-  Status bind_weights();
+  Status check_supported() override;
+  Status bind_layers(WeightBinder& bind) override;
 
-  driver::Weight token_embd_, output_norm_, output_;
   std::vector<Layer> layers_;
-  ActivationArena arena_;
-  DecoderBuffers buf_;
 };
 
-Result<std::unique_ptr<Model>> Phi3FamilyModel::load(std::unique_ptr<gguf::GgufFile> file,
-                                                     std::unique_ptr<driver::Driver> driver,
-                                                     const ModelOptions& options) {
-  LLMOS_ASSIGN_OR_RETURN(ModelConfig config, read_model_config(*file));
-  std::unique_ptr<Phi3FamilyModel> m(
-      new Phi3FamilyModel(std::move(config), options, std::move(file), std::move(driver)));
-  LLMOS_RETURN_IF_ERROR(m->check_supported());
-  LLMOS_RETURN_IF_ERROR(m->bind_weights());
-  LLMOS_ASSIGN_OR_RETURN(m->buf_, allocate_decoder_buffers(*m->driver_, m->arena_, m->config_, m->options_));
-  m->activation_bytes_ = m->arena_.bytes();
-  return std::unique_ptr<Model>(std::move(m));
-}
-
-Status Phi3FamilyModel::check_supported() const {
+Status Phi3FamilyModel::check_supported() {
   const gguf::GgufFile& f = *file_;
   const ModelConfig& c = config_;
   LLMOS_RETURN_IF_ERROR(check_rope_scaling(f, c, "phi3", false));
-  if (c.v_head_dim != c.head_dim) {
-    return unimplemented(f.path() + ": key '" + c.architecture + ".attention.value_length' = " +
-                         std::to_string(c.v_head_dim) + " differs from the key length " + std::to_string(c.head_dim) +
-                         "; llmos's phi3 family needs them equal");
-  }
-  if (c.n_experts > 0) {
-    return unimplemented(f.path() + ": key '" + c.architecture + ".expert_count' = " + std::to_string(c.n_experts) +
-                         ": llmos's phi3 family runs no experts");
-  }
+  LLMOS_RETURN_IF_ERROR(check_equal_head_dims(f, c, "phi3"));
+  LLMOS_RETURN_IF_ERROR(check_no_experts(f, c, "phi3"));
   return check_layer_tensors(f, c, kRunsLayerTensors, "phi3");
 }
 
-Status Phi3FamilyModel::bind_weights() {
+Status Phi3FamilyModel::bind_layers(WeightBinder& bind) {
   const ModelConfig& c = config_;
-  WeightBinder bind(*file_, *driver_);
-  LLMOS_ASSIGN_OR_RETURN(token_embd_, bind.matrix("token_embd.weight", c.dim, c.n_vocab));
-  LLMOS_ASSIGN_OR_RETURN(output_norm_, bind.norm("output_norm.weight", c.dim));
-  if (c.tied_output) {
-    output_ = token_embd_;
-  } else {
-    LLMOS_ASSIGN_OR_RETURN(output_, bind.matrix("output.weight", c.dim, c.n_vocab));
-  }
   layers_.resize(size_t(c.n_layers));
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
@@ -102,22 +69,17 @@ Status Phi3FamilyModel::bind_weights() {
       LLMOS_ASSIGN_OR_RETURN(l.ffn, bind_dense_ffn(bind, c, p));
     }
   }
-  weight_bytes_ = bind.bytes();
   return ok_status();
 }
 
 void Phi3FamilyModel::forward(const driver::StepBatch& batch, KvCache& kv, float* logits) {
-  LLMOS_REQUIRE(batch.n_tokens > 0 && batch.n_tokens <= options_.max_batch_tokens, "step size");
-  LLMOS_REQUIRE(batch.n_outputs >= 0 && batch.n_outputs <= options_.max_outputs, "output count");
+  const int n = begin_forward(batch);
   const ModelConfig& c = config_;
-  const int n = batch.n_tokens;
   const int64_t n_dim = int64_t(n) * c.dim;
   const float scale = 1.0f / std::sqrt(float(c.head_dim));
   driver::Driver& d = *driver_;
   DecoderBuffers& b = buf_;
 
-  d.begin_step(batch);
-  d.embed(token_embd_, b.x);
   for (int li = 0; li < c.n_layers; ++li) {
     const Layer& l = layers_[size_t(li)];
     d.rms_norm(b.x, l.attn_norm, b.xn, n, c.dim, c.rms_eps);
@@ -145,14 +107,13 @@ void Phi3FamilyModel::forward(const driver::StepBatch& batch, KvCache& kv, float
     }
     d.add(b.x, b.tmp, n_dim);
   }
-  if (batch.n_outputs == 0) return;
-  output_logits(d, c, output_norm_, output_, batch.n_outputs, b, logits);
+  finish_forward(batch, logits);
 }
 
 }  // namespace
 
 const ModelFamily& phi3_family() {
-  static const ModelFamily kFamily{"phi3", kArchitectures, &Phi3FamilyModel::load};
+  static const ModelFamily kFamily{"phi3", kArchitectures, &load_decoder<Phi3FamilyModel>};
   return kFamily;
 }
 

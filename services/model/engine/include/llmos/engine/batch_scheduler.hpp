@@ -37,6 +37,12 @@ struct SchedulerOptions {
   int max_batch_tokens = 512;  // tokens one step computes (decodes + prompt chunks)
   bool prefix_cache = true;    // keep the full blocks of sequences that leave for reuse
   bool swap_space = false;     // a swap space exists: preempted KV is swapped out, not dropped
+  // Sliding-window layers (gemma3's local ones): their KV has its own blocks
+  // from a pool of n_window_blocks, and a sequence holds only those covering
+  // its last `window` positions. 0: the model has none. With a window, the
+  // prefix cache, swapping and retained KV are off (see docs/engine.md).
+  int window = 0;
+  int n_window_blocks = 0;
 };
 
 // One request as the scheduler holds it: its tokens, how many have KV, and
@@ -50,10 +56,14 @@ class Sequence {
   int n_cached() const { return n_cached_; }  // tokens whose KV is in the cache
   int n_generated() const { return n_generated_; }
   const BlockTable& blocks() const { return blocks_; }
+  // The sliding-window layers' blocks (options().window > 0; empty otherwise):
+  // entries before the window are -1, given back to window_pool().
+  const BlockTable& window_blocks() const { return window_blocks_; }
 
  private:
   friend class BatchScheduler;
-  Sequence(uint64_t id, uint32_t tag, int block_size) : id_(id), tag_(tag), blocks_(block_size) {}
+  Sequence(uint64_t id, uint32_t tag, int block_size)
+      : id_(id), tag_(tag), blocks_(block_size), window_blocks_(block_size) {}
   uint64_t id_;
   uint32_t tag_;
   SequenceState state_ = SequenceState::kWaiting;
@@ -64,6 +74,7 @@ class Sequence {
   int n_dropped_ = 0;  // tokens whose KV a preemption dropped: counted when computed again
   uint64_t preempted_at_ = 0;  // the step that last preempted it
   BlockTable blocks_;
+  BlockTable window_blocks_;
 };
 
 // A step's decisions. Buffers are sized at creation; the hot path allocates
@@ -108,6 +119,10 @@ struct StepPlan {
     return std::span(swap_out_blocks).subspan(size_t(op.first_block), size_t(op.n_blocks));
   }
 };
+
+// Window-pool blocks one sequence may hold at once: its window and one step's
+// tokens, plus the block the window starts in part-way.
+int max_window_blocks(const SchedulerOptions& options);
 
 class BatchScheduler {
  public:
@@ -155,6 +170,7 @@ class BatchScheduler {
   int n_retained() const { return int(retained_.size()); }
   int n_prefix_cached() const { return prefix_ ? prefix_->size() : 0; }
   const KvBlockPool& pool() const { return pool_; }
+  const KvBlockPool& window_pool() const { return window_pool_; }  // empty without a window
   const EngineCounters& counters() const { return counts_; }  // all of them: the scheduler counts each
   const SchedulerOptions& options() const { return options_; }
   // The sequence of `id` the scheduler holds (running, queued or parked); null when none.
@@ -168,6 +184,11 @@ class BatchScheduler {
   bool schedule_prompt(Sequence& s);
   void add_chunk(Sequence& s, int n_tokens);
   void release_kv(Sequence& s, bool keep_prefix);
+  // Blocks for positions [0, n_tokens) in every table the sequence has; false
+  // (keeping what it got) when a pool runs out.
+  bool reserve_kv(Sequence& s, int n_tokens);
+  int kv_capacity(const Sequence& s) const;  // positions every table of it has blocks for
+  bool can_swap() const { return options_.swap_space && options_.window == 0; }
   void reuse_prefix(Sequence& s);
   bool reclaim();  // frees blocks nobody runs on: retained KV, then cached prefixes
   bool evict_retained();
@@ -178,6 +199,7 @@ class BatchScheduler {
   SchedulerOptions options_;
   int max_blocks_;  // blocks of one full context
   KvBlockPool pool_;
+  KvBlockPool window_pool_;  // the sliding-window layers' blocks (n_window_blocks)
   std::unique_ptr<PrefixCache> prefix_;  // null: the prefix cache is off
   std::unique_ptr<KvJournal> journal_;   // null: nothing is recorded
   std::vector<SequencePtr> running_;     // in admission order (the newest is preempted first)

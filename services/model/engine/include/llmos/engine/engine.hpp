@@ -70,6 +70,9 @@ struct EngineStats {
   int kv_blocks_total = 0;
   int retained = 0;                // sequences of KV left by a previous engine, not yet claimed
   int prefix_cached_blocks = 0;    // blocks the prefix cache holds (some also used by running sequences)
+  // The sliding-window layers' own blocks (a model with a sliding window; 0 otherwise).
+  int kv_window_blocks_used = 0;
+  int kv_window_blocks_total = 0;
   EngineCounters counters;         // cumulative: preemptions, swaps, adoption, prefix cache (domain table)
 };
 
@@ -145,6 +148,9 @@ class Engine {
   int max_blocks_ = 0;
   std::vector<int32_t> token_ids_, positions_, seq_index_, kv_slots_;  // [max_batch_tokens]
   std::vector<int32_t> block_tables_;                                  // [max_seqs][max_blocks_]
+  // The sliding-window layers' slots and tables (empty without a window).
+  std::vector<int32_t> window_kv_slots_;                               // [max_batch_tokens]
+  std::vector<int32_t> window_block_tables_;                           // [max_seqs][max_blocks_]
   std::vector<int32_t> output_rows_;                                   // [max_seqs]
   std::vector<float> logits_;                                          // [max_seqs][n_vocab]
 };

@@ -62,19 +62,29 @@ class BlockTable {
   bool reserve(KvBlockPool& pool, int n_tokens);
   // Gives every block back; the table is empty afterwards.
   void release_all(KvBlockPool& pool);
+  // Gives back the blocks that hold only positions before `pos` (a sliding
+  // window has passed them); their entries become -1 and their positions
+  // have no slot any more. Returns how many it gave back.
+  int release_before(KvBlockPool& pool, int pos);
+  // Blocks the table holds (entries not given back).
+  int n_held() const { return int(blocks_.size()) - first_held_; }
   // REQUIRES: the table is empty and this table holds one reference to each
   // of `blocks` (taken or shared from the pool for it).
-  void adopt(std::span<const int32_t> blocks) { blocks_.assign(blocks.begin(), blocks.end()); }
+  void adopt(std::span<const int32_t> blocks) {
+    blocks_.assign(blocks.begin(), blocks.end());
+    first_held_ = 0;
+  }
 
   int capacity() const { return int(blocks_.size()) * block_size_; }
   int block_size() const { return block_size_; }
   std::span<const int32_t> blocks() const { return blocks_; }
-  // REQUIRES: pos < capacity().
+  // REQUIRES: pos < capacity(), and its block was not given back.
   int32_t slot(int pos) const { return blocks_[pos / block_size_] * block_size_ + pos % block_size_; }
 
  private:
   int block_size_;
-  std::vector<int32_t> blocks_;
+  std::vector<int32_t> blocks_;  // -1: given back by release_before
+  int first_held_ = 0;           // entries before it are -1
 };
 
 }  // namespace llmos::engine
