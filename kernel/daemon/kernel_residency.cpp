@@ -39,8 +39,12 @@ void KernelServer::on_ensure(const ipc::DecodedMessage& m) {
   auto stored = model::parse_model_name(asked);
   std::vector<std::string> names = {asked};
   if (stored.ok() && stored->str() != asked) names.push_back(stored->str());
+  std::optional<Status> failure;  // a model of that name failed: said when it is not stored either
   for (const std::string& name : names) {
     const ModelRecord* r = registry_.find(name);
+    if (r && r->state == ModelState::kFailed && !failure) {
+      failure = not_found("model '" + name + "' failed: " + r->failure);
+    }
     if (r && r->state == ModelState::kReady) {
       if (auto it = models_.find(name); it != models_.end()) it->second.ensured_at = clock_.now();
       if (keep_alive) (void)residency_.set_keep_alive(name, *keep_alive);
@@ -60,17 +64,26 @@ void KernelServer::on_ensure(const ipc::DecodedMessage& m) {
     }
   }
   if (!stored.ok()) {
-    return send_error(w.peer, w.request_id, not_found("no model named '" + asked + "' is loaded or stored"));
+    return send_error(w.peer, w.request_id,
+                      failure ? *failure : not_found("no model named '" + asked + "' is loaded or stored"));
   }
+  if (failure && config_.models_dir.empty()) return send_error(w.peer, w.request_id, *failure);
   if (config_.models_dir.empty()) {
     return send_error(w.peer, w.request_id,
                       not_found("no model named '" + asked +
                                 "' is loaded, and llmosd has no model store (--models-dir, LLMOS_MODELS)"));
   }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(config_.models_dir, ec)) {  // not created for a look-up
+    if (failure) return send_error(w.peer, w.request_id, *failure);
+    return send_error(w.peer, w.request_id,
+                      not_found("model '" + stored->str() + "' is not loaded, and the model store " +
+                                config_.models_dir + " does not exist"));
+  }
   auto store = model::ModelStore::open(config_.models_dir);
   if (!store.ok()) return send_error(w.peer, w.request_id, store.status());
   auto manifest = store->find(*stored);
-  if (!manifest.ok()) return send_error(w.peer, w.request_id, manifest.status());
+  if (!manifest.ok()) return send_error(w.peer, w.request_id, failure ? *failure : manifest.status());
   ModelSpec spec;
   spec.name = stored->str();
   spec.path = store->blob_path(*manifest);

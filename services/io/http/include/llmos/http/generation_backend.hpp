@@ -33,7 +33,7 @@ struct ModelInfo {
   std::string error;           // why, when state == kFailed
   uint64_t last_use_unix_ms = 0;  // its last request ended (or it became ready); 0 = unknown
   uint64_t expires_unix_ms = 0;   // it unloads then if unused; 0 = not while busy, or kept forever
-  int64_t keep_alive_ms = 0;      // its idle keep-alive; -1 = forever
+  int64_t keep_alive_ms = -1;     // its idle keep-alive; -1 = forever (never unloaded for idleness)
 };
 
 class ChatTemplate;  // chat_template.hpp
