@@ -114,6 +114,11 @@ out=$(curl -s "$BASE/metrics"); expect_has "/metrics has the expiry gauge" "$out
 up --budget 8G --keep-alive 1s || exit 1
 "$LLMOS" load t1:latest >/dev/null || fail "load t1"
 wait_states "" 10 && pass "--keep-alive 1s unloaded the idle model" || fail "--keep-alive 1s: $(states)"
+# The client socket (llmos generate) loads a stored model on demand too.
+before=$(on_demand_loads t2:latest)
+out=$("$LLMOS" generate t2 "Once upon a time" --max-tokens 2 2>&1) || fail "llmos generate of a stored model that is not loaded: $out"
+expect_eq "llmos generate loaded it on demand" "$(on_demand_loads t2:latest)" "$((before + 1))"
+out=$("$LLMOS" generate nosuch "x" 2>&1); expect_has "llmos generate of an unknown model names it" "$out" "nosuch:latest"
 
 # ---- a budget for the big model and one tiny one; the big one busy
 up --budget $((BIG + TINY * 3 / 2)) || exit 1
