@@ -95,6 +95,10 @@ void KernelServer::on_ensure(const ipc::DecodedMessage& m) {
 void KernelServer::admit_load(PendingLoad p) {
   refresh_residency();
   const std::string name = p.spec.name;
+  if (Status st = registry_.check_spec(p.spec); !st.ok()) {  // nothing is evicted for a load that cannot start
+    log_.warn("load of '" + p.spec.path + "' refused: " + st.message());
+    return load_failed(p.waiter, name, st);
+  }
   const uint64_t need = p.facts.memory.total();
   // Memory of models being unloaded comes back when their services are gone.
   uint64_t freeing = 0;
