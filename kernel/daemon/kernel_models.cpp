@@ -264,14 +264,15 @@ void KernelServer::on_unload(const ipc::DecodedMessage& m) {
       return;
     }
     case ModelState::kReady:
-      begin_unload(name, "draining for unload");
-      break;
     case ModelState::kDraining:
       break;
   }
+  const bool ready = record->state == ModelState::kReady;
   auto it = models_.find(name);
   if (it == models_.end()) return send_error(w.peer, w.request_id, internal_error("model '" + name + "' has no runtime"));
+  // The waiter first: an idle model's unload may end inside begin_unload.
   it->second.unload_waiters.push_back(w);
+  if (ready) return begin_unload(name, "draining for unload");
   check_drained(it->second);
 }
 
