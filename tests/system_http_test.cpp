@@ -261,7 +261,7 @@ TEST_CASE("HTTP: llmos-io killed comes back on the same port; admin load and unl
   REQUIRE(r.status == 200);
   CHECK(r.js()["choices"][0]["text"] == generate_text(sys, "Once upon a time", 16));
   auto gone = c.send(boost::beast::http::verb::delete_, "/admin/models/stories");
-  CHECK(gone.status == 200);
+  CHECK_MESSAGE(gone.status == 200, gone.body);
   CHECK(sys.ps()["models"].empty());
   auto after = c.post("/v1/completions", completion("Once upon a time", 4));
   CHECK(after.status == 404);

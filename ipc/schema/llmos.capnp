@@ -162,6 +162,9 @@ struct Envelope {
     deleteSession @35 :DeleteSession;
     listSessions @36 :ListSessions;
     sessionList @37 :SessionList;
+
+    # --- load on demand (appended)
+    ensureModel @38 :EnsureModel;  # io -> kernel
   }
 }
 
@@ -260,6 +263,17 @@ struct LoadModel {
   device @4 :Device;
 }
 
+struct EnsureModel {
+  # io -> kernel: make sure a model is loaded, loading a stored one (a model
+  # store name NAME[:TAG] in the kernel's --models-dir) when it is not. Every
+  # request for a model that is loading waits for that one load. Reply:
+  # `modelInfo` (state ready; `name` is the loaded name, "NAME:TAG" for a
+  # stored model) or `errorReply` (notFound naming the model; failed when it
+  # does not fit even after evicting idle models, naming what holds memory).
+  name @0 :Text;
+  keepAlive @1 :Text;        # as Submit.keepAlive; empty = the kernel's default
+}
+
 struct LoadProgress {
   name @0 :Text;
   phase @1 :Text;            # "validating", "mapping", "uploading", "starting"
@@ -299,6 +313,9 @@ struct ModelInfo {
   kvBlocksUsed @14 :UInt32;  # from the model service's heartbeats
   kvBlocksTotal @15 :UInt32;
   loadedUnixMs @16 :UInt64;  # when the load was asked for
+  lastUseUnixMs @17 :UInt64; # when its last request ended (or it became ready)
+  expiresUnixMs @18 :UInt64; # when it unloads if nothing uses it; 0 = not while busy, or kept forever
+  keepAliveMs @19 :Int64;    # its idle keep-alive; -1 = forever
 }
 
 struct ListServices {
@@ -388,6 +405,9 @@ struct Submit {
   # Tokens already generated (and streamed) for this request: empty for a new
   # request; set when a request is re-dispatched after a model service crash.
   # The model service continues after them without streaming them again.
+  keepAlive @5 :Text;
+  # The model's keep-alive from now on (Ollama's keep_alive: "5m", "30", "0",
+  # "-1" = forever); empty = unchanged.
 }
 
 struct Admitted {

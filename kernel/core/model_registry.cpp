@@ -28,7 +28,7 @@ std::string_view device_name(Device device) {
   return device == Device::kCuda ? "cuda" : "cpu";
 }
 
-Status ModelRegistry::begin_load(ModelSpec spec, MemoryEstimate memory) {
+Status ModelRegistry::check_spec(const ModelSpec& spec) const {
   const std::string& name = spec.name;
   if (!valid_name(name)) {
     return invalid_argument("model name '" + name +
@@ -41,6 +41,12 @@ Status ModelRegistry::begin_load(ModelSpec spec, MemoryEstimate memory) {
                             std::string(model_state_name(it->second.state)) +
                             "; unload it first or choose another name");
   }
+  return ok_status();
+}
+
+Status ModelRegistry::begin_load(ModelSpec spec, MemoryEstimate memory) {
+  LLMOS_RETURN_IF_ERROR(check_spec(spec));
+  const std::string& name = spec.name;
   if (memory.total() > available_bytes() || memory.total() < memory.weights_bytes) {
     return failed("model '" + name + "' needs " + std::to_string(memory.total()) + " bytes (weights " +
                   std::to_string(memory.weights_bytes) + " + KV " + std::to_string(memory.kv_bytes) +
@@ -49,6 +55,7 @@ Status ModelRegistry::begin_load(ModelSpec spec, MemoryEstimate memory) {
                   "-byte budget are available");
   }
   reserved_bytes_ += memory.total();
+  auto it = models_.find(name);
   ModelRecord record{std::move(spec), memory, ModelState::kLoading, {}};
   if (it != models_.end()) {
     it->second = std::move(record);

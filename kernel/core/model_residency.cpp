@@ -106,6 +106,14 @@ Status ModelResidency::set_keep_alive(std::string_view name, KeepAlive keep_aliv
   return ok_status();
 }
 
+Status ModelResidency::set_in_flight(std::string_view name, uint32_t in_flight, TimePoint now) {
+  auto it = models_.find(name);
+  if (it == models_.end()) return unknown(name);
+  if (it->second.in_flight != in_flight) it->second.last_use = now;
+  it->second.in_flight = in_flight;
+  return ok_status();
+}
+
 std::vector<std::string> ModelResidency::expired(TimePoint now) const {
   std::vector<std::pair<TimePoint, std::string>> due;
   for (const auto& [name, m] : models_)

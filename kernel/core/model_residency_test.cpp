@@ -118,3 +118,20 @@ TEST_CASE("a model with requests in flight, or loading, is never evicted; the re
   CHECK(r.find("busy") == nullptr);
   CHECK(r.list().size() == 2);
 }
+
+TEST_CASE("the in-flight count mirrored from the scheduler holds a model and restarts its idle time") {
+  ManualClock clock;
+  ModelResidency r;
+  r.add("a", 10 * kMiB, KeepAlive::after(seconds(30)), clock.now());
+  r.mark_loaded("a", clock.now());
+  REQUIRE(r.set_in_flight("a", 2, clock.now()).ok());
+  clock.advance(minutes(1));
+  CHECK(r.expired(clock.now()).empty());
+  CHECK_FALSE(r.plan_eviction("b", 5 * kMiB, 0, 10 * kMiB, 0).ok());  // busy: not evictable
+  REQUIRE(r.set_in_flight("a", 0, clock.now()).ok());
+  CHECK(r.find("a")->last_use == clock.now());
+  CHECK(r.next_deadline() == clock.now() + seconds(30));
+  clock.advance(seconds(31));
+  CHECK(r.expired(clock.now()) == std::vector<std::string>{"a"});
+  CHECK(r.set_in_flight("nope", 1, clock.now()).code() == ErrorCode::kNotFound);
+}

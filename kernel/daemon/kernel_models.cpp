@@ -22,6 +22,7 @@ std::string default_name(const std::string& path) {
 
 void KernelServer::send_progress(const Waiter& w, const std::string& name, const std::string& phase,
                                  uint64_t done) {
+  if (w.peer.empty()) return;  // a load on demand: its requests wait for the end
   ipc::OutgoingMessage out(w.request_id);
   auto p = out.body().initLoadProgress();
   p.setName(ipc::as_text(name));
@@ -54,67 +55,80 @@ void KernelServer::on_load(const ipc::DecodedMessage& m) {
   if (const ModelRecord* r = registry_.find(spec.name);
       (r && (r->state == ModelState::kLoading || r->state == ModelState::kReady ||
              r->state == ModelState::kDraining)) ||
-      models_.count(spec.name)) {
+      models_.count(spec.name) || load_in_progress(spec.name)) {
     return send_error(w.peer, w.request_id,
                       invalid_argument("a model named '" + spec.name +
                                        "' is already loaded or loading; unload it first or choose another --name"));
   }
+  start_load(std::move(w), std::move(spec), req.getCtx(), device, config_.keep_alive);
+}
+
+void KernelServer::start_load(Waiter w, ModelSpec spec, uint32_t ctx, const std::string& device,
+                              KeepAlive keep_alive) {
   if (auto old = supervisor_.status("model:" + spec.name)) {
     if (!supervisor_.remove("model:" + spec.name).ok()) {
-      return send_error(w.peer, w.request_id,
-                        overloaded("the previous service of model '" + spec.name + "' is still stopping; retry"));
+      return load_failed(w, spec.name,
+                         overloaded("the previous service of model '" + spec.name + "' is still stopping; retry"));
     }
   }
+  load_waiters_[spec.name];  // the load is under way
   send_progress(w, spec.name, "validating", 1);
-  const uint32_t ctx = req.getCtx();
   const uint32_t block_size = config_.block_size;
-  boost::asio::post(pool_, [this, w, spec, ctx, block_size, device]() mutable {
+  boost::asio::post(pool_, [this, w, spec, ctx, block_size, device, keep_alive]() mutable {
     auto facts = inspect_model(spec.path, ctx, block_size);
-    boost::asio::post(io_, [this, w = std::move(w), spec = std::move(spec), facts = std::move(facts),
-                            device]() mutable {
-      on_inspected(std::move(w), std::move(spec), device, std::move(facts));
+    boost::asio::post(io_, [this, w = std::move(w), spec = std::move(spec), facts = std::move(facts), device,
+                            keep_alive]() mutable {
+      on_inspected(std::move(w), std::move(spec), device, std::move(facts), keep_alive);
     });
   });
 }
 
-void KernelServer::on_inspected(Waiter w, ModelSpec spec, const std::string& device, Result<ModelFacts> facts) {
-  if (shutting_down_) return send_error(w.peer, w.request_id, disconnected("llmosd is shutting down"));
+void KernelServer::on_inspected(Waiter w, ModelSpec spec, const std::string& device, Result<ModelFacts> facts,
+                                KeepAlive keep_alive) {
+  if (shutting_down_) return load_failed(w, spec.name, disconnected("llmosd is shutting down"));
   if (!facts.ok()) {
     log_.warn("load of '" + spec.path + "' refused: " + facts.status().to_string());
-    return send_error(w.peer, w.request_id, facts.status());
+    return load_failed(w, spec.name, facts.status());
   }
   if (models_.count(spec.name)) {
-    return send_error(w.peer, w.request_id,
-                      invalid_argument("a model named '" + spec.name + "' is already loaded or loading"));
+    return load_failed(w, spec.name,
+                       invalid_argument("a model named '" + spec.name + "' is already loaded or loading"));
   }
   spec.ctx = facts->ctx;
+  admit_load(PendingLoad{std::move(w), std::move(spec), device, std::move(facts).value(), keep_alive});
+}
+
+void KernelServer::begin_load(PendingLoad p) {
+  const Waiter& w = p.waiter;
+  ModelSpec& spec = p.spec;
   const std::string name = spec.name;
-  if (Status st = registry_.begin_load(spec, facts->memory); !st.ok()) {
+  if (Status st = registry_.begin_load(spec, p.facts.memory); !st.ok()) {
     log_.warn("load of '" + spec.path + "' refused: " + st.message());
-    return send_error(w.peer, w.request_id, st);
+    return load_failed(w, name, st);
   }
   send_progress(w, name, "reserving", 2);
-  const KvGeometry& layout = facts->kv;
+  const KvGeometry& layout = p.facts.kv;
   auto arena = ipc::KvArenaOwner::create(ipc::kv_arena_name(config_.runtime_dir, name), layout);
   if (!arena.ok()) {
     (void)registry_.mark_failed(name, arena.status().message());
-    return send_error(w.peer, w.request_id, arena.status());
+    return load_failed(w, name, arena.status());
   }
+  residency_.add(name, p.facts.memory.total(), p.keep_alive, clock_.now());
   ModelRuntime& rt = models_[name];
   rt.name = name;
   rt.service = "model:" + name;
-  rt.facts = std::move(facts).value();
-  rt.requested_device = device;
+  rt.facts = std::move(p.facts);
+  rt.requested_device = p.device;
   rt.threads = spec.threads;
   rt.loaded_unix_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
   rt.arena.emplace(std::move(arena).value());
-  rt.load_waiter = w;
+  if (!w.peer.empty()) rt.load_waiter = w;
   send_progress(w, name, "starting", 3);
   std::vector<std::string> args = {"--name", name, "--path", spec.path, "--ctx", std::to_string(spec.ctx),
                                    "--threads", std::to_string(spec.threads), "--max-seqs",
-                                   std::to_string(config_.max_seqs_per_model), "--device", device};
+                                   std::to_string(config_.max_seqs_per_model), "--device", p.device};
   Status st = supervisor_.add({rt.service, service_argv("llmos-model", std::move(args))});
   if (!st.ok()) {
     (void)supervisor_.stop(rt.service);
@@ -132,6 +146,7 @@ void KernelServer::on_model_hello(ModelRuntime& model) {
   const ModelRecord* record = registry_.find(model.name);
   if (record && record->state == ModelState::kLoading) {
     (void)registry_.mark_ready(model.name);
+    residency_.mark_loaded(model.name, clock_.now());
     ModelLimits limits;
     limits.ctx = model.facts.ctx;
     limits.max_running = config_.max_seqs_per_model;
@@ -148,6 +163,7 @@ void KernelServer::on_model_hello(ModelRuntime& model) {
       fill_model_info(news.body().initModelInfo(), *registry_.find(model.name));
       (void)send_to("io", news);
     }
+    answer_load_waiters(model.name);
     return;
   }
   // A restarted service: what its predecessor was running goes out again.
@@ -202,8 +218,11 @@ void KernelServer::on_model_load_error(ModelRuntime& model, const Status& st) {
   log_.warn("model '" + name + "' failed to load: " + st.to_string());
   (void)supervisor_.stop(model.service);
   (void)registry_.mark_failed(name, st.message());
+  residency_.remove(name);
   if (model.load_waiter) send_error(model.load_waiter->peer, model.load_waiter->request_id, st);
   models_.erase(name);  // unlinks its arena
+  load_failed(Waiter{}, name, st);
+  retry_pending_loads();
 }
 
 void KernelServer::fail_model(ModelRuntime& model, const Status& why) {
@@ -220,7 +239,10 @@ void KernelServer::fail_model(ModelRuntime& model, const Status& why) {
   if (model.load_waiter) send_error(model.load_waiter->peer, model.load_waiter->request_id, why);
   for (const auto& w : model.unload_waiters) send_error(w.peer, w.request_id, why);
   notify_io_model_gone(name, ModelState::kFailed);
+  residency_.remove(name);
   models_.erase(name);
+  load_failed(Waiter{}, name, why);
+  retry_pending_loads();
 }
 
 void KernelServer::on_unload(const ipc::DecodedMessage& m) {
@@ -242,16 +264,15 @@ void KernelServer::on_unload(const ipc::DecodedMessage& m) {
       return;
     }
     case ModelState::kReady:
-      (void)registry_.begin_drain(name);
-      (void)scheduler_.close_model(name);
-      log_.info("model '" + name + "': draining for unload");
-      break;
     case ModelState::kDraining:
       break;
   }
+  const bool ready = record->state == ModelState::kReady;
   auto it = models_.find(name);
   if (it == models_.end()) return send_error(w.peer, w.request_id, internal_error("model '" + name + "' has no runtime"));
+  // The waiter first: an idle model's unload may end inside begin_unload.
   it->second.unload_waiters.push_back(w);
+  if (ready) return begin_unload(name, "draining for unload");
   check_drained(it->second);
 }
 
@@ -283,7 +304,9 @@ void KernelServer::finish_unload(ModelRuntime& model) {
   (void)supervisor_.remove(model.service);
   notify_io_model_gone(name, ModelState::kUnloaded);
   log_.info("model '" + name + "' unloaded");
+  residency_.remove(name);
   models_.erase(name);
+  retry_pending_loads();
 }
 
 void KernelServer::notify_io_model_gone(const std::string& name, ModelState state) {
@@ -296,6 +319,7 @@ void KernelServer::notify_io_model_gone(const std::string& name, ModelState stat
 }
 
 void KernelServer::on_list_models(const ipc::DecodedMessage& m) {
+  refresh_residency();
   auto records = registry_.list();
   ipc::OutgoingMessage out(m.request_id());
   auto list = out.body().initModelList().initModels(uint32_t(records.size()));
@@ -331,6 +355,7 @@ void KernelServer::fill_model_info(wire::ModelInfo::Builder out, const ModelReco
     out.setLoadedUnixMs(it->second.loaded_unix_ms);
     if (auto s = supervisor_.status(it->second.service)) out.setServicePid(uint32_t(s->pid));
   }
+  fill_residency(out, record.spec.name);
 }
 
 }  // namespace llmos::kernel

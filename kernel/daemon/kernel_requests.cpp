@@ -31,10 +31,19 @@ void KernelServer::on_submit(const ipc::DecodedMessage& m) {
   r.priority = ipc::from_wire(s.getPriority());
   const std::string model = r.model;
   const uint32_t prompt_tokens = uint32_t(r.prompt.size());
+  std::optional<KeepAlive> keep_alive;
+  if (s.getKeepAlive().size() > 0) {
+    auto k = parse_keep_alive(ipc::to_string(s.getKeepAlive()));
+    if (!k.ok()) return send_error(peer, id, k.status());
+    keep_alive = *k;
+  }
   if (Status st = scheduler_.submit(std::move(r), clock_.now()); !st.ok()) {
     log_.debug("request " + std::to_string(id) + " refused: " + st.to_string());
     return send_error(peer, id, st);
   }
+  if (keep_alive) (void)residency_.set_keep_alive(model, *keep_alive);
+  if (auto it = models_.find(model); it != models_.end()) it->second.ensured_at = {};  // its request came
+  refresh_residency();
   prompt_tokens_ += prompt_tokens;
   ipc::OutgoingMessage out(id);
   auto admitted = out.body().initAdmitted();

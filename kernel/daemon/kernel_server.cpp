@@ -108,6 +108,7 @@ void KernelServer::on_message(ipc::DecodedMessage&& m) {
     case Body::HEARTBEAT: return on_heartbeat(m);
     case Body::PING: return on_ping(m);
     case Body::LOAD_MODEL: return on_load(m);
+    case Body::ENSURE_MODEL: return on_ensure(m);
     case Body::UNLOAD_MODEL: return on_unload(m);
     case Body::LIST_MODELS: return on_list_models(m);
     case Body::LIST_SERVICES: return on_list_services(m);
@@ -296,6 +297,7 @@ void KernelServer::tick() {
     return;
   }
   for (const auto& e : supervisor_.tick()) handle_supervisor_event(e);
+  unload_expired();
   if (shutting_down_) finish_shutdown_if_done();
   arm_tick_timer();
 }

@@ -24,6 +24,7 @@
 #include "llmos/ipc/loop_socket.hpp"
 #include "llmos/kernel/clock.hpp"
 #include "llmos/kernel/model_registry.hpp"
+#include "llmos/kernel/model_residency.hpp"
 #include "llmos/kernel/process_launcher.hpp"
 #include "llmos/kernel/scheduler.hpp"
 #include "llmos/kernel/supervisor.hpp"
@@ -40,6 +41,9 @@ struct KernelConfig {
   uint32_t max_seqs_per_model = 8;   // sequences one model service runs at once
   uint32_t block_size = 16;          // tokens per KV block
   uint64_t memory_cap_bytes = 256ull << 20;  // llmos-memory's store
+  KeepAlive keep_alive{kDefaultKeepAlive};  // how long an idle model stays loaded (--keep-alive)
+  size_t max_loaded = 0;             // models loaded at once; 0 = as many as the budget holds
+  std::string models_dir;            // the model store loads on demand come from; "" = none
   std::vector<std::string> io_args;  // extra flags for llmos-io (--http, --api-keys)
   pid_t watch_pid = 0;  // > 0: shut down when this process is gone (tests: $LLMOS_WATCH_PID)
   SupervisorConfig supervisor;
@@ -62,6 +66,14 @@ class KernelServer {
     std::string peer;
     uint64_t request_id = 0;
   };
+  // A load whose file was inspected, waiting for idle models it evicts to be gone.
+  struct PendingLoad {
+    Waiter waiter;  // peer "" for a load on demand (its requests wait in load_waiters_)
+    ModelSpec spec;
+    std::string device;
+    ModelFacts facts;
+    KeepAlive keep_alive;
+  };
   struct ModelRuntime {
     std::string name;
     std::string service;  // "model:<name>"
@@ -78,6 +90,7 @@ class KernelServer {
     uint32_t active = 0, queued = 0;
     uint32_t kv_blocks_used = 0, kv_blocks_total = 0;
     uint64_t loaded_unix_ms = 0;  // when the load was asked for
+    TimePoint ensured_at{};       // when an ensureModel was last answered ready
     uint64_t tokens_total = 0;
     float tokens_per_second = 0;
     TimePoint last_heartbeat{};
@@ -105,7 +118,10 @@ class KernelServer {
 
   // kernel_models.cpp: load, unload, model failures
   void on_load(const ipc::DecodedMessage& m);
-  void on_inspected(Waiter waiter, ModelSpec spec, const std::string& device, Result<ModelFacts> facts);
+  void start_load(Waiter waiter, ModelSpec spec, uint32_t ctx, const std::string& device, KeepAlive keep_alive);
+  void on_inspected(Waiter waiter, ModelSpec spec, const std::string& device, Result<ModelFacts> facts,
+                    KeepAlive keep_alive);
+  void begin_load(PendingLoad p);  // the load fits: reserve, start its service
   void on_unload(const ipc::DecodedMessage& m);
   void on_list_models(const ipc::DecodedMessage& m);
   void on_model_hello(ModelRuntime& model);
@@ -119,6 +135,17 @@ class KernelServer {
   void notify_io_model_gone(const std::string& name, ModelState state);
   ModelRuntime* model_of_service(std::string_view service);
 
+  // kernel_residency.cpp: load on demand, keep-alive, eviction
+  void on_ensure(const ipc::DecodedMessage& m);
+  void admit_load(PendingLoad p);       // evicts idle models first, or waits for them, or refuses
+  void retry_pending_loads();           // after an unload freed memory
+  void begin_unload(const std::string& name, const std::string& why);  // ready -> draining
+  void refresh_residency();             // in-flight counts from the scheduler
+  void unload_expired();                // idle models past their keep-alive
+  void load_failed(const Waiter& w, const std::string& name, const Status& st);
+  void answer_load_waiters(const std::string& name);  // the model is ready
+  bool load_in_progress(std::string_view name) const;
+  void fill_residency(wire::ModelInfo::Builder out, std::string_view name) const;
   // kernel_requests.cpp: generation
   void on_submit(const ipc::DecodedMessage& m);
   void on_cancel(const ipc::DecodedMessage& m);
@@ -141,12 +168,18 @@ class KernelServer {
   Supervisor supervisor_;
   ModelRegistry registry_;
   Scheduler scheduler_;
+  ModelResidency residency_;
   std::unique_ptr<ipc::LoopSocket> router_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::signal_set signals_;
   boost::asio::thread_pool pool_{1};  // blocking work: model inspection
 
   std::map<std::string, ModelRuntime, std::less<>> models_;
+  // Requests (ensureModel) waiting for a load in progress; an entry exists
+  // from the start of every load until it is ready or failed.
+  std::map<std::string, std::vector<Waiter>, std::less<>> load_waiters_;
+  std::vector<PendingLoad> pending_loads_;
+  bool unloading_expired_ = false;
   std::string token_endpoint_;   // io's PULL socket (from its Hello)
   std::string memory_endpoint_;  // memory's ROUTER socket
   bool io_up_ = false, memory_up_ = false;

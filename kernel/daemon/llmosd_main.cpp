@@ -14,6 +14,8 @@
 #include "kernel_server.hpp"
 #include "llmos/common/listen_address.hpp"
 #include "llmos/ipc/runtime_dir.hpp"
+#include "llmos/kernel/model_residency.hpp"
+#include "llmos/model/model_store.hpp"
 
 namespace {
 
@@ -34,7 +36,8 @@ std::filesystem::path own_dir() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string runtime_dir, bin_dir, http, api_keys;
+  std::string runtime_dir, bin_dir, http, api_keys, models_dir, keep_alive = "5m";
+  size_t max_loaded = 0;
   uint64_t budget = 0, memory_cap = 256ull << 20;
   uint32_t heartbeat_ms = 200, heartbeat_timeout_ms = 5000, max_seqs = 8, max_queued = 256;
   po::options_description opts("llmosd options");
@@ -47,6 +50,11 @@ int main(int argc, char** argv) {
       ("bin-dir", po::value(&bin_dir), "where the service programs are (default: beside llmosd)")
       ("http", po::value(&http), "the HTTP API's ADDR:PORT, or off (llmos-io's default: 127.0.0.1:8080)")
       ("api-keys", po::value(&api_keys), "file of HTTP API bearer keys (see docs/http-api.md)")
+      ("models-dir", po::value(&models_dir), "the model store requests load models from on demand "
+                                             "(default: $LLMOS_MODELS, $XDG_DATA_HOME/llmos/models, ~/.local/share/llmos/models)")
+      ("keep-alive", po::value(&keep_alive), "how long an idle model stays loaded: 5m, 30s, 1h, 0 (unload when idle), "
+                                             "-1 (never) (default 5m)")
+      ("max-loaded", po::value(&max_loaded), "models loaded at once, idle ones evicted first (default 0: as many as the budget holds)")
       ("max-seqs", po::value(&max_seqs), "sequences a model service runs at once (default 8)")
       ("max-queued", po::value(&max_queued), "requests waiting per model before new ones are refused as overloaded (default 256)")
       ("heartbeat-ms", po::value(&heartbeat_ms), "heartbeat interval of the services (default 200)")
@@ -69,6 +77,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "llmosd: --http %s\n", parsed.status().message().c_str());
       return 2;
     }
+  }
+  auto keep = llmos::kernel::parse_keep_alive(keep_alive);
+  if (!keep.ok()) {
+    std::fprintf(stderr, "llmosd: --keep-alive %s\n", keep.status().message().c_str());
+    return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
   llmos::ipc::Logger log("llmosd");
@@ -97,6 +110,15 @@ int main(int argc, char** argv) {
   config.heartbeat_interval_ms = heartbeat_ms;
   config.heartbeat_timeout_ms = heartbeat_timeout_ms;
   config.max_seqs_per_model = max_seqs;
+  config.keep_alive = *keep;
+  config.max_loaded = max_loaded;
+  auto store_dir = llmos::model::resolve_models_dir(models_dir.empty() ? std::nullopt : std::optional(models_dir),
+                                                    std::getenv("LLMOS_MODELS"), std::getenv("XDG_DATA_HOME"),
+                                                    std::getenv("HOME"));
+  if (store_dir.ok()) {  // llmos-io's Ollama API answers from the same store
+    config.models_dir = std::filesystem::absolute(*store_dir).string();
+    config.io_args.insert(config.io_args.end(), {"--models-dir", config.models_dir});
+  }
   if (!http.empty()) config.io_args.insert(config.io_args.end(), {"--http", http});
   if (!api_keys.empty()) {
     // llmos-io runs with the kernel's working directory; a relative path is made absolute here.

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <filesystem>
 #include <cstdio>
 #include <cstdlib>
@@ -69,7 +70,9 @@ nlohmann::json to_json(const client::ModelInfo& m) {
           {"device", m.device}, {"ctx", m.ctx}, {"threads", m.threads},
           {"weights_bytes", m.weights_bytes}, {"kv_bytes", m.kv_bytes},
           {"memory_bytes", m.weights_bytes + m.kv_bytes}, {"active", m.active}, {"queued", m.queued},
-          {"tokens_per_second", m.tokens_per_second}, {"pid", m.service_pid}};
+          {"tokens_per_second", m.tokens_per_second}, {"pid", m.service_pid},
+          {"last_use_unix_ms", m.last_use_unix_ms}, {"expires_unix_ms", m.expires_unix_ms},
+          {"keep_alive_ms", m.keep_alive_ms}};
 }
 
 nlohmann::json to_json(const client::ServiceInfo& s) {
@@ -90,6 +93,27 @@ std::string uptime(uint64_t ms) {
                   static_cast<unsigned long long>(s / 60 % 60));
   }
   return buf;
+}
+
+// "in 4m59s", "busy" (requests in flight), "never", "-" (not resident).
+std::string expiry(const client::ModelInfo& m) {
+  if (m.state != ModelState::kReady) return "-";
+  if (m.keep_alive_ms < 0) return "never";
+  if (m.expires_unix_ms == 0) return "busy";
+  const auto now = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  const uint64_t left = m.expires_unix_ms > now ? m.expires_unix_ms - now : 0;
+  return "in " + uptime(left);
+}
+
+// "12s ago"; "-" when unknown.
+std::string ago(uint64_t unix_ms) {
+  if (unix_ms == 0) return "-";
+  const auto now = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  return uptime(now > unix_ms ? now - unix_ms : 0) + " ago";
 }
 
 // What `llmos up` can check before starting anything: a well-formed --http
@@ -128,8 +152,8 @@ Status check_http_flags(const std::string& http, const std::string& api_keys) {
 }  // namespace
 
 int cmd_up(int argc, char** argv) {
-  std::string budget, http = "127.0.0.1:8080", api_keys;
-  uint32_t max_seqs = 0, max_queued = 0;
+  std::string budget, http = "127.0.0.1:8080", api_keys, keep_alive;
+  uint32_t max_seqs = 0, max_queued = 0, max_loaded = 0;
   po::options_description opts("llmos up options");
   opts.add_options()("help,h", "show this help")(
       "budget", po::value(&budget), "memory for models (weights + KV), e.g. 4G; default: physical memory")(
@@ -137,11 +161,13 @@ int cmd_up(int argc, char** argv) {
                                 "default 127.0.0.1:8080")(
       "api-keys", po::value(&api_keys), "file of HTTP bearer keys, one a line, `admin:KEY` for administrators")(
       "max-seqs", po::value(&max_seqs), "sequences each model runs at once (default 8)")(
-      "max-queued", po::value(&max_queued), "requests waiting per model before more are refused (default 256)");
+      "max-queued", po::value(&max_queued), "requests waiting per model before more are refused (default 256)")(
+      "keep-alive", po::value(&keep_alive), "how long an idle model stays loaded: 5m, 30s, 0, -1 = never (default 5m)")(
+      "max-loaded", po::value(&max_loaded), "models loaded at once; idle ones are evicted first (default: no limit)");
   po::variables_map vm;
   if (int rc = parse("up", argc, argv, opts, {}, vm,
                      "llmos up [--budget BYTES] [--http ADDR:PORT|off] [--api-keys FILE] [--max-seqs N] "
-                     "[--max-queued N]");
+                     "[--max-queued N] [--keep-alive DURATION] [--max-loaded N]");
       rc >= 0) {
     return rc;
   }
@@ -161,6 +187,8 @@ int cmd_up(int argc, char** argv) {
   up.kernel_args = {"--http", http};
   if (max_seqs > 0) up.kernel_args.insert(up.kernel_args.end(), {"--max-seqs", std::to_string(max_seqs)});
   if (max_queued > 0) up.kernel_args.insert(up.kernel_args.end(), {"--max-queued", std::to_string(max_queued)});
+  if (!keep_alive.empty()) up.kernel_args.insert(up.kernel_args.end(), {"--keep-alive", keep_alive});
+  if (max_loaded > 0) up.kernel_args.insert(up.kernel_args.end(), {"--max-loaded", std::to_string(max_loaded)});
   if (!api_keys.empty()) {
     up.kernel_args.insert(up.kernel_args.end(), {"--api-keys", std::filesystem::absolute(api_keys).string()});
   }
@@ -275,12 +303,15 @@ int cmd_ps(int argc, char** argv) {
     std::cout << out.dump() << "\n";
     return 0;
   }
-  std::printf("%-20s %-9s %-6s %10s %6s %6s %8s\n", "MODEL", "STATE", "DEVICE", "MEMORY", "ACTIVE", "QUEUED", "TOK/S");
+  std::printf("%-20s %-9s %-6s %10s %6s %6s %8s %10s %10s\n", "MODEL", "STATE", "DEVICE", "MEMORY", "ACTIVE",
+              "QUEUED", "TOK/S", "LAST USE", "UNLOADS");
   for (const auto& m : *models) {
     const bool holds = m.state == ModelState::kLoading || m.state == ModelState::kReady || m.state == ModelState::kDraining;
-    std::printf("%-20s %-9s %-6s %10s %6u %6u %8.1f\n", m.name.c_str(), std::string(model_state_name(m.state)).c_str(), m.device.c_str(),
+    // A draining model is on its way out: "unloading".
+    const std::string state = m.state == ModelState::kDraining ? "unloading" : std::string(model_state_name(m.state));
+    std::printf("%-20s %-9s %-6s %10s %6u %6u %8.1f %10s %10s\n", m.name.c_str(), state.c_str(), m.device.c_str(),
                 holds ? format_bytes(m.weights_bytes + m.kv_bytes).c_str() : "-", m.active, m.queued,
-                double(m.tokens_per_second));
+                double(m.tokens_per_second), ago(m.last_use_unix_ms).c_str(), expiry(m).c_str());
     if (!m.failure.empty()) std::printf("  failed: %s\n", m.failure.c_str());
   }
   if (models->empty()) std::printf("(no models loaded)\n");

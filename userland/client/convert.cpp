@@ -46,6 +46,9 @@ ModelInfo from_wire(wire::ModelInfo::Reader m) {
   o.tokens_per_second = m.getTokensPerSecond();
   o.service_pid = m.getServicePid();
   o.vocab_size = m.getVocabSize();
+  o.last_use_unix_ms = m.getLastUseUnixMs();
+  o.expires_unix_ms = m.getExpiresUnixMs();
+  o.keep_alive_ms = m.getKeepAliveMs();
   return o;
 }
 

@@ -1,5 +1,8 @@
 #include "api_routes.hpp"
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -11,8 +14,10 @@
 #include "completion_response.hpp"
 #include "model_json.hpp"
 #include "ollama_request.hpp"
+#include "ollama_response.hpp"
 #include "ollama_store_api.hpp"
 #include "pull_call.hpp"
+#include "on_demand_call.hpp"
 
 namespace llmos::http {
 namespace {
@@ -179,6 +184,81 @@ ApiReply ollama_error(int status, const std::string& message) {
   return ApiReply{status, "application/json; charset=utf-8", json_text(json{{"error", message}}), {}};
 }
 
+// A model for Ollama's API: as named, or a stored model's "NAME:latest".
+Result<ModelInfo> resolve_ollama_model(GenerationBackend& backend, const std::string& name) {
+  auto model = resolve_model(backend, name);
+  if (!model.ok() && model.status().code() == ErrorCode::kNotFound && name.find(':') == std::string::npos) {
+    // Ollama's "tiny" is "tiny:latest", the name a stored model is loaded under.
+    if (auto tagged = resolve_model(backend, name + ":latest"); tagged.ok()) model = std::move(tagged);
+  }
+  return model;
+}
+
+// The request for a ready model: its num_ctx must match, then a CompletionCall.
+Routed continue_ollama(const std::shared_ptr<ServerContext>& ctx, CompletionRequest request, ModelInfo model,
+                       std::weak_ptr<Exchange> exchange, boost::asio::any_io_executor executor,
+                       std::chrono::steady_clock::time_point received) {
+  if (request.num_ctx && *request.num_ctx != model.context_length) {
+    ctx->metrics.count_request("ollama", outcome_of_status(400));
+    return Routed{ollama_error(400, "'options.num_ctx' " + std::to_string(*request.num_ctx) +
+                                        " cannot be honoured: model '" + model.name + "' is loaded with a context of " +
+                                        std::to_string(model.context_length) + " tokens"),
+                  nullptr};
+  }
+  return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(request), std::move(model),
+                                                               std::move(exchange), std::move(executor), received)};
+}
+
+// Ollama's answer to a request that only loads ("done_reason": "load") or,
+// with keep_alive 0, unloads ("unload") the model.
+ApiReply ollama_load_reply(const std::string& model, bool chat, const char* reason) {
+  json j = {{"model", model}, {"created_at", ollama_timestamp()}, {"done", true}, {"done_reason", reason}};
+  if (chat) {
+    j["message"] = {{"role", "assistant"}, {"content", ""}};
+  } else {
+    j["response"] = "";
+  }
+  return ApiReply{200, "application/json; charset=utf-8", json_text(j), {}};
+}
+
+// An Ollama request without a prompt: load the model (setting its keep-alive),
+// or with keep_alive 0 unload it (a model that is not loaded is no error).
+Routed route_ollama_load(const std::shared_ptr<ServerContext>& ctx, CompletionRequest request,
+                         std::weak_ptr<Exchange> exchange, boost::asio::any_io_executor executor) {
+  const bool chat = request.ollama_chat;
+  auto on_error = [ctx](const Status& st) {
+    const int status = api_error_from_status(st).status;
+    ctx->metrics.count_request("ollama", outcome_of_status(status));
+    return ollama_error(status, st.message());
+  };
+  if (!ctx->backend.loads_on_demand() && !keep_alive_is_zero(request.keep_alive)) {
+    auto model = resolve_ollama_model(ctx->backend, request.model);
+    if (!model.ok()) return Routed{on_error(model.status()), nullptr};
+    ctx->metrics.count_request("ollama", "ok");
+    return Routed{ollama_load_reply(model->name, chat, "load"), nullptr};
+  }
+  if (!keep_alive_is_zero(request.keep_alive)) {
+    auto then = [ctx, chat](const std::string& loaded) {
+      ctx->metrics.count_request("ollama", "ok");
+      return Routed{ollama_load_reply(loaded, chat, "load"), nullptr};
+    };
+    return Routed{std::nullopt, std::make_shared<OnDemandCall>(ctx, request.model, request.keep_alive,
+                                                               std::move(then), std::move(on_error),
+                                                               std::move(exchange), std::move(executor))};
+  }
+  auto model = resolve_ollama_model(ctx->backend, request.model);
+  const std::string name = model.ok() ? model->name : request.model;
+  auto then = [ctx, chat](const std::string& unloaded) {
+    ctx->metrics.count_request("ollama", "ok");
+    return Routed{ollama_load_reply(unloaded, chat, "unload"), nullptr};
+  };
+  if (!model.ok()) return then(name);  // nothing to unload
+  auto call = std::make_shared<OnDemandCall>(ctx, name, "", std::move(then), std::move(on_error), std::move(exchange),
+                                             std::move(executor));
+  call->unload_instead();
+  return Routed{std::nullopt, std::move(call)};
+}
+
 // POST /api/generate and /api/chat: Ollama's request over the OpenAI path's
 // CompletionCall, for a loaded model.
 Routed route_ollama_generation(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, const std::string& path,
@@ -199,23 +279,56 @@ Routed route_ollama_generation(const std::shared_ptr<ServerContext>& ctx, ApiReq
   }
   auto request = parse_ollama_request(req.body, path == "/api/chat" ? ApiKind::kChat : ApiKind::kCompletion);
   if (!request.ok()) return now(ollama_error(400, request.status().message()));
-  auto model = resolve_model(ctx->backend, request->model);
-  if (!model.ok() && model.status().code() == ErrorCode::kNotFound && request->model.find(':') == std::string::npos) {
-    // Ollama's "tiny" is "tiny:latest", the name a stored model is loaded under.
-    if (auto tagged = resolve_model(ctx->backend, request->model + ":latest"); tagged.ok()) model = std::move(tagged);
+  if (request->load_only) return route_ollama_load(ctx, std::move(*request), std::move(exchange), std::move(executor));
+  auto model = resolve_ollama_model(ctx->backend, request->model);
+  if (model.ok()) return continue_ollama(ctx, std::move(*request), std::move(*model), exchange, executor, req.received);
+  if (!ctx->backend.loads_on_demand() ||
+      (model.status().code() != ErrorCode::kNotFound && model.status().code() != ErrorCode::kDisconnected)) {
+    return now(ollama_error(api_error_from_status(model.status()).status, model.status().message()));
   }
-  if (!model.ok()) return now(ollama_error(api_error_from_status(model.status()).status, model.status().message()));
-  if (request->num_ctx && *request->num_ctx != model->context_length) {
-    return now(ollama_error(400, "'options.num_ctx' " + std::to_string(*request->num_ctx) +
-                                     " cannot be honoured: model '" + model->name + "' is loaded with a context of " +
-                                     std::to_string(model->context_length) + " tokens"));
-  }
-  return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(*request), std::move(*model), exchange,
-                                                               executor, req.received)};
+  // Not loaded (or still loading): load it on demand, then go on.
+  const std::string name = request->model, keep_alive = request->keep_alive;
+  auto then = [ctx, request = std::move(*request), exchange, executor,
+               received = req.received](const std::string& loaded) mutable -> Routed {
+    auto m = resolve_model(ctx->backend, loaded);
+    if (!m.ok()) {
+      ctx->metrics.count_request("ollama", outcome_of_status(api_error_from_status(m.status()).status));
+      return Routed{ollama_error(api_error_from_status(m.status()).status, m.status().message()), nullptr};
+    }
+    return continue_ollama(ctx, std::move(request), std::move(*m), exchange, executor, received);
+  };
+  auto on_error = [ctx](const Status& st) {
+    const int status = api_error_from_status(st).status;
+    ctx->metrics.count_request("ollama", outcome_of_status(status));
+    return ollama_error(status, st.message());
+  };
+  return Routed{std::nullopt, std::make_shared<OnDemandCall>(ctx, name, keep_alive, std::move(then),
+                                                             std::move(on_error), exchange, executor)};
 }
 
-// GET /api/ps: the loaded (ready) models. Models stay loaded until unloaded,
-// so there is no expires_at to report.
+// "2026-12-05T02:40:00.123Z" for a unix time in milliseconds.
+std::string rfc3339(uint64_t unix_ms) {
+  const std::time_t secs = std::time_t(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, int(unix_ms % 1000));
+  return buf;
+}
+
+// When Ollama's /api/ps says a model unloads: its expiry; for a busy model,
+// now plus its keep-alive; for one kept forever, a date far away (as Ollama).
+std::string ps_expires_at(const ModelInfo& m) {
+  if (m.expires_unix_ms > 0) return rfc3339(m.expires_unix_ms);
+  if (m.keep_alive_ms < 0) return "2318-01-01T00:00:00.000Z";
+  const auto now = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  return rfc3339(now + uint64_t(m.keep_alive_ms));
+}
+
+// GET /api/ps: the loaded (ready) models with their size and when they unload.
 Routed route_ollama_ps(const std::shared_ptr<ServerContext>& ctx, const ApiRequest& req) {
   auto now = [&](ApiReply reply) {
     ctx->metrics.count_request("ollama", outcome_of_status(reply.status));
@@ -239,7 +352,8 @@ Routed route_ollama_ps(const std::shared_ptr<ServerContext>& ctx, const ApiReque
                     {"model", m.name},
                     {"size", m.memory_bytes},
                     {"size_vram", m.device == "cuda" ? m.memory_bytes : 0},
-                    {"context_length", m.context_length}});
+                    {"context_length", m.context_length},
+                    {"expires_at", ps_expires_at(m)}});
   }
   return now(ApiReply{200, "application/json; charset=utf-8", json_text(json{{"models", list}}), {}});
 }
@@ -328,9 +442,33 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
   auto request = parse_completion_request(req.body, kind);
   if (!request.ok()) return now(error_reply(bad_request(request.status().message())));
   auto model = resolve_model(backend, request->model);
-  if (!model.ok()) return now(model_error(model.status()));
-  return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(*request), std::move(*model), exchange,
-                                                               executor, req.received)};
+  if (model.ok()) {
+    return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(*request), std::move(*model), exchange,
+                                                                 executor, req.received)};
+  }
+  const bool absent = model.status().code() == ErrorCode::kNotFound || model.status().code() == ErrorCode::kDisconnected;
+  if (request->model.empty() || !absent || !backend.loads_on_demand()) return now(model_error(model.status()));
+  // Not loaded (or still loading): load it on demand from the model store, then go on.
+  const std::string name = request->model;
+  const std::string endpoint(route->endpoint);
+  auto then = [ctx, request = std::move(*request), exchange, executor, received = req.received,
+               endpoint](const std::string& loaded) mutable -> Routed {
+    auto m = resolve_model(ctx->backend, loaded);
+    if (!m.ok()) {
+      ApiReply r = model_error(m.status());
+      ctx->metrics.count_request(endpoint, outcome_of_status(r.status));
+      return Routed{std::move(r), nullptr};
+    }
+    return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(request), std::move(*m), exchange,
+                                                                 executor, received)};
+  };
+  auto on_error = [ctx, endpoint](const Status& st) {
+    ApiReply r = model_error(st);
+    ctx->metrics.count_request(endpoint, outcome_of_status(r.status));
+    return r;
+  };
+  return Routed{std::nullopt, std::make_shared<OnDemandCall>(ctx, name, "", std::move(then), std::move(on_error),
+                                                             exchange, executor)};
 }
 
 }  // namespace llmos::http

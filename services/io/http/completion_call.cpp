@@ -65,6 +65,7 @@ Result<GenerationParams> CompletionCall::build_params() {
   p.max_tokens = request_.max_tokens.value_or(to_context ? std::max(1, model_.context_length) : 16);
   p.stop = request_.stop;
   p.priority = request_.priority;
+  p.keep_alive = request_.keep_alive;
   return p;
 }
 

@@ -33,6 +33,8 @@ struct CompletionRequest {
   bool ollama = false;                // Ollama's /api/generate or /api/chat: NDJSON, Ollama's shapes
   bool ollama_chat = false;           // /api/chat ("message"), not /api/generate ("response")
   std::optional<int> num_ctx;         // Ollama's options.num_ctx: must equal the model's context
+  std::string keep_alive;             // Ollama's keep_alive as text ("5m", "0", "-1"); "" = not given
+  bool load_only = false;             // Ollama: no prompt (or no messages): just load, or with keep_alive 0 unload
 };
 
 Result<CompletionRequest> parse_completion_request(std::string_view body, ApiKind kind);

@@ -137,6 +137,19 @@ class FakeBackend final : public GenerationBackend {
     }
     done(ok_status());
   }
+  // Load on demand (when `on_demand`): a name in `stored` becomes the ready
+  // model "NAME:latest"; any other is not_found. Each call is counted.
+  bool on_demand = false;
+  std::set<std::string> stored;
+  std::atomic<int> ensure_calls{0};
+  bool loads_on_demand() const override { return on_demand; }
+  void ensure_model(std::string name, std::string keep_alive, std::function<void(Result<std::string>)> done) override {
+    (void)keep_alive;
+    ++ensure_calls;
+    if (!stored.count(name)) return done(not_found("model '" + name + ":latest' is not in the store"));
+    load_model(LoadParams{"/store/" + name, name + ":latest"}, [](Status) {});
+    done(name + ":latest");
+  }
   void unload_model(std::string name, std::function<void(Status)> done) override {
     Status st = not_found("model '" + name + "' not found");
     {

@@ -64,6 +64,51 @@ TEST_CASE("non-streaming completion: OpenAI's shape, usage, and the sampling sen
   CHECK(sent[0].max_tokens == 4);
 }
 
+TEST_CASE("a request for a stored model that is not loaded loads it on demand; an unknown one is 404") {
+  Server s;
+  s.backend.on_demand = true;
+  s.backend.stored = {"lazy"};
+  auto r = s.connect().post("/v1/completions", {{"model", "lazy"}, {"prompt", "Hi"}, {"max_tokens", 2}});
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  CHECK(r.js()["model"] == "lazy:latest");
+  CHECK(s.backend.ensure_calls == 1);
+  auto o = s.connect().post("/api/generate", {{"model", "lazy"}, {"prompt", "Hi"}, {"stream", false},
+                                               {"keep_alive", "10m"}, {"options", {{"num_predict", 2}}}});
+  REQUIRE_MESSAGE(o.status == 200, o.body);
+  CHECK(s.backend.ensure_calls == 1);  // loaded now: as "lazy:latest"
+  const auto sent = s.backend.submitted();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0].model == "lazy:latest");
+  CHECK(sent[1].keep_alive == "10m");
+  auto unknown = s.connect().post("/api/generate", {{"model", "nosuch"}, {"prompt", "Hi"}});
+  CHECK(unknown.status == 404);
+  CHECK(unknown.js()["error"].get<std::string>().find("nosuch") != std::string::npos);
+  auto openai_unknown = s.connect().post("/v1/chat/completions",
+                                         {{"model", "nosuch"}, {"messages", {{{"role", "user"}, {"content", "x"}}}}});
+  CHECK(openai_unknown.status == 404);
+  CHECK(openai_unknown.js()["error"]["code"] == "model_not_found");
+  // Ollama's keep_alive 0 without a prompt unloads; without keep_alive it loads.
+  auto unload = s.connect().post("/api/generate", {{"model", "lazy"}, {"keep_alive", 0}});
+  REQUIRE_MESSAGE(unload.status == 200, unload.body);
+  CHECK(unload.js()["done_reason"] == "unload");
+  CHECK(unload.js()["model"] == "lazy:latest");
+  CHECK_FALSE(s.backend.list_models()->back().name == "lazy:latest");
+  const int asked = s.backend.ensure_calls;
+  auto load = s.connect().post("/api/chat", {{"model", "lazy"}, {"messages", json::array()}});
+  REQUIRE_MESSAGE(load.status == 200, load.body);
+  CHECK(load.js()["done_reason"] == "load");
+  CHECK(load.js()["message"]["content"] == "");
+  CHECK(s.backend.ensure_calls == asked + 1);
+}
+
+TEST_CASE("without load on demand a model that is not loaded is 404 at once") {
+  Server s;
+  s.backend.stored = {"lazy"};
+  auto r = s.connect().post("/v1/completions", {{"model", "lazy"}, {"prompt", "Hi"}});
+  CHECK(r.status == 404);
+  CHECK(s.backend.ensure_calls == 0);
+}
+
 TEST_CASE("streaming completion: SSE chunks whose text adds up, then [DONE]") {
   Server s;
   auto r = s.connect().post("/v1/completions", {{"model", "fake"},

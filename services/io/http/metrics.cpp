@@ -154,11 +154,23 @@ std::string HttpMetrics::render(const BackendStats* stats) const {
       {"llmos_kv_blocks_free", "KV cache blocks free.", [](const ModelStats& m) { return uint64_t(m.kv_blocks_free); }},
       {"llmos_model_memory_bytes", "Memory of a loaded model (weights, activations, KV cache).",
        [](const ModelStats& m) { return m.memory_bytes; }},
+      {"llmos_model_last_use_seconds", "When a model's last request ended (unix seconds; 0 = unknown).",
+       [](const ModelStats& m) { return m.last_use_unix_ms / 1000; }},
+      {"llmos_model_expires_seconds",
+       "When an idle model will be unloaded (unix seconds; 0 = not while busy, or kept loaded).",
+       [](const ModelStats& m) { return m.expires_unix_ms / 1000; }},
   };
   for (const Gauge& g : kGauges) {
     header(out, g.name, "gauge", g.help);
     if (!stats) continue;
     for (const auto& m : stats->models) sample(out, g.name, model_label(m.name), std::to_string(g.get(m)));
+  }
+  header(out, "llmos_model_state", "gauge", "1 for a model's state: loading, ready, unloading or failed.");
+  if (stats) {
+    for (const auto& m : stats->models) {
+      const std::string state = m.state == ModelState::kDraining ? "unloading" : std::string(model_state_name(m.state));
+      sample(out, "llmos_model_state", model_label(m.name) + ",state=\"" + state + "\"", "1");
+    }
   }
   header(out, "llmos_service_restarts", "gauge", "Service restarts by the supervisor since the system started.");
   if (stats) sample(out, "llmos_service_restarts", "", std::to_string(stats->service_restarts));

@@ -100,6 +100,17 @@ Status parse_messages(const json& v, CompletionRequest& r) {
 
 }  // namespace
 
+bool keep_alive_is_zero(std::string_view keep_alive) {
+  if (keep_alive.empty()) return false;
+  bool digit = false;
+  for (char c : keep_alive) {
+    if (c >= '1' && c <= '9') return false;
+    if (c == '0') digit = true;
+    else if (c != '.' && c != '+' && !(c >= 'a' && c <= 'z')) return false;
+  }
+  return digit;
+}
+
 Result<CompletionRequest> parse_ollama_request(std::string_view body, ApiKind kind) {
   json obj = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (obj.is_discarded()) return invalid_argument("the request body is not valid JSON");
@@ -133,9 +144,23 @@ Result<CompletionRequest> parse_ollama_request(std::string_view body, ApiKind ki
     } else if (key == "raw" && kind == ApiKind::kCompletion) {
       if (!v.is_boolean()) return invalid_argument("'raw' must be a boolean");
       raw = v.get<bool>();
+    } else if (key == "messages" && kind == ApiKind::kChat && v.is_array() && v.empty()) {
+      // no messages: a request that only loads or unloads the model
     } else if (key == "messages" && kind == ApiKind::kChat) {
       LLMOS_RETURN_IF_ERROR(parse_messages(v, r));
       has_messages = true;
+    } else if (key == "keep_alive") {
+      // A duration string ("5m", "1h30m", "0", "-1") or a number of seconds;
+      // the kernel checks it (docs/http-api.md).
+      if (v.is_string() && !v.get<std::string>().empty()) {
+        r.keep_alive = v.get<std::string>();
+      } else if (v.is_number_integer()) {
+        r.keep_alive = std::to_string(v.get<int64_t>());
+      } else if (v.is_number()) {
+        r.keep_alive = json(v.get<double>()).dump();
+      } else {
+        return invalid_argument("'keep_alive' must be a duration such as \"5m\" or a number of seconds");
+      }
     } else if (key == "tools" && kind == ApiKind::kChat && v.is_array() && v.empty()) {
       // no tools: nothing asked
     } else {
@@ -144,10 +169,14 @@ Result<CompletionRequest> parse_ollama_request(std::string_view body, ApiKind ki
   }
   if (r.model.empty()) return invalid_argument("'model' is required");
   if (kind == ApiKind::kChat) {
-    if (!has_messages) return invalid_argument("'messages' is required");
+    // As Ollama: no messages loads the model (or, with keep_alive 0, unloads it).
+    r.load_only = !has_messages || r.messages.empty();
     return r;
   }
-  if (!has_prompt || prompt.empty()) return invalid_argument("'prompt' is required (a non-empty string)");
+  if (!has_prompt || prompt.empty()) {
+    r.load_only = true;  // as Ollama: an empty prompt loads (keep_alive 0: unloads) the model
+    return r;
+  }
   if (raw) {
     if (!system.empty()) return invalid_argument("'system' cannot be used with 'raw': true");
     r.prompt = std::move(prompt);

@@ -8,6 +8,9 @@
 
 namespace llmos::http {
 
+// Ollama's keep_alive 0 ("0", "0s", "0.0m"...): unload as soon as it is idle.
+bool keep_alive_is_zero(std::string_view keep_alive);
+
 // kCompletion = /api/generate, kChat = /api/chat. A generate request without
 // "raw": true becomes a chat request of its "system" and "prompt" (Ollama
 // renders the model's template around the prompt); "raw": true is the prompt as is.

@@ -89,11 +89,33 @@ TEST_CASE("corrupt or incomplete Ollama requests are refused, naming what is wro
   CHECK(error_of("{\"model\":").find("not valid JSON") != std::string::npos);
   CHECK(error_of("[1]").find("JSON object") != std::string::npos);
   CHECK(error_of(R"({"prompt":"x"})").find("'model'") != std::string::npos);
-  CHECK(error_of(R"({"model":"m"})").find("'prompt'") != std::string::npos);
-  CHECK(error_of(R"({"model":"m"})", ApiKind::kChat).find("'messages'") != std::string::npos);
+  CHECK(error_of(R"({"model":"m","keep_alive":true})").find("'keep_alive'") != std::string::npos);
   CHECK(error_of(R"({"model":"m","prompt":"x","stream":"yes"})").find("'stream'") != std::string::npos);
   CHECK(error_of(R"({"model":"m","prompt":"x","options":[]})").find("'options'") != std::string::npos);
   CHECK(error_of(R"({"model":"m","prompt":"x","options":{"stop":"a"}})").find("'options.stop'") != std::string::npos);
+}
+
+TEST_CASE("Ollama's keep_alive is passed on as text, and a request without a prompt only loads or unloads") {
+  auto r = parse_ollama_request(R"({"model":"m","prompt":"x","keep_alive":"10m"})", ApiKind::kCompletion);
+  REQUIRE(r.ok());
+  CHECK(r->keep_alive == "10m");
+  CHECK_FALSE(r->load_only);
+  r = parse_ollama_request(R"({"model":"m","prompt":"x","keep_alive":-1})", ApiKind::kCompletion);
+  REQUIRE(r.ok());
+  CHECK(r->keep_alive == "-1");
+  r = parse_ollama_request(R"({"model":"m","keep_alive":0})", ApiKind::kCompletion);
+  REQUIRE(r.ok());
+  CHECK(r->load_only);
+  CHECK(keep_alive_is_zero(r->keep_alive));
+  r = parse_ollama_request(R"({"model":"m","messages":[]})", ApiKind::kChat);
+  REQUIRE(r.ok());
+  CHECK(r->load_only);
+  r = parse_ollama_request(R"({"model":"m","prompt":""})", ApiKind::kCompletion);
+  REQUIRE(r.ok());
+  CHECK(r->load_only);
+  CHECK(r->keep_alive.empty());
+  for (const char* zero : {"0", "0s", "0m", "0.0", "+0h"}) CHECK(keep_alive_is_zero(zero));
+  for (const char* other : {"", "5m", "-1", "10", "0.5s", "abc"}) CHECK_FALSE(keep_alive_is_zero(other));
 }
 
 TEST_CASE("Ollama chunks and the final object carry Ollama's fields") {

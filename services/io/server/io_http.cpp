@@ -27,6 +27,9 @@ std::optional<ModelSnapshot> to_snapshot(wire::ModelInfo::Reader m) {
   s.info.context_length = int(m.getCtx());
   s.info.created = int64_t(m.getLoadedUnixMs() / 1000);
   s.info.error = ipc::to_string(m.getFailure());
+  s.info.last_use_unix_ms = m.getLastUseUnixMs();
+  s.info.expires_unix_ms = m.getExpiresUnixMs();
+  s.info.keep_alive_ms = m.getKeepAliveMs();
   s.vocab_size = m.getVocabSize();
   s.stats.name = s.info.name;
   s.stats.queued = int(m.getQueuedSequences());
@@ -34,6 +37,9 @@ std::optional<ModelSnapshot> to_snapshot(wire::ModelInfo::Reader m) {
   s.stats.kv_blocks_used = int(m.getKvBlocksUsed());
   s.stats.kv_blocks_free = int(m.getKvBlocksTotal()) - int(m.getKvBlocksUsed());
   s.stats.memory_bytes = s.info.memory_bytes;
+  s.stats.state = s.info.state;
+  s.stats.last_use_unix_ms = s.info.last_use_unix_ms;
+  s.stats.expires_unix_ms = s.info.expires_unix_ms;
   return s;
 }
 
@@ -95,6 +101,7 @@ void IoServer::start_http_stream(uint64_t id, http::GenerationParams params, Mod
   s.sampling = params.sampling;
   s.max_tokens = uint32_t(params.max_tokens);
   s.priority = params.priority;
+  s.keep_alive = std::move(params.keep_alive);
   auto [it, inserted] = streams_.emplace(id, std::move(s));
   submit(it->second);
 }
@@ -152,12 +159,29 @@ void IoServer::admin_unload(std::string name, std::function<void(Status)> done) 
   admin_calls_[id] = AdminCall{std::move(done), std::move(name), {}};
 }
 
+void IoServer::admin_ensure(std::string name, std::string keep_alive,
+                            std::function<void(Result<std::string>)> done) {
+  const uint64_t id = next_id();
+  ipc::OutgoingMessage out(id);
+  auto ensure = out.body().initEnsureModel();
+  ensure.setName(ipc::as_text(name));
+  ensure.setKeepAlive(ipc::as_text(keep_alive));
+  if (Status st = kernel_->send(out.builder()); !st.ok()) return done(st);
+  admin_calls_[id] = AdminCall{nullptr, std::move(name), {}, std::move(done)};
+}
+
 bool IoServer::on_admin_reply(const ipc::DecodedMessage& m) {
   auto it = admin_calls_.find(m.request_id());
   if (it == admin_calls_.end()) return false;
   if (m.kind() == Body::LOAD_PROGRESS) return true;
   AdminCall call = std::move(it->second);
   admin_calls_.erase(it);
+  if (call.ensured) {  // a load on demand answers with the loaded name
+    call.done = [ensured = call.ensured, model = call.model](Status st) {
+      if (st.ok()) return ensured(model);
+      ensured(st);
+    };
+  }
   if (m.kind() == Body::ERROR_REPLY) {
     call.done(ipc::to_status(m.body().getErrorReply().getError()));
     return true;
@@ -175,6 +199,12 @@ bool IoServer::on_admin_reply(const ipc::DecodedMessage& m) {
     return true;
   }
   if (backend_) backend_->upsert_model(*snap);
+  if (call.ensured) {
+    call.done = [ensured = call.ensured, loaded = snap->info.name](Status st) {
+      if (st.ok()) return ensured(loaded);
+      ensured(st);
+    };
+  }
   // Ready once its text is cached too, so the first request after the load
   // does not wait for the vocabulary.
   texts_.load(snap->info.name, snap->info.path,

@@ -243,13 +243,11 @@ void IoServer::on_memory(ipc::DecodedMessage&& m) {
 }
 
 void IoServer::on_kernel(ipc::DecodedMessage&& m) {
-  if (on_admin_reply(m) || on_snapshot_reply(m)) return;
+  if (on_admin_reply(m) || on_ensure_reply(m) || on_snapshot_reply(m)) return;
   switch (m.kind()) {
     case Body::ADMITTED:
     case Body::STATS:
       return;
-    case Body::MODEL_LIST:
-      return on_model_list(m);
     case Body::MODEL_INFO: {  // news of a model: ready (cache its text), or gone (forget it)
       auto info = m.body().getModelInfo();
       const std::string name = ipc::to_string(info.getName());

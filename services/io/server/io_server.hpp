@@ -63,6 +63,7 @@ class IoServer {
     uint32_t max_tokens = 256;
     std::vector<uint32_t> stop_ids;   // besides the model's end-of-sequence
     Priority priority = Priority::kInteractive;
+    std::string keep_alive;           // for the kernel: the model's keep-alive from now on ("" = unchanged)
     Phase phase = Phase::kResolving;
     ModelTextPtr text;
     std::optional<tokenizer::StreamDecoder> decoder;  // client streams (HTTP ones decode in http->text)
@@ -75,10 +76,11 @@ class IoServer {
     std::string final_text;          // held back while the session is saved
     std::vector<uint32_t> final_ids;
   };
-  struct AdminCall {  // an HTTP load or unload waiting for the kernel
+  struct AdminCall {  // an HTTP load, unload or load on demand waiting for the kernel
     std::function<void(Status)> done;
     std::string model;
     std::string path;  // load
+    std::function<void(Result<std::string>)> ensured;  // set for a load on demand: gets the loaded name
   };
   struct MemoryCall {
     enum class Kind { kRestore, kSave, kProxy } kind;
@@ -102,7 +104,7 @@ class IoServer {
   // io_streams.cpp: the life of one generation
   void on_generate(const ipc::DecodedMessage& m);
   void resolve_model(const std::string& model);
-  void on_model_list(const ipc::DecodedMessage& m);
+  bool on_ensure_reply(const ipc::DecodedMessage& m);  // true: it was one
   void continue_stream(uint64_t id);
   void restore_session(Stream& s);
   void submit(Stream& s);
@@ -125,6 +127,7 @@ class IoServer {
   void cancel_stream(uint64_t id, const std::string& why);
   void admin_load(http::LoadParams params, std::function<void(Status)> done);
   void admin_unload(std::string name, std::function<void(Status)> done);
+  void admin_ensure(std::string name, std::string keep_alive, std::function<void(Result<std::string>)> done);
   void on_http_tokens(Stream& s, const std::vector<uint32_t>& fresh);
   void send_http_final(Stream& s);
   bool on_admin_reply(const ipc::DecodedMessage& m);   // true: it was one
@@ -153,7 +156,7 @@ class IoServer {
   std::atomic<uint64_t> id_counter_{1};
   std::map<uint64_t, Stream> streams_;
   std::map<std::pair<std::string, uint64_t>, uint64_t> by_client_;  // (peer, client id) -> stream
-  std::map<uint64_t, std::string> model_queries_;                  // listModels id -> model
+  std::map<uint64_t, std::string> model_queries_;                  // ensureModel id -> model
   std::map<std::string, std::vector<uint64_t>> resolving_;          // model -> streams waiting
   std::map<uint64_t, MemoryCall> memory_calls_;
 };

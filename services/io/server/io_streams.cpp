@@ -5,6 +5,7 @@
 namespace llmos::io_service {
 namespace {
 
+using Body = wire::Envelope::Body;
 using namespace std::chrono_literals;
 constexpr auto kMemoryTimeout = 5s;
 
@@ -58,13 +59,15 @@ void IoServer::continue_stream(uint64_t id) {
   submit(s);
 }
 
+// The kernel is asked to make sure the model is loaded (loading a stored
+// model on demand); every stream waiting for the same name shares one ask.
 void IoServer::resolve_model(const std::string& model) {
   for (const auto& [qid, name] : model_queries_) {
     if (name == model) return;  // a query is under way
   }
   const uint64_t qid = next_id();
   ipc::OutgoingMessage out(qid);
-  out.body().initListModels();
+  out.body().initEnsureModel().setName(ipc::as_text(model));
   if (Status st = kernel_->send(out.builder()); !st.ok()) {
     auto waiting = std::move(resolving_[model]);
     resolving_.erase(model);
@@ -76,9 +79,9 @@ void IoServer::resolve_model(const std::string& model) {
   model_queries_[qid] = model;
 }
 
-void IoServer::on_model_list(const ipc::DecodedMessage& m) {
+bool IoServer::on_ensure_reply(const ipc::DecodedMessage& m) {
   auto q = model_queries_.find(m.request_id());
-  if (q == model_queries_.end()) return;
+  if (q == model_queries_.end()) return false;
   const std::string model = q->second;
   model_queries_.erase(q);
   auto fail_all = [&](const Status& st) {
@@ -88,35 +91,32 @@ void IoServer::on_model_list(const ipc::DecodedMessage& m) {
       if (auto s = streams_.find(id); s != streams_.end()) end_stream(s->second, wire::FinishReason::ERROR, st);
     }
   };
-  for (auto info : m.body().getModelList().getModels()) {
-    if (ipc::to_string(info.getName()) != model) continue;
-    switch (info.getState()) {
-      case wire::ModelState::READY:
-        break;
-      case wire::ModelState::LOADING:
-        return fail_all(overloaded("model '" + model + "' is still loading; retry when `llmos ps` shows it ready"));
-      case wire::ModelState::FAILED:
-        return fail_all(not_found("model '" + model + "' failed: " + ipc::to_string(info.getFailure())));
-      default:
-        return fail_all(not_found("model '" + model + "' is being unloaded"));
-    }
-    texts_.load(model, ipc::to_string(info.getPath()), [this, model](Result<ModelTextPtr> text) {
-      auto waiting = std::move(resolving_[model]);
-      resolving_.erase(model);
-      for (uint64_t id : waiting) {
-        auto s = streams_.find(id);
-        if (s == streams_.end()) continue;
-        if (!text.ok()) {
-          end_stream(s->second, wire::FinishReason::ERROR, text.status());
-          continue;
-        }
-        s->second.text = *text;
-        continue_stream(id);
-      }
-    });
-    return;
+  if (m.kind() == Body::ERROR_REPLY) {
+    fail_all(ipc::to_status(m.body().getErrorReply().getError()));
+    return true;
   }
-  fail_all(not_found("no model named '" + model + "' is loaded (see `llmos ps`)"));
+  if (m.kind() != Body::MODEL_INFO) {
+    fail_all(internal_error("the kernel answered ensureModel with '" + std::string(ipc::body_name(m.kind())) + "'"));
+    return true;
+  }
+  auto info = m.body().getModelInfo();
+  const std::string loaded = ipc::to_string(info.getName());  // "tiny" may be "tiny:latest"
+  texts_.load(loaded, ipc::to_string(info.getPath()), [this, model, loaded](Result<ModelTextPtr> text) {
+    auto waiting = std::move(resolving_[model]);
+    resolving_.erase(model);
+    for (uint64_t id : waiting) {
+      auto s = streams_.find(id);
+      if (s == streams_.end()) continue;
+      if (!text.ok()) {
+        end_stream(s->second, wire::FinishReason::ERROR, text.status());
+        continue;
+      }
+      s->second.model = loaded;
+      s->second.text = *text;
+      continue_stream(id);
+    }
+  });
+  return true;
 }
 
 void IoServer::restore_session(Stream& s) {
@@ -150,6 +150,7 @@ void IoServer::submit(Stream& s) {
   if (tok.eos_id() >= 0) stops.push_back(uint32_t(tok.eos_id()));
   set_ids(sp.initStopIds(uint32_t(stops.size())), stops);
   sub.setPriority(ipc::to_wire(s.priority));
+  sub.setKeepAlive(ipc::as_text(s.keep_alive));
   if (Status st = kernel_->send(out.builder()); !st.ok()) return end_stream(s, wire::FinishReason::ERROR, st);
   s.phase = Phase::kSubmitted;
 }

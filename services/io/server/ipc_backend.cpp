@@ -102,6 +102,14 @@ void IpcBackend::load_model(http::LoadParams params, std::function<void(Status)>
   });
 }
 
+void IpcBackend::ensure_model(std::string name, std::string keep_alive,
+                              std::function<void(Result<std::string>)> done) {
+  boost::asio::post(io_, [this, name = std::move(name), keep_alive = std::move(keep_alive),
+                          done = std::move(done)]() mutable {
+    server_.admin_ensure(std::move(name), std::move(keep_alive), std::move(done));
+  });
+}
+
 void IpcBackend::unload_model(std::string name, std::function<void(Status)> done) {
   boost::asio::post(io_, [this, name = std::move(name), done = std::move(done)]() mutable {
     server_.admin_unload(std::move(name), std::move(done));

@@ -41,6 +41,9 @@ class IpcBackend final : public http::GenerationBackend {
   void cancel(http::GenerationHandle handle) override;
   void load_model(http::LoadParams params, std::function<void(Status)> done) override;
   void unload_model(std::string name, std::function<void(Status)> done) override;
+  bool loads_on_demand() const override { return true; }
+  void ensure_model(std::string name, std::string keep_alive,
+                    std::function<void(Result<std::string>)> done) override;
   Result<http::BackendStats> stats() override;
 
   // I/O thread: the kernel's answers.

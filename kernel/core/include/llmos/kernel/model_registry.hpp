@@ -50,6 +50,9 @@ class ModelRegistry {
   // failed: it does not fit ("model 'm' needs N bytes (weights W + KV K for a
   // context of C tokens) but only A of the B-byte budget are available").
   Status begin_load(ModelSpec spec, MemoryEstimate memory);
+  // begin_load's checks of the spec alone (name, ctx, name in use), before
+  // anything is evicted to make room for it.
+  Status check_spec(const ModelSpec& spec) const;
 
   // Transitions; anything else is invalid_argument naming both states, and an
   // unknown name is not_found. Memory is released on unloaded and failed.

@@ -58,6 +58,9 @@ class ModelResidency {
   Status begin_request(std::string_view name, TimePoint now);
   Status end_request(std::string_view name, TimePoint now);
   Status set_keep_alive(std::string_view name, KeepAlive keep_alive);
+  // The count of requests in flight as the kernel's scheduler sees it (the
+  // kernel mirrors it after each change); going to 0 refreshes last use.
+  Status set_in_flight(std::string_view name, uint32_t in_flight, TimePoint now);
 
   // Idle models whose keep-alive has run out at `now`, oldest deadline first.
   std::vector<std::string> expired(TimePoint now) const;

@@ -31,6 +31,9 @@ struct ModelInfo {
   float tokens_per_second = 0;
   uint32_t service_pid = 0;
   uint32_t vocab_size = 0;
+  uint64_t last_use_unix_ms = 0;  // when its last request ended (or it became ready)
+  uint64_t expires_unix_ms = 0;   // when it unloads if unused; 0 = not while busy, or never
+  int64_t keep_alive_ms = 0;      // its idle keep-alive; -1 = forever
 };
 
 struct ServiceInfo {

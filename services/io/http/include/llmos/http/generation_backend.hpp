@@ -31,6 +31,9 @@ struct ModelInfo {
   int context_length = 0;      // per-sequence context in tokens
   int64_t created = 0;         // unix seconds when the load began
   std::string error;           // why, when state == kFailed
+  uint64_t last_use_unix_ms = 0;  // its last request ended (or it became ready); 0 = unknown
+  uint64_t expires_unix_ms = 0;   // it unloads then if unused; 0 = not while busy, or kept forever
+  int64_t keep_alive_ms = -1;     // its idle keep-alive; -1 = forever (never unloaded for idleness)
 };
 
 class ChatTemplate;  // chat_template.hpp
@@ -64,6 +67,7 @@ struct GenerationParams {
   int max_tokens = 16;             // > 0
   std::vector<std::string> stop;   // text ends before the first of these
   Priority priority = Priority::kInteractive;
+  std::string keep_alive;          // the model's keep-alive from now on (Ollama's); "" = unchanged
 };
 
 struct Usage {
@@ -103,6 +107,9 @@ struct ModelStats {
   int kv_blocks_used = 0;
   int kv_blocks_free = 0;
   uint64_t memory_bytes = 0;
+  ModelState state = ModelState::kReady;
+  uint64_t last_use_unix_ms = 0;  // as ModelInfo
+  uint64_t expires_unix_ms = 0;
   EngineCounters engine;       // of its engine (in-process backends only)
 };
 
@@ -140,6 +147,17 @@ class GenerationBackend {
   // model is ready (or failed) / unloaded (after draining its requests).
   virtual void load_model(LoadParams params, std::function<void(Status)> done) = 0;
   virtual void unload_model(std::string name, std::function<void(Status)> done) = 0;
+  // Load on demand: `done` gets the name the model is ready under ("tiny" may
+  // be the stored "tiny:latest") once it is loaded, loading it from the model
+  // store when it is not; requests for a model that is loading wait for that
+  // load. `keep_alive` "" = the system's default. A backend without a store
+  // (loads_on_demand() false) answers not_found.
+  virtual bool loads_on_demand() const { return false; }
+  virtual void ensure_model(std::string name, std::string keep_alive,
+                            std::function<void(Result<std::string>)> done) {
+    (void)keep_alive;
+    done(not_found("model '" + name + "' not found; GET /v1/models lists the loaded models"));
+  }
 
   // disconnected when the system does not answer.
   virtual Result<BackendStats> stats() = 0;

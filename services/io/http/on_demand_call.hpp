@@ -1,0 +1,45 @@
+// OnDemandCall: a request for a model that is not loaded yet. Asks the backend
+// to load it (GenerationBackend::ensure_model: from the model store, one load
+// for every request waiting on it), then routes the request again through
+// `then` with the model ready, and runs what that answers (a reply, or the
+// CompletionCall it makes); or unloads it (Ollama's keep_alive 0 without a
+// prompt). Owned by its connection; runs on its strand.
+#pragma once
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api_routes.hpp"
+
+namespace llmos::http {
+
+class OnDemandCall : public PendingCall, public std::enable_shared_from_this<OnDemandCall> {
+ public:
+  // then(name): the request for the model loaded as `name` (it is ready);
+  // on_error(status): the reply when it cannot be loaded (an unknown name: not_found).
+  OnDemandCall(std::shared_ptr<ServerContext> ctx, std::string model, std::string keep_alive,
+               std::function<Routed(const std::string&)> then, std::function<ApiReply(const Status&)> on_error,
+               std::weak_ptr<Exchange> exchange, boost::asio::any_io_executor executor);
+  // Unloads the model (draining its requests) instead of loading it; a model
+  // that is not loaded is no error. Then `then` as for a load. Before start().
+  void unload_instead() { unload_ = true; }
+  void start() override;
+  void cancel() override;
+  const boost::asio::any_io_executor& executor() const { return executor_; }
+
+ private:
+  void on_ready(Result<std::string> loaded);
+
+  std::shared_ptr<ServerContext> ctx_;
+  std::string model_, keep_alive_;
+  std::function<Routed(const std::string&)> then_;
+  std::function<ApiReply(const Status&)> on_error_;
+  std::weak_ptr<Exchange> exchange_;
+  boost::asio::any_io_executor executor_;
+  std::shared_ptr<PendingCall> next_;  // the request itself, once the model is ready
+  bool cancelled_ = false;
+  bool unload_ = false;
+};
+
+}  // namespace llmos::http
