@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using testing::ModelFileServer;
+using llmos::model::testing::ModelFileServer;
 
 size_t files_in(const std::string& dir) {
   size_t n = 0;
