@@ -258,6 +258,8 @@ struct LoadModel {
   ctx @2 :UInt32;            # context length in tokens; 0 = the model's own
   threads @3 :UInt32;        # CPU threads; 0 = automatic
   device @4 :Device;
+  chatTemplateFile @5 :Text; # absolute path of a Jinja chat template that llmos-io
+                             # renders for the model instead of its own; empty = its own
 }
 
 struct LoadProgress {
@@ -299,6 +301,7 @@ struct ModelInfo {
   kvBlocksUsed @14 :UInt32;  # from the model service's heartbeats
   kvBlocksTotal @15 :UInt32;
   loadedUnixMs @16 :UInt64;  # when the load was asked for
+  chatTemplateFile @17 :Text; # as loaded (LoadModel.chatTemplateFile); empty = the model's own
 }
 
 struct ListServices {

@@ -46,6 +46,7 @@ ModelInfo from_wire(wire::ModelInfo::Reader m) {
   o.tokens_per_second = m.getTokensPerSecond();
   o.service_pid = m.getServicePid();
   o.vocab_size = m.getVocabSize();
+  o.chat_template_file = ipc::to_string(m.getChatTemplateFile());
   return o;
 }
 

@@ -100,7 +100,8 @@ void IoServer::on_model_list(const ipc::DecodedMessage& m) {
       default:
         return fail_all(not_found("model '" + model + "' is being unloaded"));
     }
-    texts_.load(model, ipc::to_string(info.getPath()), [this, model](Result<ModelTextPtr> text) {
+    texts_.load(model, ipc::to_string(info.getPath()), ipc::to_string(info.getChatTemplateFile()),
+                [this, model](Result<ModelTextPtr> text) {
       auto waiting = std::move(resolving_[model]);
       resolving_.erase(model);
       for (uint64_t id : waiting) {

@@ -31,6 +31,7 @@ struct ModelInfo {
   float tokens_per_second = 0;
   uint32_t service_pid = 0;
   uint32_t vocab_size = 0;
+  std::string chat_template_file;  // "" = the model's own template
 };
 
 struct ServiceInfo {
@@ -63,6 +64,7 @@ struct LoadOptions {
   std::string name;  // "" = the file's stem
   uint32_t ctx = 0, threads = 0;
   std::string device = "cpu";  // "cpu", "cuda", "auto" (= cpu in this build)
+  std::string chat_template_file;  // "" = the model's own; made absolute by the client
 };
 
 struct GenerateOptions {
