@@ -5,6 +5,7 @@
 // prompt token count equals `llmos tokenize` of the rendered prompt, and its
 // greedy text equals a completion sent those very token ids. A template that
 // cannot be rendered is said at load; the model still serves completions.
+// `llmos chat` goes the same way, keeping the conversation across turns.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -79,6 +80,32 @@ TEST_CASE("llmos load --chat-template-file: chat through the system gets the pro
   CHECK(load.err.find("warning") == std::string::npos);
   Connection c(port);
   check_chat_prompt(sys, c, "stories");
+
+  // `llmos chat` sends messages through the same path and keeps the history:
+  // its second reply is the API's reply to the whole two-turn conversation.
+  auto chat = run_with_input({kLlmos, "chat", "stories", "--temperature", "0", "-n", "20"},
+                             "Once upon a time\nThe cat\n");
+  REQUIRE_MESSAGE(chat.exit_code == 0, chat.err);
+  json messages = json::array({{{"role", "user"}, {"content", "Once upon a time"}}});
+  auto first = c.post("/v1/chat/completions", json{{"model", "stories"}, {"messages", messages}, {"max_tokens", 20},
+                                                     {"temperature", 0}});
+  REQUIRE(first.status == 200);
+  const std::string reply1 = first.js()["choices"][0]["message"]["content"];
+  messages.push_back({{"role", "assistant"}, {"content", reply1}});
+  messages.push_back({{"role", "user"}, {"content", "The cat"}});
+  auto second = c.post("/v1/chat/completions", json{{"model", "stories"}, {"messages", messages}, {"max_tokens", 20},
+                                                      {"temperature", 0}});
+  REQUIRE(second.status == 200);
+  const std::string reply2 = second.js()["choices"][0]["message"]["content"];
+  const size_t at1 = chat.out.find(reply1 + "\n");
+  REQUIRE_MESSAGE(at1 != std::string::npos, chat.out);
+  CHECK_MESSAGE(chat.out.find(reply2 + "\n", at1 + reply1.size()) != std::string::npos, chat.out);
+  // Without the history the second turn would be answered differently.
+  auto alone = c.post("/v1/chat/completions", json{{"model", "stories"},
+                                                     {"messages", {{{"role", "user"}, {"content", "The cat"}}}},
+                                                     {"max_tokens", 20}, {"temperature", 0}});
+  REQUIRE(alone.status == 200);
+  CHECK(alone.js()["choices"][0]["message"]["content"] != reply2);
 }
 
 TEST_CASE("admin load with chat_template_file; a template that cannot be rendered fails at load, not the model") {
