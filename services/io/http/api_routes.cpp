@@ -12,6 +12,7 @@
 #include "model_json.hpp"
 #include "ollama_request.hpp"
 #include "ollama_store_api.hpp"
+#include "pooled_call.hpp"
 
 namespace llmos::http {
 namespace {
@@ -319,7 +320,12 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
     return Routed{std::nullopt, std::make_shared<AdminCall>(ctx, LoadParams{}, std::move(name), exchange, executor)};
   }
 
-  if (path == "/apply-template") return now(apply_template(backend, req.body));
+  if (path == "/apply-template") {  // rendering may take a while: on the prompt pool
+    return Routed{std::nullopt,
+                  std::make_shared<PooledCall>(ctx, std::string(route ? route->endpoint : "apply_template"),
+                                               [&backend, body = std::move(req.body)] { return apply_template(backend, body); },
+                                               exchange, executor)};
+  }
 
   // /v1/completions and /v1/chat/completions
   const ApiKind kind = path == "/v1/chat/completions" ? ApiKind::kChat : ApiKind::kCompletion;
