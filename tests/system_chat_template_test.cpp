@@ -78,6 +78,9 @@ TEST_CASE("llmos load --chat-template-file: chat through the system gets the pro
   auto load = sys.llmos({"load", stories_model(), "--name", "stories", "--chat-template-file", chatml});
   REQUIRE_MESSAGE(load.exit_code == 0, load.err);
   CHECK(load.err.find("warning") == std::string::npos);
+  auto ps = sys.ps();
+  REQUIRE(ps["models"].size() == 1);
+  CHECK(ps["models"][0]["chat_template_file"] == chatml);  // kept by the kernel with the model
   Connection c(port);
   check_chat_prompt(sys, c, "stories");
 

@@ -69,7 +69,8 @@ nlohmann::json to_json(const client::ModelInfo& m) {
           {"device", m.device}, {"ctx", m.ctx}, {"threads", m.threads},
           {"weights_bytes", m.weights_bytes}, {"kv_bytes", m.kv_bytes},
           {"memory_bytes", m.weights_bytes + m.kv_bytes}, {"active", m.active}, {"queued", m.queued},
-          {"tokens_per_second", m.tokens_per_second}, {"pid", m.service_pid}};
+          {"tokens_per_second", m.tokens_per_second}, {"pid", m.service_pid},
+          {"chat_template_file", m.chat_template_file}};
 }
 
 nlohmann::json to_json(const client::ServiceInfo& s) {
