@@ -261,6 +261,8 @@ struct LoadModel {
   ctx @2 :UInt32;            # context length in tokens; 0 = the model's own
   threads @3 :UInt32;        # CPU threads; 0 = automatic
   device @4 :Device;
+  chatTemplateFile @5 :Text; # absolute path of a Jinja chat template that llmos-io
+                             # renders for the model instead of its own; empty = its own
 }
 
 struct EnsureModel {
@@ -316,6 +318,7 @@ struct ModelInfo {
   lastUseUnixMs @17 :UInt64; # when its last request ended (or it became ready)
   expiresUnixMs @18 :UInt64; # when it unloads if nothing uses it; 0 = not while busy, or kept forever
   keepAliveMs @19 :Int64;    # its idle keep-alive; -1 = forever
+  chatTemplateFile @20 :Text; # as loaded (LoadModel.chatTemplateFile); empty = the model's own
 }
 
 struct ListServices {

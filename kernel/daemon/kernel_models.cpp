@@ -46,6 +46,7 @@ void KernelServer::on_load(const ipc::DecodedMessage& m) {
   spec.path = path;
   spec.name = req.getName().size() ? ipc::to_string(req.getName()) : default_name(path);
   spec.threads = req.getThreads();
+  spec.chat_template_file = ipc::to_string(req.getChatTemplateFile());
   // The model service finds out what the device can do (cuda: unimplemented
   // without the driver or a GPU; auto: the CPU then) and says so in its Hello.
   spec.device = req.getDevice() == wire::Device::CUDA ? Device::kCuda : Device::kCpu;
@@ -330,6 +331,7 @@ void KernelServer::on_list_models(const ipc::DecodedMessage& m) {
 void KernelServer::fill_model_info(wire::ModelInfo::Builder out, const ModelRecord& record) const {
   out.setName(ipc::as_text(record.spec.name));
   out.setPath(ipc::as_text(record.spec.path));
+  out.setChatTemplateFile(ipc::as_text(record.spec.chat_template_file));
   out.setState(ipc::to_wire(record.state));
   out.setFailure(ipc::as_text(record.failure));
   out.setDevice(record.spec.device == Device::kCuda ? wire::Device::CUDA : wire::Device::CPU);  // as asked

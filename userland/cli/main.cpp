@@ -27,6 +27,7 @@ void usage(std::FILE* out) {
       "                                     OpenAI-compatible HTTP API on 127.0.0.1:8080)\n"
       "  down                               stop it, leaving no process behind\n"
       "  load PATH|NAME[:TAG] [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto]\n"
+      "       [--chat-template-file FILE]\n"
       "                                     a model file, or a model in the store\n"
       "  unload NAME                        drain and unload a model\n"
       "  ps [--json]                        models and services\n"

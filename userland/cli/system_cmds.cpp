@@ -17,6 +17,7 @@
 #include "llmos/common/progress_text.hpp"
 #include "llmos/common/listen_address.hpp"
 #include "llmos/http/api_keys.hpp"
+#include "llmos/http/model_text.hpp"
 #include "llmos/model/model_store.hpp"
 #include "system_context.hpp"
 
@@ -72,7 +73,8 @@ nlohmann::json to_json(const client::ModelInfo& m) {
           {"memory_bytes", m.weights_bytes + m.kv_bytes}, {"active", m.active}, {"queued", m.queued},
           {"tokens_per_second", m.tokens_per_second}, {"pid", m.service_pid},
           {"last_use_unix_ms", m.last_use_unix_ms}, {"expires_unix_ms", m.expires_unix_ms},
-          {"keep_alive_ms", m.keep_alive_ms}};
+          {"keep_alive_ms", m.keep_alive_ms},
+          {"chat_template_file", m.chat_template_file}};
 }
 
 nlohmann::json to_json(const client::ServiceInfo& s) {
@@ -231,12 +233,15 @@ int cmd_load(int argc, char** argv) {
       ("ctx", po::value(&lo.ctx), "context length in tokens (default: the model's)")
       ("threads,t", po::value(&lo.threads), "CPU threads (default: all cores)")
       ("device", po::value(&lo.device)->default_value("auto"), "cpu, cuda, or auto (CUDA when usable, else the CPU)")
-      ("models-dir", po::value(&models_dir), "the model store (default: $LLMOS_MODELS, ...)");
+      ("models-dir", po::value(&models_dir), "the model store (default: $LLMOS_MODELS, ...)")
+      ("chat-template-file", po::value(&lo.chat_template_file),
+       "Jinja chat template to use instead of the model's tokenizer.chat_template");
   po::positional_options_description pos;
   pos.add("path", 1);
   po::variables_map vm;
   const char* usage =
-      "llmos load PATH|NAME[:TAG] [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto] [--models-dir DIR]";
+      "llmos load PATH|NAME[:TAG] [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto] [--models-dir DIR] "
+      "[--chat-template-file FILE]";
   if (int rc = parse("load", argc, argv, opts, pos, vm, usage); rc >= 0) return rc;
   if (lo.path.empty()) return report("load", std::string("a model file is required (") + usage + ")", 2);
   if (!std::filesystem::exists(lo.path)) {  // not a file: a model in the store?
@@ -248,6 +253,16 @@ int cmd_load(int argc, char** argv) {
   if (lo.device != "cpu" && lo.device != "cuda" && lo.device != "auto") {
     return report("load", "--device must be cpu, cuda or auto, not '" + lo.device + "'", 2);
   }
+  // The chat template is parsed here too, once, so that one that cannot be
+  // rendered is said at load (llmos-io says it in its log and to each chat
+  // request); the model still loads for plain completions. An unreadable
+  // file or vocabulary refuses the load.
+  std::string template_warning;
+  if (!lo.chat_template_file.empty()) {
+    auto text = http::load_model_text(lo.path, lo.chat_template_file);
+    if (!text.ok()) return report("load", text.status());
+    template_warning = (*text)->prompt_info.chat_template_error;
+  }
   auto sys = connect_system();
   if (!sys.ok()) return report("load", sys.status());
   auto info = sys->kernel->load(lo, progress_bar);
@@ -256,6 +271,9 @@ int cmd_load(int argc, char** argv) {
   std::printf("loaded '%s' (%s, ctx %u, %s weights + %s KV)\n", info->name.c_str(), info->device.c_str(),
               info->ctx, format_bytes(info->weights_bytes).c_str(),
               format_bytes(info->kv_bytes).c_str());
+  if (!template_warning.empty()) {
+    std::fprintf(stderr, "llmos load: warning: %s; chat requests answer with this error\n", template_warning.c_str());
+  }
   return 0;
 }
 

@@ -49,6 +49,7 @@ ModelInfo from_wire(wire::ModelInfo::Reader m) {
   o.last_use_unix_ms = m.getLastUseUnixMs();
   o.expires_unix_ms = m.getExpiresUnixMs();
   o.keep_alive_ms = m.getKeepAliveMs();
+  o.chat_template_file = ipc::to_string(m.getChatTemplateFile());
   return o;
 }
 

@@ -57,6 +57,13 @@ Result<ModelInfo> KernelClient::load(const LoadOptions& options, std::function<v
   l.setName(ipc::as_text(options.name));
   l.setCtx(options.ctx);
   l.setThreads(options.threads);
+  std::string template_file;
+  if (!options.chat_template_file.empty()) {
+    auto t = std::filesystem::absolute(options.chat_template_file, ec);
+    if (ec) return invalid_argument("chat template file '" + options.chat_template_file + "': " + ec.message());
+    template_file = t.lexically_normal().string();
+  }
+  l.setChatTemplateFile(ipc::as_text(template_file));
   l.setDevice(options.device == "cuda"   ? wire::Device::CUDA
               : options.device == "auto" ? wire::Device::AUTO
                                          : wire::Device::CPU);

@@ -1,6 +1,10 @@
-// `llmos chat NAME`: a conversation with a loaded model. Each line continues
-// it; the conversation lives in the memory service as a session (its tokens),
-// so it can be saved under a name and restored later, across restarts.
+// `llmos chat NAME`: a conversation with a loaded model. With the system's
+// HTTP API up, each line is a user message: the whole conversation goes as
+// messages to /v1/chat/completions, where llmos-io renders the model's chat
+// template (or the one it was loaded with), and the reply joins the history
+// kept here. With --session/--continue (or no HTTP API) each line continues
+// a raw-text conversation that lives in the memory service as a session (its
+// tokens), so it can be saved under a name and restored later.
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +13,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "chat_http.hpp"
 #include "line_editor.hpp"
 #include "llmos/client/client.hpp"
 #include "llmos/client/system.hpp"
@@ -42,8 +47,8 @@ int run_chat(int argc, char** argv) {
       ("max-tokens,n", po::value(&g.max_tokens)->default_value(128), "tokens per reply at most")
       ("temperature", po::value(&g.sampling.temperature)->default_value(0.8f, "0.8"), "0 = greedy")
       ("seed", po::value(&seed)->default_value(-1), "random seed; -1 picks one per reply")
-      ("continue", po::bool_switch(&resume), "continue the current conversation instead of starting one")
-      ("session", po::value(&session), "continue (and keep saving to) this saved session");
+      ("continue", po::bool_switch(&resume), "continue the current raw-text session instead of starting a conversation")
+      ("session", po::value(&session), "continue (and keep saving to) this saved raw-text session");
   po::positional_options_description pos;
   pos.add("model", 1);
   po::variables_map vm;
@@ -73,14 +78,26 @@ int run_chat(int argc, char** argv) {
     std::fprintf(stderr, "llmos chat: %s\n", io.status().message().c_str());
     return 1;
   }
+  // Messages through the chat template, unless a raw-text session was asked
+  // for (or the system serves no HTTP API).
+  const std::optional<std::string> url = session.empty() && !resume ? client::http_url(*dir) : std::nullopt;
+  nlohmann::json history = nlohmann::json::array();
+  ChatTurnOptions turn;
+  turn.model = g.model;
+  turn.max_tokens = int(g.max_tokens);
+  turn.temperature = g.sampling.temperature;
+  turn.seed = seed;
   // Without --session the conversation is the session "current", which
   // `llmos session save NAME` keeps and `llmos session restore NAME` replaces.
   const std::string work = session.empty() ? std::string(kCurrentSession) : session;
-  if (session.empty() && !resume) (void)io->delete_session(work);  // a new conversation
+  if (!url && session.empty() && !resume) (void)io->delete_session(work);  // a new conversation
   g.session = g.save_session = work;
   LineEditor editor;
   const bool tty = ::isatty(STDIN_FILENO);
-  if (tty) std::printf("chatting with '%s' (/help for commands)\n", g.model.c_str());
+  if (tty) {
+    std::printf("chatting with '%s'%s (/help for commands)\n", g.model.c_str(),
+                url ? " in its chat template" : " (raw text, no chat template)");
+  }
   int rc = 0;
   for (;;) {
     auto line = editor.read_line("you> ");
@@ -92,6 +109,10 @@ int run_chat(int argc, char** argv) {
       auto w = split_words(*line, &error);
       Status st;
       if (w[0] == "/exit" || w[0] == "/quit") break;
+      if (url && (w[0] == "/save" || w[0] == "/restore")) {
+        std::fprintf(stderr, "llmos chat: %s keeps raw-text sessions; start one with --session NAME\n", w[0].c_str());
+        continue;
+      }
       if (w[0] == "/help") {
         std::fputs(kChatHelp, stdout);
       } else if (w[0] == "/save" && w.size() == 2) {
@@ -112,9 +133,29 @@ int run_chat(int argc, char** argv) {
       if (!st.ok()) std::fprintf(stderr, "llmos chat: %s\n", st.message().c_str());
       continue;
     }
-    g.prompt = *line;
     g_chat_cancel.store(false);
     auto previous = std::signal(SIGINT, on_sigint);
+    if (url) {
+      history.push_back({{"role", "user"}, {"content", *line}});
+      auto reply = chat_turn(
+          *url, turn, history,
+          [](std::string_view text) {
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fflush(stdout);
+          },
+          &g_chat_cancel);
+      std::signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous);
+      std::fputs("\n", stdout);
+      if (reply.ok()) {
+        history.push_back({{"role", "assistant"}, {"content", *reply}});
+      } else {
+        history.erase(history.size() - 1);  // the turn did not happen
+        std::fprintf(stderr, "llmos chat: %s\n", reply.status().message().c_str());
+        rc = 1;
+      }
+      continue;
+    }
+    g.prompt = *line;
     auto r = io->generate(
         g,
         [](std::string_view text, std::span<const uint32_t>) {

@@ -18,6 +18,7 @@
 #include "ollama_store_api.hpp"
 #include "pull_call.hpp"
 #include "on_demand_call.hpp"
+#include "pooled_call.hpp"
 
 namespace llmos::http {
 namespace {
@@ -435,7 +436,12 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
     return Routed{std::nullopt, std::make_shared<AdminCall>(ctx, LoadParams{}, std::move(name), exchange, executor)};
   }
 
-  if (path == "/apply-template") return now(apply_template(backend, req.body));
+  if (path == "/apply-template") {  // rendering may take a while: on the prompt pool
+    return Routed{std::nullopt,
+                  std::make_shared<PooledCall>(ctx, std::string(route ? route->endpoint : "apply_template"),
+                                               [&backend, body = std::move(req.body)] { return apply_template(backend, body); },
+                                               exchange, executor)};
+  }
 
   // /v1/completions and /v1/chat/completions
   const ApiKind kind = path == "/v1/chat/completions" ? ApiKind::kChat : ApiKind::kCompletion;

@@ -31,7 +31,7 @@ const char* CompletionCall::endpoint() const {
   return request_.kind == ApiKind::kChat ? "chat_completions" : "completions";
 }
 
-Result<GenerationParams> CompletionCall::build_params() {
+Result<GenerationParams> CompletionCall::build_params() const {
   GenerationBackend& backend = ctx_->backend;
   GenerationParams p;
   p.model = model_.name;
@@ -70,7 +70,25 @@ Result<GenerationParams> CompletionCall::build_params() {
 }
 
 void CompletionCall::start() {
-  auto params = build_params();
+  // Rendering and tokenizing a long prompt takes a while: off the I/O thread,
+  // back to this call's strand to submit (through the gate, so nothing is
+  // posted once the server stops). A call gone meanwhile is skipped.
+  auto back = strand_callback<CompletionCall, Result<GenerationParams>&&>(
+      ctx_->gate, weak_from_this(),
+      [](CompletionCall& c, Result<GenerationParams>&& params) { c.submit_params(std::move(params)); });
+  boost::asio::post(ctx_->prompt_pool, [weak = weak_from_this(), back = std::move(back)] {
+    Result<GenerationParams> params = failed("not built");
+    {
+      auto self = weak.lock();
+      if (!self) return;
+      params = self->build_params();
+    }
+    back(std::move(params));
+  });
+}
+
+void CompletionCall::submit_params(Result<GenerationParams> params) {
+  if (finished_) return;  // cancelled while its prompt was built
   if (!params.ok()) {
     finish_error(params.status());
     return;

@@ -1,7 +1,8 @@
 // CompletionCall: one /v1/completions or /v1/chat/completions request from
-// prompt to last byte: builds the prompt (chat template), submits it to the
-// backend, and turns the backend's events into an OpenAI response or SSE
-// stream, counting metrics. Owned by its connection; runs on its strand.
+// prompt to last byte: builds the prompt (chat template, tokenization) on the
+// server's prompt pool, submits it to the backend back on its strand, and
+// turns the backend's events into an OpenAI response or SSE stream, counting
+// metrics. Owned by its connection; runs on its strand except build_params.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
@@ -29,7 +30,10 @@ class CompletionCall : public PendingCall, public std::enable_shared_from_this<C
 
  private:
   using Clock = std::chrono::steady_clock;
-  Result<GenerationParams> build_params();
+  // On a prompt pool thread: reads only request_, model_ and ctx_ (which the
+  // strand does not change meanwhile).
+  Result<GenerationParams> build_params() const;
+  void submit_params(Result<GenerationParams> params);
   void begin_stream();
   void on_event(GenerationEvent&& event);
   void finish_ok(FinishReason finish, const Usage& usage);

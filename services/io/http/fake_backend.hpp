@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -48,6 +49,9 @@ class FakeBackend final : public GenerationBackend {
   std::string chat_template;
   std::atomic<bool> overloaded_now{false};
   std::atomic<bool> down{false};
+  // Runs at the start of every tokenize() (on the calling thread); a test
+  // blocks it to hold a prompt mid-tokenization. Set before any request.
+  std::function<void(std::string_view prompt_text)> before_tokenize;
 
   void set_models(std::vector<ModelInfo> models) {
     std::lock_guard lock(mu_);
@@ -94,6 +98,11 @@ class FakeBackend final : public GenerationBackend {
   Result<std::vector<int32_t>> tokenize(std::string_view model, std::span<const PromptPiece> pieces,
                                         bool add_bos) override {
     LLMOS_RETURN_IF_ERROR(find(model));
+    if (before_tokenize) {
+      std::string text;
+      for (const auto& p : pieces) text += p.text;
+      before_tokenize(text);
+    }
     std::vector<int32_t> ids;
     if (add_bos) ids.push_back(1);
     for (const auto& p : pieces) {

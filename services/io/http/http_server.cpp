@@ -146,6 +146,10 @@ void HttpServer::stop() {
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
   ctx.pulls.join_all();  // cancelled with their connections, or told to stop here
+  // A prompt being built finishes (its result is dropped at the closed gate);
+  // queued ones are dropped.
+  ctx.prompt_pool.stop();
+  ctx.prompt_pool.join();
   // Anything still open is destroyed with the io_context (in ~Impl).
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -217,6 +218,67 @@ TEST_CASE("chat: the model's template builds the prompt; streaming deltas start 
   CHECK(s.backend.submitted().back().max_tokens == 64);
   CHECK(s.connect().post("/v1/completions", {{"model", "fake"}, {"prompt", "Hi"}}).status == 200);
   CHECK(s.backend.submitted().back().max_tokens == 16);
+}
+
+TEST_CASE("a prompt being tokenized holds no I/O thread: another request is served meanwhile") {
+  // One I/O thread: were the prompt tokenized on it, the second request could
+  // not be answered until the first prompt's tokenization ended.
+  HttpServerOptions o;
+  o.io_threads = 1;
+  Server s(o);
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> entered_once{false};
+  s.backend.before_tokenize = [&](std::string_view text) {
+    if (text != "long prompt" || entered_once.exchange(true)) return;
+    entered.set_value();
+    released.wait();
+  };
+  auto first = std::async(std::launch::async, [&] {
+    return s.connect().post("/v1/completions", {{"model", "fake"}, {"prompt", "long prompt"}, {"max_tokens", 2}});
+  });
+  REQUIRE(entered.get_future().wait_for(10s) == std::future_status::ready);
+  // The first prompt is still being tokenized; the same server answers others.
+  auto models = s.connect().send(bhttp::verb::get, "/v1/models");
+  CHECK(models.status == 200);
+  auto other = s.connect().post("/v1/completions", {{"model", "fake"}, {"prompt", "Hi"}, {"max_tokens", 2}});
+  CHECK(other.status == 200);
+  CHECK(other.js()["choices"][0]["text"] == "Once upon");
+  CHECK(first.wait_for(0s) == std::future_status::timeout);
+  release.set_value();
+  auto r = first.get();
+  REQUIRE(r.status == 200);
+  CHECK(r.js()["choices"][0]["text"] == "Once upon");
+  CHECK(r.js()["usage"]["prompt_tokens"] == 12);  // BOS + 11 bytes
+}
+
+TEST_CASE("a client that leaves while its prompt is tokenized submits nothing; stop waits for the pool") {
+  HttpServerOptions o;
+  o.io_threads = 1;
+  Server s(o);
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  s.backend.before_tokenize = [&](std::string_view) {
+    entered.set_value();
+    released.wait();
+  };
+  {
+    Connection c = s.connect();
+    c.write_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 45\r\n\r\n"
+               "{\"model\":\"fake\",\"prompt\":\"Hi\",\"max_tokens\":2}");
+    REQUIRE(entered.get_future().wait_for(10s) == std::future_status::ready);
+  }  // the client goes away: its call is cancelled while the prompt is held
+  bool cancelled = false;
+  for (int i = 0; i < 500 && !cancelled; ++i) {
+    auto m = s.connect().send(bhttp::verb::get, "/metrics");
+    cancelled = m.body.find("endpoint=\"completions\",outcome=\"cancelled\"} 1") != std::string::npos;
+    if (!cancelled) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(cancelled);
+  release.set_value();
+  std::this_thread::sleep_for(100ms);
+  CHECK(s.backend.submitted().empty());
+  s.server->stop();
 }
 
 TEST_CASE("stop strings end the text before them") {

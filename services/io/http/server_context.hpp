@@ -1,7 +1,9 @@
 // ServerContext: what every connection and call of one HttpServer shares.
 // Owned by shared_ptr (server, connections, calls); the backend is borrowed
-// and outlives the server. Members are thread-safe or immutable.
+// and outlives the server. Members are thread-safe or immutable. The prompt
+// pool is stopped and joined by HttpServer::stop.
 #pragma once
+#include <boost/asio/thread_pool.hpp>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -30,6 +32,12 @@ struct ServerContext {
   const uint64_t id_salt;  // makes completion ids differ between servers
   std::atomic<uint64_t> next_id{1};
   PullJobs pulls;  // /api/pull downloads; joined by HttpServer::stop()
+  // Chat templates are rendered and prompts tokenized here, never on an I/O
+  // thread: a long prompt holds a pool thread, not the connections sharing
+  // its I/O thread. Its tasks hold their calls weakly (no cycle through the
+  // queue) and post results back through `gate`.
+  static constexpr int kPromptThreads = 2;
+  boost::asio::thread_pool prompt_pool{kPromptThreads};
 
   // Live connections, so stop() can close them. A session registers itself
   // when it starts and leaves in its destructor; once `stopping` is set a

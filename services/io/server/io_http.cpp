@@ -31,6 +31,7 @@ std::optional<ModelSnapshot> to_snapshot(wire::ModelInfo::Reader m) {
   s.info.expires_unix_ms = m.getExpiresUnixMs();
   s.info.keep_alive_ms = m.getKeepAliveMs();
   s.vocab_size = m.getVocabSize();
+  s.chat_template_file = ipc::to_string(m.getChatTemplateFile());
   s.stats.name = s.info.name;
   s.stats.queued = int(m.getQueuedSequences());
   s.stats.running = int(m.getActiveSequences());
@@ -134,8 +135,15 @@ void IoServer::send_http_final(Stream& s) {
 // ---- administration ------------------------------------------------------------
 
 void IoServer::admin_load(http::LoadParams params, std::function<void(Status)> done) {
+  // The template file is read by this service (when the model is ready), so
+  // it must name one this process can read whatever its working directory.
   if (!params.chat_template_file.empty()) {
-    return done(unimplemented("'chat_template_file' is not supported by the system yet; use llmos serve --local"));
+    if (params.chat_template_file.front() != '/') {
+      return done(invalid_argument("the chat template file '" + params.chat_template_file + "' must be absolute"));
+    }
+    if (!std::ifstream(params.chat_template_file, std::ios::binary)) {
+      return done(not_found("cannot read chat template file '" + params.chat_template_file + "'"));
+    }
   }
   const uint64_t id = next_id();
   ipc::OutgoingMessage out(id);
@@ -147,6 +155,7 @@ void IoServer::admin_load(http::LoadParams params, std::function<void(Status)> d
   load.setDevice(params.device == "cpu"    ? wire::Device::CPU
                  : params.device == "cuda" ? wire::Device::CUDA
                                            : wire::Device::AUTO);
+  load.setChatTemplateFile(ipc::as_text(params.chat_template_file));
   if (Status st = kernel_->send(out.builder()); !st.ok()) return done(st);
   admin_calls_[id] = AdminCall{std::move(done), params.name, params.path};
 }
@@ -207,8 +216,15 @@ bool IoServer::on_admin_reply(const ipc::DecodedMessage& m) {
   }
   // Ready once its text is cached too, so the first request after the load
   // does not wait for the vocabulary.
-  texts_.load(snap->info.name, snap->info.path,
-              [done = std::move(call.done)](Result<ModelTextPtr> text) { done(text.status()); });
+  // A chat template that cannot be rendered does not fail the load: plain
+  // completions work, chat requests answer with the error, said once here.
+  texts_.load(snap->info.name, snap->info.path, snap->chat_template_file,
+              [this, name = snap->info.name, done = std::move(call.done)](Result<ModelTextPtr> text) {
+                if (text.ok() && !(*text)->prompt_info.chat_template_error.empty()) {
+                  log_.warn("model '" + name + "': " + (*text)->prompt_info.chat_template_error);
+                }
+                done(text.status());
+              });
   return true;
 }
 

@@ -254,8 +254,12 @@ void IoServer::on_kernel(ipc::DecodedMessage&& m) {
       if (info.getState() == wire::ModelState::READY) {
         // The kernel checked the vocabulary's size only: bad tokens show here
         // first, and to each request for the model.
-        texts_.load(name, ipc::to_string(info.getPath()), [this, name](Result<ModelTextPtr> text) {
+        texts_.load(name, ipc::to_string(info.getPath()), ipc::to_string(info.getChatTemplateFile()),
+                    [this, name](Result<ModelTextPtr> text) {
           if (!text.ok()) log_.warn("model '" + name + "': " + text.status().to_string());
+          if (text.ok() && !(*text)->prompt_info.chat_template_error.empty()) {
+            log_.warn("model '" + name + "': " + (*text)->prompt_info.chat_template_error);
+          }
         });
       } else {
         texts_.forget(name);

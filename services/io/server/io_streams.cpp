@@ -101,7 +101,8 @@ bool IoServer::on_ensure_reply(const ipc::DecodedMessage& m) {
   }
   auto info = m.body().getModelInfo();
   const std::string loaded = ipc::to_string(info.getName());  // "tiny" may be "tiny:latest"
-  texts_.load(loaded, ipc::to_string(info.getPath()), [this, model, loaded](Result<ModelTextPtr> text) {
+  texts_.load(loaded, ipc::to_string(info.getPath()), ipc::to_string(info.getChatTemplateFile()),
+              [this, model, loaded](Result<ModelTextPtr> text) {
     auto waiting = std::move(resolving_[model]);
     resolving_.erase(model);
     for (uint64_t id : waiting) {

@@ -62,7 +62,7 @@ Result<std::pair<ModelSnapshot, ModelTextPtr>> IpcBackend::ready_model(std::stri
     return disconnected("model '" + model.info.name + "' is " + std::string(model_state_name(model.info.state)) +
                         ", not ready");
   }
-  LLMOS_ASSIGN_OR_RETURN(ModelTextPtr text, texts_.get(model.info.name, model.info.path));
+  LLMOS_ASSIGN_OR_RETURN(ModelTextPtr text, texts_.get(model.info.name, model.info.path, model.chat_template_file));
   return std::make_pair(std::move(model), std::move(text));
 }
 

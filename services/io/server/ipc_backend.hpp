@@ -24,6 +24,7 @@ struct ModelSnapshot {
   http::ModelInfo info;
   http::ModelStats stats;
   uint32_t vocab_size = 0;
+  std::string chat_template_file;  // "" = the model's own template
 };
 
 class IpcBackend final : public http::GenerationBackend {

@@ -25,18 +25,23 @@ class ModelTextCache {
   explicit ModelTextCache(boost::asio::io_context& io) : io_(io) {}
   ~ModelTextCache() { pool_.join(); }
 
-  // nullptr when `model` is not cached (or was cached from another file).
-  ModelTextPtr find(const std::string& model, const std::string& path = {}) const;
-  // The cached text, or reads it from `path` on this thread (blocking on the
-  // file, never on another process) and caches it.
-  Result<ModelTextPtr> get(const std::string& model, const std::string& path);
+  // nullptr when `model` is not cached (or was cached from another file or
+  // chat template file).
+  ModelTextPtr find(const std::string& model, const std::string& path = {},
+                    const std::string& chat_template_file = {}) const;
+  // The cached text, or reads it from `path` (and the chat template from
+  // `chat_template_file` when not empty) on this thread (blocking on the
+  // files, never on another process) and caches it.
+  Result<ModelTextPtr> get(const std::string& model, const std::string& path,
+                           const std::string& chat_template_file = {});
   // get() on a pool thread; `ready` runs on the I/O thread.
-  void load(const std::string& model, const std::string& path, Ready ready);
+  void load(const std::string& model, const std::string& path, const std::string& chat_template_file, Ready ready);
   void forget(const std::string& model);
 
  private:
   struct Entry {
     std::string path;
+    std::string chat_template_file;
     ModelTextPtr text;
   };
   boost::asio::io_context& io_;

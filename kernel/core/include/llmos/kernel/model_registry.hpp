@@ -25,6 +25,7 @@ struct ModelSpec {
   uint32_t ctx = 0;  // > 0
   uint32_t threads = 0;
   Device device = Device::kCpu;
+  std::string chat_template_file;  // passed on to llmos-io; "" = the model's own template
 };
 
 struct MemoryEstimate {

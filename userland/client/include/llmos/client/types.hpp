@@ -34,6 +34,7 @@ struct ModelInfo {
   uint64_t last_use_unix_ms = 0;  // when its last request ended (or it became ready)
   uint64_t expires_unix_ms = 0;   // when it unloads if unused; 0 = not while busy, or never
   int64_t keep_alive_ms = 0;      // its idle keep-alive; -1 = forever
+  std::string chat_template_file;  // "" = the model's own template
 };
 
 struct ServiceInfo {
@@ -66,6 +67,7 @@ struct LoadOptions {
   std::string name;  // "" = the file's stem
   uint32_t ctx = 0, threads = 0;
   std::string device = "cpu";  // "cpu", "cuda", "auto" (= cpu in this build)
+  std::string chat_template_file;  // "" = the model's own; made absolute by the client
 };
 
 struct GenerateOptions {

@@ -1,0 +1,175 @@
+#include "chat_http.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+
+namespace llmos::shell {
+namespace {
+
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+
+constexpr auto kPoll = std::chrono::milliseconds(100);
+constexpr auto kLimit = std::chrono::seconds(600);  // one read or write at most
+
+struct Endpoint {
+  std::string host, port;
+};
+
+Result<Endpoint> parse_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return invalid_argument("the HTTP API address '" + url + "' is not http://HOST:PORT");
+  std::string rest = url.substr(scheme.size());
+  while (!rest.empty() && (rest.back() == '/' || rest.back() == '\n')) rest.pop_back();
+  Endpoint e;
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string::npos || colon + 1 == rest.size()) {
+    return invalid_argument("the HTTP API address '" + url + "' has no port");
+  }
+  e.host = rest.substr(0, colon);
+  e.port = rest.substr(colon + 1);
+  if (e.host.size() >= 2 && e.host.front() == '[' && e.host.back() == ']') e.host = e.host.substr(1, e.host.size() - 2);
+  return e;
+}
+
+// Runs one asynchronous operation to its end, polling `cancel`: a cancelled
+// turn closes the socket, which ends the operation (operation_aborted).
+class Runner {
+ public:
+  Runner(net::io_context& io, boost::beast::tcp_stream& stream, const std::atomic<bool>* cancel)
+      : io_(io), stream_(stream), cancel_(cancel) {}
+  bool cancelled() const { return cancelled_; }
+
+  template <class Start>
+  boost::system::error_code run(Start start) {
+    bool done = false;
+    boost::system::error_code result;
+    stream_.expires_after(kLimit);
+    start([&](boost::system::error_code ec, std::size_t) {
+      done = true;
+      result = ec;
+    });
+    io_.restart();
+    while (!done) {
+      io_.run_for(kPoll);
+      if (!done && !cancelled_ && cancel_ && cancel_->load()) {
+        cancelled_ = true;
+        boost::system::error_code ignored;
+        stream_.socket().close(ignored);
+      }
+    }
+    return result;
+  }
+
+ private:
+  net::io_context& io_;
+  boost::beast::tcp_stream& stream_;
+  const std::atomic<bool>* cancel_;
+  bool cancelled_ = false;
+};
+
+// The OpenAI error body's message, or the body itself.
+std::string error_message(int status, const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_object() &&
+      j["error"].contains("message") && j["error"]["message"].is_string()) {
+    return j["error"]["message"].get<std::string>();
+  }
+  return "HTTP " + std::to_string(status) + ": " + body;
+}
+
+}  // namespace
+
+Result<std::string> chat_turn(const std::string& base_url, const ChatTurnOptions& options, const json& messages,
+                              const std::function<void(std::string_view)>& on_text, const std::atomic<bool>* cancel) {
+  LLMOS_ASSIGN_OR_RETURN(Endpoint ep, parse_url(base_url));
+  json body = {{"model", options.model},
+               {"messages", messages},
+               {"max_tokens", options.max_tokens},
+               {"temperature", options.temperature},
+               {"stream", true}};
+  if (options.seed >= 0) body["seed"] = options.seed;
+
+  net::io_context io;
+  boost::beast::tcp_stream stream(io);
+  Runner runner(io, stream, cancel);
+  const std::string where = "the HTTP API at " + base_url;
+  boost::system::error_code ec;
+  auto addresses = tcp::resolver(io).resolve(ep.host, ep.port, ec);
+  if (ec) return disconnected(where + ": " + ec.message());
+  ec = runner.run([&](auto handler) {
+    stream.async_connect(addresses, [handler](boost::system::error_code e, const tcp::endpoint&) mutable { handler(e, 0); });
+  });
+  if (runner.cancelled()) return std::string();
+  if (ec) return disconnected(where + ": " + ec.message() + " (is llmos up with --http?)");
+
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
+  req.set(bhttp::field::host, ep.host + ":" + ep.port);
+  req.set(bhttp::field::content_type, "application/json");
+  req.set(bhttp::field::accept, "text/event-stream");
+  req.body() = body.dump();
+  req.prepare_payload();
+  ec = runner.run([&](auto handler) { bhttp::async_write(stream, req, handler); });
+  if (runner.cancelled()) return std::string();
+  if (ec) return disconnected(where + ": " + ec.message());
+
+  boost::beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.body_limit(boost::none);
+  ec = runner.run([&](auto handler) { bhttp::async_read_header(stream, buffer, parser, handler); });
+  if (runner.cancelled()) return std::string();
+  if (ec) return disconnected(where + ": " + ec.message());
+  const int status = int(parser.get().result_int());
+
+  std::string raw;     // the body so far, not yet split into events
+  std::string reply;   // the assistant's text
+  std::string error;   // an error event inside the stream
+  char chunk[4096];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof(chunk);
+    ec = runner.run([&](auto handler) { bhttp::async_read(stream, buffer, parser, handler); });
+    if (ec == bhttp::error::need_buffer) ec = {};
+    raw.append(chunk, sizeof(chunk) - parser.get().body().size);
+    if (status == 200) {
+      // Server-sent events: "data: {...}\n\n" each.
+      size_t end;
+      while ((end = raw.find("\n\n")) != std::string::npos) {
+        std::string event = raw.substr(0, end);
+        raw.erase(0, end + 2);
+        if (event.rfind("data: ", 0) != 0) continue;
+        const std::string data = event.substr(6);
+        if (data == "[DONE]") continue;
+        auto j = json::parse(data, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) continue;
+        if (j.contains("error")) {
+          error = error_message(500, data);
+          continue;
+        }
+        if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty()) continue;
+        const json& delta = j["choices"][0].value("delta", json::object());
+        if (delta.contains("content") && delta["content"].is_string()) {
+          const std::string piece = delta["content"].get<std::string>();
+          reply += piece;
+          if (on_text) on_text(piece);
+        }
+      }
+    }
+    if (runner.cancelled()) return reply;
+    if (ec) return disconnected(where + ": " + ec.message());
+  }
+  if (status != 200) return Status(status == 404 ? ErrorCode::kNotFound : status == 400 ? ErrorCode::kInvalidArgument
+                                                                                       : ErrorCode::kFailed,
+                                   error_message(status, raw));
+  if (!error.empty()) return failed(error);
+  return reply;
+}
+
+}  // namespace llmos::shell
