@@ -72,7 +72,9 @@ echo "tiny model: $TINY bytes, big model: $BIG bytes"
 # ---- a budget for two tiny models
 up --budget $((TINY * 5 / 2)) || exit 1
 out=$("$LLMOS" ps 2>&1); expect_has "ps has the residency columns" "$out" "UNLOADS"
-"$LLMOS" load t1:latest >/dev/null || fail "load t1"
+# Without a tag, `llmos load` names the model NAME:latest, as on-demand loads do.
+out=$("$LLMOS" load t1 2>&1) || fail "load t1: $out"
+expect_has "llmos load of a stored name without a tag" "$out" "loaded 't1:latest'"
 "$LLMOS" load t2:latest >/dev/null || fail "load t2"
 "$LLMOS" generate t1:latest "Once" --max-tokens 2 >/dev/null || fail "generate with t1"
 # t2 is now the least recently used: a request for t3 over HTTP loads t3 on demand, evicting t2.

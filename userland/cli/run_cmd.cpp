@@ -67,8 +67,9 @@ int cmd_run(int argc, char** argv) {
     if (auto stored = store->find(name); !stored.ok())
       return report("run", stored.status().message() + " (pull it first: llmos pull URL --name " + what + ")");
   }
-  // The name the model runs under: as the user wrote it when it named a stored model.
-  const std::string model_name = is_source(what) ? name.str() : what;
+  // The name the model runs under: always NAME:TAG, as `llmos load` and a
+  // request that loads it on demand name it, so all of them share one model.
+  const std::string model_name = name.str();
 
   auto sys = connect_system(false);
   if (!sys.ok() || !client::running_kernel_pid(sys->dir)) {

@@ -247,7 +247,9 @@ int cmd_load(int argc, char** argv) {
   if (!std::filesystem::exists(lo.path)) {  // not a file: a model in the store?
     auto stored = find_stored_model(lo.path, vm.count("models-dir") ? std::optional(models_dir) : std::nullopt);
     if (!stored.ok()) return report("load", stored.status());
-    if (lo.name.empty()) lo.name = lo.path;
+    // The canonical NAME:TAG, the name a request that loads it on demand uses,
+    // so `llmos load tiny` and a request for "tiny" share one loaded model.
+    if (lo.name.empty()) lo.name = model::parse_model_name(lo.path)->str();
     lo.path = *stored;
   }
   if (lo.device != "cpu" && lo.device != "cuda" && lo.device != "auto") {
