@@ -249,23 +249,27 @@ QuantizedActs CpuDriver::quantize_activations(DType wtype, const float* x, int64
   return {qs, d, corr, nullptr, cols, n};
 }
 
-// Layout in acts_: qs [n][cols], d [n][cols / 32], corr [n][cols / 32], bsums [n][cols / 16].
+// Layout in acts_: qs [n][cols], d [n][cols / 32], corr [n][cols / 32], bsums [n][cols / 16],
+// sums32 [n][cols / 32].
 QuantizedActs CpuDriver::quantize_activations_ext(DType wtype, const float* x, int64_t cols, int n) {
   const int64_t nb32 = cols / kQuantBlock;
   const size_t qs_bytes = (size_t(n) * size_t(cols) + 63) / 64 * 64;
   const size_t d_bytes = (size_t(n) * size_t(nb32) * 4 + 63) / 64 * 64;
   const size_t bs_bytes = (size_t(n) * size_t(cols / 16) * 2 + 63) / 64 * 64;
-  acts_.reserve(qs_bytes + 2 * d_bytes + bs_bytes);
+  acts_.reserve(qs_bytes + 3 * d_bytes + bs_bytes);
   auto* qs = reinterpret_cast<int8_t*>(acts_.data());
   auto* d = reinterpret_cast<float*>(acts_.data() + qs_bytes);
   auto* corr = reinterpret_cast<int32_t*>(acts_.data() + qs_bytes + d_bytes);
   auto* bsums = reinterpret_cast<int16_t*>(acts_.data() + qs_bytes + 2 * d_bytes);
+  float* sums32 = uses_scaled_sums32(wtype) ? reinterpret_cast<float*>(acts_.data() + qs_bytes + 2 * d_bytes + bs_bytes)
+                                            : nullptr;
   const int64_t nb = cols / dtype_block_elems(wtype);
   auto one = [&](int64_t t) {
     k_.quantize_acts_ext(wtype, x + t * cols, cols, qs + t * cols, d + t * nb, corr + t * nb, bsums + t * (cols / 16));
+    if (sums32) q8k_scaled_sums32(d + t * nb, bsums + t * (cols / 16), cols, sums32 + t * nb32);
   };
   for_rows(n, cols, one);
-  return {qs, d, corr, bsums, cols, n};
+  return {qs, d, corr, bsums, cols, n, sums32};
 }
 
 void CpuDriver::matmul(const Weight& w, const float* x, float* y, int n) {

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,19 @@ struct BenchOptions {
   bool quick = false;
   bool cpu_time = false;  // time by process CPU seconds (meaningful with --threads 1)
   std::vector<std::string> models;  // --model: whole-model prefill/decode instead of the kernel table
+  std::vector<std::pair<int64_t, int64_t>> shapes;  // --shape RxC (default: 32000x768, 5632x2048)
+  std::vector<DType> types;                         // --type NAME (default: a fixed list)
+  std::vector<int> ns;                              // --n N (default: 1, 64)
+  bool cold = true;                                 // --no-cold: skip the DRAM-streaming n=1 row
 };
+
+std::optional<DType> dtype_by_name(const std::string& name) {
+  for (uint32_t id = 0; id < 64; ++id) {
+    const auto t = dtype_from_ggml(id);
+    if (t && dtype_name(*t) == name) return t;
+  }
+  return std::nullopt;
+}
 
 // Fills x with values in [-1, 1) from a xorshift generator (fast for 100M values).
 void fill_random(std::vector<float>& x, uint64_t seed) {
@@ -99,10 +113,33 @@ bool parse_args(int argc, char** argv, BenchOptions& o) {
         return false;
       }
       o.models.push_back(argv[i]);
+    } else if (a == "--shape" && i + 1 < argc) {
+      long long r = 0, c = 0;
+      if (std::sscanf(argv[++i], "%lldx%lld", &r, &c) != 2 || r <= 0 || c <= 0) {
+        std::fprintf(stderr, "--shape %s: expected ROWSxCOLS\n", argv[i]);
+        return false;
+      }
+      o.shapes.emplace_back(r, c);
+    } else if (a == "--type" && i + 1 < argc) {
+      const auto t = dtype_by_name(argv[++i]);
+      if (!t) {
+        std::fprintf(stderr, "--type %s: not a weight type name (e.g. q4_k)\n", argv[i]);
+        return false;
+      }
+      o.types.push_back(*t);
+    } else if (a == "--n" && i + 1 < argc) {
+      const int n = std::atoi(argv[++i]);
+      if (n <= 0 || n > 64) {
+        std::fprintf(stderr, "--n %s: expected 1..64\n", argv[i]);
+        return false;
+      }
+      o.ns.push_back(n);
+    } else if (a == "--no-cold") {
+      o.cold = false;
     } else {
       std::fprintf(stderr,
                    "usage: kernels [--threads N] [--isa scalar|avx2|avx512|avx512-novnni|amx] [--quick] [--cpu-time]"
-                   " [--model 110m|1.1b]...\n");
+                   " [--model 110m|1.1b]... [--shape RxC]... [--type NAME]... [--n N]... [--no-cold]\n");
       return false;
     }
   }
@@ -143,11 +180,17 @@ int run_kernel_bench(int argc, char** argv) {
               opt.cpu_time ? "   (per CPU-second)" : "");
 
   struct Shape { int64_t rows, cols; };
-  const Shape shapes[] = {{32000, 768}, {5632, 2048}};
-  const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                         DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
-                         DType::kQ3_K, DType::kQ2_K, DType::kIQ4_XS, DType::kQ5_0};
-  const int ns[] = {1, 64};
+  std::vector<Shape> shapes = {{32000, 768}, {5632, 2048}};
+  if (!opt.shapes.empty()) {
+    shapes.clear();
+    for (const auto& [r, c] : opt.shapes) shapes.push_back({r, c});
+  }
+  std::vector<DType> types = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
+                              DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
+                              DType::kQ3_K, DType::kQ2_K, DType::kIQ4_XS, DType::kQ5_0};
+  if (!opt.types.empty()) types = opt.types;
+  std::vector<int> ns = {1, 64};
+  if (!opt.ns.empty()) ns = opt.ns;
   const double budget = opt.quick ? 0.1 : 0.4;
   for (const Shape& s : shapes) {
     std::vector<float> wf(size_t(s.rows * s.cols));
@@ -171,6 +214,7 @@ int run_kernel_bench(int argc, char** argv) {
         const double sec = time_calls([&] { (*drv)->matmul(w, x.data(), y.data(), n); }, budget, opt.cpu_time);
         print_row(s.rows, s.cols, type, std::to_string(n), sec, double(wq.size()), n);
       }
+      if (!opt.cold) continue;
       // n = 1 with the weights cold: rotate through copies that together exceed
       // the last-level cache, so every call streams its weights from DRAM.
       const size_t copies = std::max<size_t>(2, (kColdBytes + wq.size() - 1) / wq.size());

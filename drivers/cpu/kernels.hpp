@@ -28,6 +28,9 @@ struct QuantizedActs {
   const int16_t* bsums = nullptr;
   int64_t cols = 0;
   int n = 0;
+  // Q4_K/Q5_K (mins per 32 elements): [n][cols / 32] d times the sum of each 32
+  // qs, so a block's mins term is one f32 product (see q8k_scaled_sums32).
+  const float* sums32 = nullptr;
 };
 
 // One layer's attention over the paged cache, with the staged batch.
@@ -118,6 +121,11 @@ void fill_scalar_ext_quant_kernels(CpuKernels& k);
 // The Q8_K activation blocks of the ext 256-element types (scalar reference,
 // bit-identical to every level's quantize_acts_ext).
 void quantize_acts_q8k_scalar(const float* x, int64_t cols, int8_t* qs, float* d, int16_t* bsums);
+// True for the weight types whose kernels read QuantizedActs::sums32.
+inline bool uses_scaled_sums32(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K; }
+// sums32[g] = d[g / 8] * (bsums[2g] + bsums[2g + 1]) for the cols / 32 groups
+// of one Q8_K activation row.
+void q8k_scaled_sums32(const float* d, const int16_t* bsums, int64_t cols, float* sums32);
 #if defined(__x86_64__)
 void fill_avx2_float_kernels(CpuKernels& k);
 void fill_avx2_quant_kernels(CpuKernels& k);

@@ -4,6 +4,7 @@
 // -mf16c; also the integer path of the AVX-512 level without VNNI.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -11,6 +12,8 @@
 
 namespace llmos::cpu {
 namespace {
+
+constexpr size_t kPrefetchAheadBytes = 3072;  // weight prefetch distance at one token
 
 inline __m256 round_half_away(__m256 v) {
   // lround semantics, exactly: truncate, then step away from zero when the
@@ -123,15 +126,24 @@ void quant_rows(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, i
   const int64_t nb = w.cols / kQuantBlock;
   const size_t row_bytes = size_t(nb) * (kQ8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0));
   const auto* base = static_cast<const uint8_t*>(w.data);
+  // One token streams each row once: software-prefetch ~3 KiB ahead, as the
+  // L2 streamer ramps up too slowly on short rows.
+  const int64_t ahead = T == 1 ? std::max<int64_t>(R, int64_t((kPrefetchAheadBytes + row_bytes - 1) / row_bytes)) : 0;
   int64_t r = r0;
-  for (; r + R <= r1; r += R) quant_tile<kQ8, R, T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
+  for (; r + R <= r1; r += R) {
+    if (T == 1 && r + ahead < w.rows) {
+      const auto* next = reinterpret_cast<const char*>(base + (r + ahead) * row_bytes);
+      for (size_t off = 0; off < R * row_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+    }
+    quant_tile<kQ8, R, T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
+  }
   for (; r < r1; ++r) quant_tile<kQ8, 1, T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
 }
 
 template <bool kQ8>
 void matmul_quant_typed(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, int64_t r1) {
-  if (x.n == 1) {
-    quant_rows<kQ8, 4, 1>(w, x, y, r0, r1, 0);
+  if (x.n == 1) {  // one row at a time: a single stream per thread, prefetched
+    quant_rows<kQ8, 1, 1>(w, x, y, r0, r1, 0);
     return;
   }
   int t0 = 0;

@@ -2,12 +2,14 @@
 // Every type but the ternary ones unpacks its blocks in registers: K-quant
 // fields enter maddubs as unsigned bytes against the Q8_K activations, the
 // sub-block scales are applied by madd, and mins / fixed offsets go through the
-// activations' 16-element sums; table types (IQ4_NL, IQ4_XS, MXFP4) look their
+// activations' 16-element sums (Q4_K/Q5_K: the token's scaled 32-element sums
+// in f32); table types (IQ4_NL, IQ4_XS, MXFP4) look their
 // values up with pshufb and take the sign trick. TQ1_0/TQ2_0 decode each block
-// (quant_ext_decode.hpp). Weights are read once per group of up to 4 tokens.
+// (quant_ext_decode.hpp). Weights are read once per group of up to 8 tokens.
 // Compiled with -mavx2 -mfma -mf16c.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -18,7 +20,12 @@
 namespace llmos::cpu {
 namespace {
 
-constexpr int kMaxTokens = 4;  // tokens per pass over a row's blocks
+constexpr int kMaxTokens = 8;  // tokens per pass over a row's blocks
+constexpr size_t kPrefetchAheadBytes = 3072;  // weight prefetch distance at one token
+
+inline void prefetch_bytes(const uint8_t* p, size_t n) {
+  for (size_t off = 0; off < n; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+}
 
 inline float hsum_ps(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -122,6 +129,7 @@ struct TokenPtrs {
   const float* d[kMaxTokens];
   const int16_t* bsums[kMaxTokens];
   const int32_t* corr[kMaxTokens];
+  const float* sums32[kMaxTokens];
 };
 
 TokenPtrs token_ptrs(const QuantizedActs& x, int t0, int T, int64_t nb, int64_t bs_per_block) {
@@ -132,6 +140,7 @@ TokenPtrs token_ptrs(const QuantizedActs& x, int t0, int T, int64_t nb, int64_t 
     p.d[t] = x.d + row * nb;
     if (x.bsums) p.bsums[t] = x.bsums + row * nb * bs_per_block;
     if (x.corr) p.corr[t] = x.corr + row * nb;
+    if (x.sums32) p.sums32[t] = x.sums32 + row * (x.cols / 32);
   }
   return p;
 }
@@ -168,9 +177,10 @@ void q45k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
     const uint8_t* blk = row + b * kBB;
     const float d = f16_at(blk), dmin = f16_at(blk + 2);
     const __m128i sm = q4k_scales_mins(blk + 4);
-    // int16 scales 0-7 in both lanes; mins each doubled (one per 16 elements).
+    // int16 scales 0-7 in both lanes; dmin * the 8 mins in f32.
     const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
-    const __m256i mn = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
+    const __m256 mn =
+        _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(sm, sm))));
     const uint8_t* qs = blk + (kQ5 ? 48 : 16);
     __m256i qh;
     if constexpr (kQ5) qh = load256(blk + 16);
@@ -195,11 +205,11 @@ void q45k_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(plo, phi));
       }
     }
+    // Mins: dmin * min[g] times the token's d * sum of group g's 32 qs.
+    const __m256 dv = _mm256_set1_ps(d);
     for (int t = 0; t < T; ++t) {
-      const float dx = x.d[t][b];
-      const __m256i mins = _mm256_madd_epi16(mn, load256(x.bsums[t] + b * 16));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(d * dx), acc[t]);
-      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin * dx), acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_mul_ps(dv, _mm256_broadcast_ss(x.d[t] + b)), acc[t]);
+      acc[t] = _mm256_fnmadd_ps(mn, _mm256_loadu_ps(x.sums32[t] + 8 * b), acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
@@ -482,17 +492,26 @@ void matmul_ext_avx2(const Weight& w, const QuantizedActs& x, float* y, int64_t 
   const int64_t nb = w.cols / dtype_block_elems(w.type);
   const size_t row_bytes = size_t(dtype_row_bytes(w.type, w.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
+  // One token streams each row once: software-prefetch the row ~3 KiB ahead
+  // (1.15-1.25x on cold weights, 2 threads), as the L2 streamer ramps up too
+  // slowly on short rows.
+  const int64_t ahead = std::max<int64_t>(1, int64_t((kPrefetchAheadBytes + row_bytes - 1) / row_bytes));
   for (int t0 = 0; t0 < x.n; t0 += kMaxTokens) {
     const int T = x.n - t0 < kMaxTokens ? x.n - t0 : kMaxTokens;
     const TokenPtrs tp = token_ptrs(x, t0, T, nb, is_super_block_type(w.type) ? 16 : 0);
     float out[kMaxTokens];
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* row = base + size_t(r) * row_bytes;
+      if (T == 1 && r + ahead < w.rows) prefetch_bytes(row + size_t(ahead) * row_bytes, row_bytes);
       switch (T) {
         case 1: row_tokens<1>(w.type, row, nb, tp, out); break;
         case 2: row_tokens<2>(w.type, row, nb, tp, out); break;
         case 3: row_tokens<3>(w.type, row, nb, tp, out); break;
-        default: row_tokens<4>(w.type, row, nb, tp, out); break;
+        case 4: row_tokens<4>(w.type, row, nb, tp, out); break;
+        case 5: row_tokens<5>(w.type, row, nb, tp, out); break;
+        case 6: row_tokens<6>(w.type, row, nb, tp, out); break;
+        case 7: row_tokens<7>(w.type, row, nb, tp, out); break;
+        default: row_tokens<8>(w.type, row, nb, tp, out); break;
       }
       for (int t = 0; t < T; ++t) y[int64_t(t0 + t) * w.rows + r] = out[t];
     }

@@ -56,6 +56,10 @@ void quantize_acts_q8k_scalar(const float* x, int64_t cols, int8_t* qs, float* d
   }
 }
 
+void q8k_scaled_sums32(const float* d, const int16_t* bsums, int64_t cols, float* sums32) {
+  for (int64_t g = 0; g < cols / 32; ++g) sums32[g] = d[g / 8] * float(bsums[2 * g] + bsums[2 * g + 1]);
+}
+
 namespace {
 
 void quantize_acts_ext_scalar(DType wtype, const float* x, int64_t cols, int8_t* qs, float* d, int32_t* corr,
