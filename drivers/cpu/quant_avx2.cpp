@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels.hpp"
 
@@ -81,6 +82,16 @@ template <bool kQ8, int R, int T>
 void quant_tile(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedActs& x, int t0,
                 float* y, int64_t ldy) {
   constexpr size_t kBlockBytes = kQ8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);
+  // The block scale product: a broadcast weight scale times the token's for
+  // several tokens (one vector multiply each), a scalar product at one token.
+  using Scale = std::conditional_t<(T > 1), __m256, float>;
+  const auto scale = [](Scale dw, const float& dx) {
+    if constexpr (T > 1) {
+      return _mm256_mul_ps(dw, _mm256_broadcast_ss(&dx));
+    } else {
+      return _mm256_set1_ps(dw * dx);
+    }
+  };
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256 acc[R][T];
@@ -88,10 +99,14 @@ void quant_tile(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedA
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     __m256i wu[R], ws[R];
-    float dw[R];
+    Scale dw[R];
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w + r * row_bytes + b * kBlockBytes;
-      dw[r] = f16_scale(blk);
+      if constexpr (T > 1) {
+        dw[r] = _mm256_set1_ps(f16_scale(blk));
+      } else {
+        dw[r] = f16_scale(blk);
+      }
       if constexpr (kQ8) {
         ws[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
         wu[r] = _mm256_abs_epi8(ws[r]);
@@ -104,7 +119,6 @@ void quant_tile(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedA
       const int64_t row = int64_t(t0 + t);
       const __m256i xv =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + row * x.cols + b * kQuantBlock));
-      const float dx = x.d[row * nb + b];
       for (int r = 0; r < R; ++r) {
         __m256i s;
         if constexpr (kQ8) {
@@ -113,7 +127,7 @@ void quant_tile(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedA
           s = _mm256_madd_epi16(_mm256_maddubs_epi16(wu[r], xv), ones);
           s = _mm256_add_epi32(s, _mm256_set1_epi32(x.corr[row * nb + b]));
         }
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale(dw[r], x.d[row * nb + b]), acc[r][t]);
       }
     }
   }
@@ -146,7 +160,10 @@ void matmul_quant_typed(const Weight& w, const QuantizedActs& x, float* y, int64
     quant_rows<kQ8, 1, 1>(w, x, y, r0, r1, 0);
     return;
   }
+  // Four tokens per unpacked pair of rows (eight accumulators), so the nibble
+  // unpack and scale loads are shared by twice the tokens of a 2x2 tile.
   int t0 = 0;
+  for (; t0 + 4 <= x.n; t0 += 4) quant_rows<kQ8, 2, 4>(w, x, y, r0, r1, t0);
   for (; t0 + 2 <= x.n; t0 += 2) quant_rows<kQ8, 2, 2>(w, x, y, r0, r1, t0);
   if (t0 < x.n) quant_rows<kQ8, 2, 1>(w, x, y, r0, r1, t0);
 }
