@@ -176,7 +176,7 @@ void PullCall::on_event(PullEvent e) {
       if (!request_.stream) return;
       begin_stream();
       {
-        json line = {{"status", "downloading " + file_}, {"digest", key_}, {"completed", e.completed}};
+        json line = {{"status", "downloading " + file_}, {"completed", e.completed}};
         if (e.total > 0) line["total"] = e.total;
         write_line(json_text(line));
       }

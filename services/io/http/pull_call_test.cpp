@@ -103,7 +103,8 @@ TEST_CASE("/api/pull downloads into the store, streamed and not") {
     REQUIRE(lines.size() >= 5);
     CHECK(lines.front() == json{{"status", "pulling manifest"}});
     CHECK(lines[1]["status"] == "downloading tiny.gguf");
-    CHECK(lines[1]["digest"] == s.files.url("/files/tiny.gguf"));
+    // Ollama's digest is the blob's "sha256:..."; ours is only known at the end.
+    CHECK_FALSE(lines[1].contains("digest"));
     const json& last_progress = lines[lines.size() - 4];
     CHECK(last_progress["completed"] == fs::file_size(s.files.model()));
     CHECK(last_progress["total"] == fs::file_size(s.files.model()));
