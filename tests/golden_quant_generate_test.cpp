@@ -24,6 +24,7 @@
 #include "llmos/driver/device.hpp"
 #include "llmos/engine/engine.hpp"
 #include "llmos/engine/model.hpp"
+#include "golden_compare.hpp"
 #include "llmos/gguf/gguf_file.hpp"
 #include "shared_dir.hpp"
 
@@ -70,15 +71,6 @@ std::unique_ptr<engine::Model> load(const std::string& model_rel, std::string* u
   auto m = engine::load_model(std::move(*file), std::move(*drv), mopts);
   REQUIRE_MESSAGE(m.ok(), m.status().to_string());
   return std::move(*m);
-}
-
-std::vector<double> softmax(const float* logits, int n) {
-  const float mx = *std::max_element(logits, logits + n);
-  std::vector<double> p(static_cast<size_t>(n));
-  double sum = 0;
-  for (int i = 0; i < n; ++i) sum += p[size_t(i)] = std::exp(double(logits[i]) - mx);
-  for (auto& v : p) v /= sum;
-  return p;
 }
 
 // Teacher-forced forward of `cases` (indices into golden["cases"]) in one step
@@ -133,7 +125,7 @@ void teacher_forced(engine::Model& model, const nlohmann::json& golden, const st
     const auto& c = golden["cases"][s.c];
     const auto gen = c["generated_ids"].get<std::vector<int32_t>>();
     for (size_t step = 0; step < gen.size(); ++step) {
-      const auto p = softmax(logits.data() + (size_t(s.first_output) + step) * size_t(cfg.n_vocab), cfg.n_vocab);
+      const auto p = golden::softmax(logits.data() + (size_t(s.first_output) + step) * size_t(cfg.n_vocab), cfg.n_vocab);
       double dev = 0;
       for (const auto& pair : c["step_top5_probs"][step])
         dev = std::max(dev, std::fabs(p[size_t(pair[0].get<int>())] - pair[1].get<double>()));
