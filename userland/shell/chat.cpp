@@ -1,10 +1,12 @@
 // `llmos chat NAME`: a conversation with a loaded model. With the system's
 // HTTP API up, each line is a user message: the whole conversation goes as
 // messages to /v1/chat/completions, where llmos-io renders the model's chat
-// template (or the one it was loaded with), and the reply joins the history
-// kept here. With --session/--continue (or no HTTP API) each line continues
-// a raw-text conversation that lives in the memory service as a session (its
-// tokens), so it can be saved under a name and restored later.
+// template (or the one it was loaded with); with --chat-template-file the
+// chat renders that file itself and sends the prompt's token ids to
+// /v1/completions (ChatConversation). With --session/--continue (or no HTTP
+// API) each line continues a raw-text conversation that lives in the memory
+// service as a session (its tokens), so it can be saved under a name and
+// restored later.
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "chat_conversation.hpp"
 #include "chat_http.hpp"
 #include "line_editor.hpp"
 #include "llmos/client/client.hpp"
@@ -33,12 +36,17 @@ const char* kChatHelp =
     "  /sessions       list saved sessions\n"
     "  /exit           leave (or Ctrl-D); Ctrl-C stops a reply\n";
 
+void print_text(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int run_chat(int argc, char** argv) {
   client::GenerateOptions g;
   int64_t seed = -1;
-  std::string session;
+  std::string session, template_file;
   bool resume = false;
   po::options_description opts("llmos chat options");
   opts.add_options()
@@ -48,7 +56,10 @@ int run_chat(int argc, char** argv) {
       ("temperature", po::value(&g.sampling.temperature)->default_value(0.8f, "0.8"), "0 = greedy")
       ("seed", po::value(&seed)->default_value(-1), "random seed; -1 picks one per reply")
       ("continue", po::bool_switch(&resume), "continue the current raw-text session instead of starting a conversation")
-      ("session", po::value(&session), "continue (and keep saving to) this saved raw-text session");
+      ("session", po::value(&session), "continue (and keep saving to) this saved raw-text session")
+      ("chat-template-file", po::value(&template_file),
+       "Jinja chat template to render the conversation with instead of the model's (rendered here, "
+       "with the model's vocabulary; needs the HTTP API)");
   po::positional_options_description pos;
   pos.add("model", 1);
   po::variables_map vm;
@@ -67,6 +78,10 @@ int run_chat(int argc, char** argv) {
     std::fprintf(stderr, "llmos chat: a model name is required (llmos chat NAME)\n");
     return 2;
   }
+  if (!template_file.empty() && (resume || !session.empty())) {
+    std::fprintf(stderr, "llmos chat: --chat-template-file renders messages; --session and --continue are raw text\n");
+    return 2;
+  }
   if (seed >= 0) g.fix_seed(uint64_t(seed));
   auto dir = client::runtime_dir();
   if (!dir.ok() || !client::running_kernel_pid(*dir)) {
@@ -81,12 +96,24 @@ int run_chat(int argc, char** argv) {
   // Messages through the chat template, unless a raw-text session was asked
   // for (or the system serves no HTTP API).
   const std::optional<std::string> url = session.empty() && !resume ? client::http_url(*dir) : std::nullopt;
-  nlohmann::json history = nlohmann::json::array();
-  ChatTurnOptions turn;
-  turn.model = g.model;
-  turn.max_tokens = int(g.max_tokens);
-  turn.temperature = g.sampling.temperature;
-  turn.seed = seed;
+  if (!url && !template_file.empty()) {
+    std::fprintf(stderr, "llmos chat: --chat-template-file needs the system's HTTP API (llmos up --http ADDR:PORT)\n");
+    return 1;
+  }
+  std::optional<ChatConversation> conversation;
+  if (url) {
+    ChatTurnOptions turn;
+    turn.model = g.model;
+    turn.max_tokens = int(g.max_tokens);
+    turn.temperature = g.sampling.temperature;
+    turn.seed = seed;
+    conversation.emplace(*dir, *url, turn);
+    // A template that cannot be rendered is said now, before the chat starts.
+    if (Status st = template_file.empty() ? Status() : conversation->use_template_file(template_file); !st.ok()) {
+      std::fprintf(stderr, "llmos chat: %s\n", st.message().c_str());
+      return 1;
+    }
+  }
   // Without --session the conversation is the session "current", which
   // `llmos session save NAME` keeps and `llmos session restore NAME` replaces.
   const std::string work = session.empty() ? std::string(kCurrentSession) : session;
@@ -95,8 +122,10 @@ int run_chat(int argc, char** argv) {
   LineEditor editor;
   const bool tty = ::isatty(STDIN_FILENO);
   if (tty) {
-    std::printf("chatting with '%s'%s (/help for commands)\n", g.model.c_str(),
-                url ? " in its chat template" : " (raw text, no chat template)");
+    const std::string how = !url                    ? std::string(" (raw text, no chat template)")
+                            : template_file.empty() ? std::string(" in its chat template")
+                                                    : " in the chat template of " + template_file;
+    std::printf("chatting with '%s'%s (/help for commands)\n", g.model.c_str(), how.c_str());
   }
   int rc = 0;
   for (;;) {
@@ -109,7 +138,7 @@ int run_chat(int argc, char** argv) {
       auto w = split_words(*line, &error);
       Status st;
       if (w[0] == "/exit" || w[0] == "/quit") break;
-      if (url && (w[0] == "/save" || w[0] == "/restore")) {
+      if (conversation && (w[0] == "/save" || w[0] == "/restore")) {
         std::fprintf(stderr, "llmos chat: %s keeps raw-text sessions; start one with --session NAME\n", w[0].c_str());
         continue;
       }
@@ -135,21 +164,11 @@ int run_chat(int argc, char** argv) {
     }
     g_chat_cancel.store(false);
     auto previous = std::signal(SIGINT, on_sigint);
-    if (url) {
-      history.push_back({{"role", "user"}, {"content", *line}});
-      auto reply = chat_turn(
-          *url, turn, history,
-          [](std::string_view text) {
-            std::fwrite(text.data(), 1, text.size(), stdout);
-            std::fflush(stdout);
-          },
-          &g_chat_cancel);
+    if (conversation) {
+      auto reply = conversation->turn(*line, print_text, &g_chat_cancel);
       std::signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous);
       std::fputs("\n", stdout);
-      if (reply.ok()) {
-        history.push_back({{"role", "assistant"}, {"content", *reply}});
-      } else {
-        history.erase(history.size() - 1);  // the turn did not happen
+      if (!reply.ok()) {
         std::fprintf(stderr, "llmos chat: %s\n", reply.status().message().c_str());
         rc = 1;
       }
@@ -157,12 +176,7 @@ int run_chat(int argc, char** argv) {
     }
     g.prompt = *line;
     auto r = io->generate(
-        g,
-        [](std::string_view text, std::span<const uint32_t>) {
-          std::fwrite(text.data(), 1, text.size(), stdout);
-          std::fflush(stdout);
-        },
-        &g_chat_cancel);
+        g, [](std::string_view text, std::span<const uint32_t>) { print_text(text); }, &g_chat_cancel);
     std::signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous);
     std::fputs("\n", stdout);
     if (!r.ok()) {

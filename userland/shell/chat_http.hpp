@@ -1,13 +1,17 @@
-// ChatHttp: one turn of `llmos chat` sent as messages to the running system's
-// /v1/chat/completions (llmos-io renders the model's chat template, the same
-// path every chat request takes) and streamed back. The caller keeps the
-// conversation. One blocking connection per turn; used by one thread.
+// ChatHttp: one turn of `llmos chat` sent to the running system's HTTP API and
+// streamed back: as messages to /v1/chat/completions (llmos-io renders the
+// model's chat template, the same path every chat request takes), or, when the
+// chat renders a --chat-template-file itself, as prompt token ids to
+// /v1/completions. The caller keeps the conversation. One blocking connection
+// per request; used by one thread.
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "llmos/common/status.hpp"
 
@@ -29,5 +33,13 @@ struct ChatTurnOptions {
 Result<std::string> chat_turn(const std::string& base_url, const ChatTurnOptions& options,
                               const nlohmann::json& messages, const std::function<void(std::string_view)>& on_text,
                               const std::atomic<bool>* cancel);
+
+// The same for a prompt already rendered and tokenized here: `prompt_ids` go
+// as /v1/completions' `prompt` (token ids, used as given, as llama.cpp's server
+// takes them).
+Result<std::string> completion_turn(const std::string& base_url, const ChatTurnOptions& options,
+                                    const std::vector<int32_t>& prompt_ids,
+                                    const std::function<void(std::string_view)>& on_text,
+                                    const std::atomic<bool>* cancel);
 
 }  // namespace llmos::shell
