@@ -3,10 +3,11 @@
 // messages to /v1/chat/completions, where llmos-io renders the model's chat
 // template (or the one it was loaded with); with --chat-template-file the
 // chat renders that file itself and sends the prompt's token ids to
-// /v1/completions (ChatConversation). With --session/--continue (or no HTTP
-// API) each line continues a raw-text conversation that lives in the memory
-// service as a session (its tokens), so it can be saved under a name and
-// restored later.
+// /v1/completions (ChatConversation). /save and /restore keep such a
+// conversation as its messages and template (ChatSaves). With
+// --session/--continue (or no HTTP API) each line continues a raw-text
+// conversation that lives in the memory service as a session (its tokens),
+// so it can be saved under a name and restored later.
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +18,7 @@
 
 #include "chat_conversation.hpp"
 #include "chat_http.hpp"
+#include "chat_saves.hpp"
 #include "line_editor.hpp"
 #include "llmos/client/client.hpp"
 #include "llmos/client/system.hpp"
@@ -30,10 +32,18 @@ namespace po = boost::program_options;
 std::atomic<bool> g_chat_cancel{false};
 void on_sigint(int) { g_chat_cancel.store(true); }
 
-const char* kChatHelp =
-    "  /save NAME      keep the conversation so far as session NAME\n"
+const char* kTemplateHelp =
+    "  /save NAME      keep this conversation as chat NAME: its messages, and the\n"
+    "                  --chat-template-file's name and text (none: the model's own\n"
+    "                  template), in the runtime directory's chats/ folder\n"
+    "  /restore NAME   continue chat NAME instead: its messages, rendered with the\n"
+    "                  template it was saved with\n"
+    "  /chats          list saved chats         /sessions   list raw-text sessions\n"
+    "  /exit           leave (or Ctrl-D); Ctrl-C stops a reply\n";
+const char* kRawHelp =
+    "  /save NAME      keep the conversation so far (its tokens) as session NAME\n"
     "  /restore NAME   continue session NAME instead\n"
-    "  /sessions       list saved sessions\n"
+    "  /sessions       list saved sessions      /chats      list saved chats\n"
     "  /exit           leave (or Ctrl-D); Ctrl-C stops a reply\n";
 
 void print_text(std::string_view text) {
@@ -71,7 +81,10 @@ int run_chat(int argc, char** argv) {
     return 2;
   }
   if (vm.count("help")) {
-    std::cout << "usage: llmos chat NAME [options]\n" << opts << "in the chat:\n" << kChatHelp;
+    std::cout << "usage: llmos chat NAME [options]\n"
+              << opts << "in the chat (messages through the chat template):\n"
+              << kTemplateHelp << "in a raw-text chat (--session, --continue, or no HTTP API):\n"
+              << kRawHelp;
     return 0;
   }
   if (g.model.empty()) {
@@ -138,12 +151,15 @@ int run_chat(int argc, char** argv) {
       auto w = split_words(*line, &error);
       Status st;
       if (w[0] == "/exit" || w[0] == "/quit") break;
-      if (conversation && (w[0] == "/save" || w[0] == "/restore")) {
-        std::fprintf(stderr, "llmos chat: %s keeps raw-text sessions; start one with --session NAME\n", w[0].c_str());
-        continue;
-      }
       if (w[0] == "/help") {
-        std::fputs(kChatHelp, stdout);
+        std::fputs(conversation ? kTemplateHelp : kRawHelp, stdout);
+      } else if (w[0] == "/save" && w.size() == 2 && conversation) {
+        st = conversation->save(w[1]);
+        if (st.ok()) std::printf("saved as chat '%s' (%zu messages)\n", w[1].c_str(), conversation->messages());
+      } else if (w[0] == "/restore" && w.size() == 2 && conversation) {
+        auto said = conversation->restore(w[1]);
+        if (said.ok()) std::printf("%s\n", said->c_str());
+        st = said.status();
       } else if (w[0] == "/save" && w.size() == 2) {
         st = io->copy_session(work, w[1]);
         if (st.ok()) std::printf("saved as session '%s'\n", w[1].c_str());
@@ -156,6 +172,8 @@ int run_chat(int argc, char** argv) {
           for (const auto& s : *list) std::printf("  %-24s %-16s %u tokens\n", s.name.c_str(), s.model.c_str(), s.tokens);
         }
         st = list.status();
+      } else if (w[0] == "/chats") {
+        for (const auto& name : list_chats(*dir)) std::printf("  %s\n", name.c_str());
       } else {
         std::fprintf(stderr, "unknown chat command '%s' (/help)\n", w[0].c_str());
       }

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "chat_saves.hpp"
 #include "llmos/client/client.hpp"
 #include "llmos/http/model_text.hpp"
 #include "llmos/jinja/template.hpp"
@@ -80,6 +81,34 @@ Result<std::string> ChatConversation::turn(const std::string& line,
   messages.push_back({{"role", "assistant"}, {"content", *reply}});
   history_ = std::move(messages);
   return reply;
+}
+
+Status ChatConversation::save(const std::string& name) const {
+  SavedChat chat;
+  chat.model = options_.model;
+  chat.template_file = template_file_;
+  chat.template_source = template_source_;
+  chat.messages = history_;
+  return save_chat(runtime_dir_, name, chat);
+}
+
+Result<std::string> ChatConversation::restore(const std::string& name) {
+  LLMOS_ASSIGN_OR_RETURN(SavedChat chat, load_chat(runtime_dir_, name));
+  if (!chat.template_file.empty()) {
+    // The text it was rendered with, even if the file has changed since.
+    LLMOS_RETURN_IF_ERROR(use_template(chat.template_file, std::move(chat.template_source)));
+  } else {
+    text_.reset();
+    template_file_.clear();
+    template_source_.clear();
+  }
+  history_ = std::move(chat.messages);
+  std::string said = "continuing chat '" + name + "' (" + std::to_string(history_.size()) + " messages, " +
+                     (template_file_.empty() ? std::string("the model's chat template")
+                                             : "chat template file '" + template_file_ + "'") +
+                     ")";
+  if (chat.model != options_.model) said += "; it was saved with model '" + chat.model + "'";
+  return said;
 }
 
 }  // namespace llmos::shell

@@ -4,7 +4,8 @@
 // that file here, with the model's own vocabulary read from the file the
 // system loaded, exactly as llmos-io would for a model loaded with it
 // (http::chat_prompt_ids), and sends the prompt as token ids to
-// /v1/completions. One per chat; single-threaded.
+// /v1/completions. Saves and restores itself as a ChatSaves file (messages and
+// template). One per chat; single-threaded.
 #pragma once
 #include <atomic>
 #include <filesystem>
@@ -25,8 +26,8 @@ namespace llmos::shell {
 
 class ChatConversation {
  public:
-  // `runtime_dir`: the system's (its kernel names the model's file).
-  // `base_url`: its HTTP API.
+  // `runtime_dir`: the system's (its kernel names the model's file; saves go
+  // to its chats/ folder). `base_url`: its HTTP API.
   ChatConversation(std::filesystem::path runtime_dir, std::string base_url, ChatTurnOptions options);
   ~ChatConversation();
 
@@ -40,6 +41,13 @@ class ChatConversation {
   // the reply joins the conversation. A failed turn leaves it as it was.
   Result<std::string> turn(const std::string& line, const std::function<void(std::string_view)>& on_text,
                            const std::atomic<bool>* cancel);
+
+  // Keeps the messages and the template (file name and text) as NAME.
+  Status save(const std::string& name) const;
+  // Continues the conversation saved as NAME: its messages, rendered with the
+  // template it was saved with (the file's text as saved, or the server's).
+  // Returns a line saying what was restored.
+  Result<std::string> restore(const std::string& name);
 
   size_t messages() const { return history_.size(); }
   // The template file rendered here; "" = the server renders the model's.
