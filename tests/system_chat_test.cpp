@@ -1,8 +1,11 @@
 // `llmos chat` against a running system's HTTP API: /save and /restore of a
 // template-mode conversation (its messages and template, in the runtime
 // directory's chats/ folder) resume it exactly, with the server's template or
-// a --chat-template-file.
+// a --chat-template-file; and the API key (--api-key or LLMOS_API_KEY) that a
+// system started with --api-keys asks for, refused clearly without it.
 #include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -28,9 +31,9 @@ json user(const std::string& text) { return {{"role", "user"}, {"content", text}
 json assistant(const std::string& text) { return {{"role", "assistant"}, {"content", text}}; }
 
 // The greedy chat reply of the API to `messages`.
-std::string api_reply(Connection& c, const std::string& model, const json& messages) {
+std::string api_reply(Connection& c, const std::string& model, const json& messages, const std::string& auth = "") {
   auto r = c.post("/v1/chat/completions",
-                  json{{"model", model}, {"messages", messages}, {"max_tokens", 16}, {"temperature", 0}});
+                  json{{"model", model}, {"messages", messages}, {"max_tokens", 16}, {"temperature", 0}}, auth);
   REQUIRE_MESSAGE(r.status == 200, r.body);
   return r.js()["choices"][0]["message"]["content"].get<std::string>();
 }
@@ -109,6 +112,55 @@ TEST_CASE("/save and /restore keep a template-mode conversation: its messages an
   const std::string reply4 = chatml_reply(
       sys, c, "plain", json::array({user("Once upon a time"), assistant(reply3), user("The cat")}));
   CHECK_MESSAGE(fourth.out.find(reply4 + "\n") != std::string::npos, fourth.out);
+}
+
+TEST_CASE("llmos chat sends the API key a system with --api-keys asks for") {
+  const std::string keys = write_file(std::filesystem::temp_directory_path() /
+                                          ("llmos-chat-keys-" + std::to_string(::getpid()) + ".txt"),
+                                      "user-key\nadmin:admin-key\n");
+  ::unsetenv("LLMOS_API_KEY");
+  System sys({"--http", "127.0.0.1:0", "--api-keys", keys});
+  REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
+  const uint16_t port = sys.http_port();
+  REQUIRE(port != 0);
+  auto load = sys.llmos({"load", stories_model(), "--name", "stories"});
+  REQUIRE_MESSAGE(load.exit_code == 0, load.err);
+  Connection c(port);
+  const std::string reply = api_reply(c, "stories", json::array({user("Once upon a time")}), "Bearer user-key");
+
+  // Without a key, or with a wrong one: one clear error before the chat starts.
+  auto none = chat({"stories"}, "Once upon a time\n");
+  CHECK(none.exit_code == 1);
+  CHECK_MESSAGE(none.err.find("missing API key") != std::string::npos, none.err);
+  CHECK(none.err.find("--api-key KEY or the environment variable LLMOS_API_KEY") != std::string::npos);
+  CHECK(none.out.find(reply) == std::string::npos);
+  auto wrong = chat({"stories", "--api-key", "nope"}, "Once upon a time\n");
+  CHECK(wrong.exit_code == 1);
+  CHECK_MESSAGE(wrong.err.find("invalid API key") != std::string::npos, wrong.err);
+
+  // With it, from the option or the environment, the chat works.
+  auto with_option = chat({"stories", "--api-key", "user-key"}, "Once upon a time\n");
+  REQUIRE_MESSAGE(with_option.exit_code == 0, with_option.err);
+  CHECK_MESSAGE(with_option.out.find(reply + "\n") != std::string::npos, with_option.out);
+  ::setenv("LLMOS_API_KEY", "user-key", 1);
+  auto with_env = chat({"stories"}, "Once upon a time\n");
+  const std::string chatml = write_file(sys.dir() / "chatml.jinja", kChatMl);
+  auto with_template = chat({"stories", "--chat-template-file", chatml}, "Once upon a time\n");
+  ::unsetenv("LLMOS_API_KEY");
+  REQUIRE_MESSAGE(with_env.exit_code == 0, with_env.err);
+  CHECK_MESSAGE(with_env.out.find(reply + "\n") != std::string::npos, with_env.out);
+  // The rendered prompt goes to /v1/completions with the key too.
+  REQUIRE_MESSAGE(with_template.exit_code == 0, with_template.err);
+  auto t = sys.llmos({"tokenize", "--model", stories_model(), "--json", "--bos", "--",
+                      "<|im_start|>user\nOnce upon a time<|im_end|>\n<|im_start|>assistant\n"});
+  REQUIRE(t.exit_code == 0);
+  auto r = c.post("/v1/completions", json{{"model", "stories"}, {"prompt", json::parse(t.out)["ids"]},
+                                          {"max_tokens", 16}, {"temperature", 0}},
+                  "Bearer user-key");
+  REQUIRE(r.status == 200);
+  CHECK_MESSAGE(with_template.out.find(r.js()["choices"][0]["text"].get<std::string>() + "\n") != std::string::npos,
+                with_template.out);
+  std::filesystem::remove(keys);
 }
 
 }  // namespace

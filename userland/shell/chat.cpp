@@ -14,6 +14,7 @@
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "chat_conversation.hpp"
@@ -56,7 +57,7 @@ void print_text(std::string_view text) {
 int run_chat(int argc, char** argv) {
   client::GenerateOptions g;
   int64_t seed = -1;
-  std::string session, template_file;
+  std::string session, template_file, api_key;
   bool resume = false;
   po::options_description opts("llmos chat options");
   opts.add_options()
@@ -69,7 +70,9 @@ int run_chat(int argc, char** argv) {
       ("session", po::value(&session), "continue (and keep saving to) this saved raw-text session")
       ("chat-template-file", po::value(&template_file),
        "Jinja chat template to render the conversation with instead of the model's (rendered here, "
-       "with the model's vocabulary; needs the HTTP API)");
+       "with the model's vocabulary; needs the HTTP API)")
+      ("api-key", po::value(&api_key),
+       "key for a system started with --api-keys (default: $LLMOS_API_KEY)");
   po::positional_options_description pos;
   pos.add("model", 1);
   po::variables_map vm;
@@ -94,6 +97,9 @@ int run_chat(int argc, char** argv) {
   if (!template_file.empty() && (resume || !session.empty())) {
     std::fprintf(stderr, "llmos chat: --chat-template-file renders messages; --session and --continue are raw text\n");
     return 2;
+  }
+  if (api_key.empty()) {
+    if (const char* env = std::getenv("LLMOS_API_KEY")) api_key = env;
   }
   if (seed >= 0) g.fix_seed(uint64_t(seed));
   auto dir = client::runtime_dir();
@@ -120,9 +126,13 @@ int run_chat(int argc, char** argv) {
     turn.max_tokens = int(g.max_tokens);
     turn.temperature = g.sampling.temperature;
     turn.seed = seed;
+    turn.api_key = api_key;
+    // A missing or wrong key, or a template that cannot be rendered, is said
+    // now, before the chat starts.
+    Status st = check_api_key(*url, turn);
     conversation.emplace(*dir, *url, turn);
-    // A template that cannot be rendered is said now, before the chat starts.
-    if (Status st = template_file.empty() ? Status() : conversation->use_template_file(template_file); !st.ok()) {
+    if (st.ok() && !template_file.empty()) st = conversation->use_template_file(template_file);
+    if (!st.ok()) {
       std::fprintf(stderr, "llmos chat: %s\n", st.message().c_str());
       return 1;
     }

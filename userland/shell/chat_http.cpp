@@ -7,6 +7,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <optional>
 
 namespace llmos::shell {
@@ -98,7 +100,7 @@ struct Answer {
 using PieceOf = std::function<std::optional<std::string>(const json& event)>;
 
 Result<Answer> send(const std::string& base_url, bhttp::verb verb, const std::string& target, const json* body,
-                    const PieceOf& piece_of,
+                    const std::string& api_key, const PieceOf& piece_of,
                     const std::function<void(std::string_view)>& on_text, const std::atomic<bool>* cancel) {
   LLMOS_ASSIGN_OR_RETURN(Endpoint ep, parse_url(base_url));
   net::io_context io;
@@ -118,6 +120,7 @@ Result<Answer> send(const std::string& base_url, bhttp::verb verb, const std::st
 
   bhttp::request<bhttp::string_body> req{verb, target, 11};
   req.set(bhttp::field::host, ep.host + ":" + ep.port);
+  if (!api_key.empty()) req.set(bhttp::field::authorization, "Bearer " + api_key);
   if (body) {
     req.set(bhttp::field::content_type, "application/json");
     req.body() = body->dump();
@@ -131,7 +134,9 @@ Result<Answer> send(const std::string& base_url, bhttp::verb verb, const std::st
 
   boost::beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::buffer_body> parser;
-  parser.body_limit(boost::none);
+  // No limit; not boost::none, which Boost 1.74 refuses any Content-Length
+  // body with (an error answer's): the limit is compared as an optional.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   ec = runner.run([&](auto handler) { bhttp::async_read_header(stream, buffer, parser, handler); });
   answer.cancelled = runner.cancelled();
   if (answer.cancelled) return answer;
@@ -178,9 +183,13 @@ Result<Answer> send(const std::string& base_url, bhttp::verb verb, const std::st
   return answer;
 }
 
-// The server's error answer as a Status: its message.
+// The server's error answer as a Status: its message, and for a 401 how the
+// chat gives a key.
 Status answer_error(const Answer& a) {
   std::string message = error_message(a.status, a.text);
+  if (a.status == 401) {
+    message += " (give llmos chat the key with --api-key KEY or the environment variable LLMOS_API_KEY)";
+  }
   const ErrorCode code = a.status == 404   ? ErrorCode::kNotFound
                          : a.status == 400 ? ErrorCode::kInvalidArgument
                                            : ErrorCode::kFailed;
@@ -191,7 +200,8 @@ Status answer_error(const Answer& a) {
 Result<std::string> generate(const std::string& base_url, const std::string& target, const json& body,
                              const ChatTurnOptions& options, const PieceOf& piece_of,
                              const std::function<void(std::string_view)>& on_text, const std::atomic<bool>* cancel) {
-  LLMOS_ASSIGN_OR_RETURN(Answer a, send(base_url, bhttp::verb::post, target, &body, piece_of, on_text, cancel));
+  LLMOS_ASSIGN_OR_RETURN(Answer a, send(base_url, bhttp::verb::post, target, &body, options.api_key, piece_of,
+                                        on_text, cancel));
   if (a.cancelled || a.status == 200) return std::move(a.text);
   return answer_error(a);
 }
@@ -236,6 +246,13 @@ Result<std::string> completion_turn(const std::string& base_url, const ChatTurnO
   body["prompt"] = prompt_ids;
   return generate(base_url, "/v1/completions", body, options,
                   [](const json& e) { return choice_text(e, nullptr, "text"); }, on_text, cancel);
+}
+
+Status check_api_key(const std::string& base_url, const ChatTurnOptions& options) {
+  LLMOS_ASSIGN_OR_RETURN(Answer a, send(base_url, bhttp::verb::get, "/v1/models", nullptr, options.api_key, nullptr,
+                                        nullptr, nullptr));
+  if (a.status == 200) return ok_status();
+  return answer_error(a);
 }
 
 }  // namespace llmos::shell
