@@ -32,3 +32,9 @@ target_link_libraries(llmos_system_chat_template_test PRIVATE Boost::headers)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   target_compile_options(llmos_system_chat_template_test PRIVATE -Wno-maybe-uninitialized)  # Beast's parser, as in llmos_http_test
 endif()
+llmos_add_system_test(system_chat_test)
+target_include_directories(llmos_system_chat_test PRIVATE ${CMAKE_SOURCE_DIR}/services/io/http)
+target_link_libraries(llmos_system_chat_test PRIVATE Boost::headers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  target_compile_options(llmos_system_chat_test PRIVATE -Wno-maybe-uninitialized)  # Beast's parser, as in llmos_http_test
+endif()

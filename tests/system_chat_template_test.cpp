@@ -5,7 +5,9 @@
 // prompt token count equals `llmos tokenize` of the rendered prompt, and its
 // greedy text equals a completion sent those very token ids. A template that
 // cannot be rendered is said at load; the model still serves completions.
-// `llmos chat` goes the same way, keeping the conversation across turns.
+// `llmos chat` goes the same way, keeping the conversation across turns; with
+// --chat-template-file it renders the file itself and the prompt tokens the
+// server counts are the rendering's, tokenized.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -40,6 +42,33 @@ std::vector<int32_t> tokenize(System& sys, const std::string& text) {
   auto r = sys.llmos({"tokenize", "--model", stories_model(), "--json", "--bos", "--", text});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   return json::parse(r.out)["ids"].get<std::vector<int32_t>>();
+}
+
+// kChatMl's rendering of `messages` with the generation prompt.
+std::string chatml(const json& messages) {
+  std::string out;
+  for (const auto& m : messages) {
+    out += "<|im_start|>" + m["role"].get<std::string>() + "\n" + m["content"].get<std::string>() + "<|im_end|>\n";
+  }
+  return out + "<|im_start|>assistant\n";
+}
+
+// The prompt tokens of every generation the HTTP API has completed (/metrics).
+uint64_t prompt_tokens_total(Connection& c) {
+  auto r = c.send(http::testing::bhttp::verb::get, "/metrics");
+  REQUIRE(r.status == 200);
+  const std::string name = "\nllmos_prompt_tokens_total ";
+  const size_t at = r.body.find(name);
+  REQUIRE_MESSAGE(at != std::string::npos, r.body);
+  return std::stoull(r.body.substr(at + name.size()));
+}
+
+// The greedy completion of `ids`.
+std::string complete(Connection& c, const std::vector<int32_t>& ids, int max_tokens) {
+  auto r = c.post("/v1/completions",
+                  json{{"model", "stories"}, {"prompt", ids}, {"max_tokens", max_tokens}, {"temperature", 0}});
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  return r.js()["choices"][0]["text"].get<std::string>();
 }
 
 // The chat request's prompt is the template's rendering: same token count as
@@ -109,6 +138,61 @@ TEST_CASE("llmos load --chat-template-file: chat through the system gets the pro
                                                      {"max_tokens", 20}, {"temperature", 0}});
   REQUIRE(alone.status == 200);
   CHECK(alone.js()["choices"][0]["message"]["content"] != reply2);
+}
+
+TEST_CASE("llmos chat --chat-template-file: the server receives the file's rendering, tokenized") {
+  System sys({"--http", "127.0.0.1:0"});
+  REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
+  const uint16_t port = sys.http_port();
+  REQUIRE(port != 0);
+  const std::string chatml_file = write_file(sys.dir() / "chatml.jinja", kChatMl);
+  // Loaded without a template: stories260K has none, so the server alone
+  // would build the plain "User: ..." prompt.
+  auto load = sys.llmos({"load", stories_model(), "--name", "stories"});
+  REQUIRE_MESSAGE(load.exit_code == 0, load.err);
+  Connection c(port);
+
+  const uint64_t before = prompt_tokens_total(c);
+  auto chat = run_with_input(
+      {kLlmos, "chat", "stories", "--chat-template-file", chatml_file, "--temperature", "0", "-n", "20"},
+      "Once upon a time\nThe cat\n");
+  REQUIRE_MESSAGE(chat.exit_code == 0, chat.err);
+  const uint64_t received = prompt_tokens_total(c) - before;
+
+  // Each turn's prompt is the template's rendering of the conversation so far.
+  json messages = json::array({{{"role", "user"}, {"content", "Once upon a time"}}});
+  const std::vector<int32_t> ids1 = tokenize(sys, chatml(messages));
+  const std::string reply1 = complete(c, ids1, 20);
+  messages.push_back({{"role", "assistant"}, {"content", reply1}});
+  messages.push_back({{"role", "user"}, {"content", "The cat"}});
+  const std::vector<int32_t> ids2 = tokenize(sys, chatml(messages));
+  const std::string reply2 = complete(c, ids2, 20);
+  CHECK(received == ids1.size() + ids2.size());
+  const size_t at1 = chat.out.find(reply1 + "\n");
+  REQUIRE_MESSAGE(at1 != std::string::npos, chat.out);
+  CHECK_MESSAGE(chat.out.find(reply2 + "\n", at1 + reply1.size()) != std::string::npos, chat.out);
+  // The server's own chat prompt for the first turn is another one.
+  auto plain = c.post("/v1/chat/completions", json{{"model", "stories"},
+                                                    {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+                                                    {"max_tokens", 1}});
+  REQUIRE(plain.status == 200);
+  CHECK(plain.js()["usage"]["prompt_tokens"] != ids1.size());
+
+  // A template that cannot be rendered, or a file that cannot be read, is one
+  // error naming it before the chat starts: nothing is generated.
+  const std::string broken = write_file(sys.dir() / "broken.jinja", "{{ messages[0].content | nosuch }}\n");
+  const uint64_t quiet = prompt_tokens_total(c);
+  auto bad = run_with_input({kLlmos, "chat", "stories", "--chat-template-file", broken}, "Once upon a time\n");
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(bad.err.find("chat template file '" + broken + "' cannot be rendered: unknown filter 'nosuch' "
+                             "(template line 1)") != std::string::npos,
+                bad.err);
+  auto missing = run_with_input({kLlmos, "chat", "stories", "--chat-template-file", "/no/such.jinja"}, "Once\n");
+  CHECK(missing.exit_code == 1);
+  CHECK_MESSAGE(missing.err.find("cannot read chat template file '/no/such.jinja'") != std::string::npos, missing.err);
+  auto raw = run_with_input({kLlmos, "chat", "stories", "--chat-template-file", chatml_file, "--continue"}, "Once\n");
+  CHECK(raw.exit_code == 2);
+  CHECK(prompt_tokens_total(c) == quiet);
 }
 
 TEST_CASE("admin load with chat_template_file; a template that cannot be rendered fails at load, not the model") {

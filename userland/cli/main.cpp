@@ -37,7 +37,7 @@ void usage(std::FILE* out) {
       "  stats [--json]                     counters of the running system\n"
       "  session list|save NAME|restore NAME|delete NAME|copy FROM TO\n"
       "                                     saved conversations\n"
-      "  chat NAME [--continue] [--session S]\n"
+      "  chat NAME [--continue] [--session S] [--chat-template-file FILE] [--api-key KEY]\n"
       "                                     a conversation with a model\n"
       "  shell                              the interactive shell (also `llmos` alone on a terminal)\n"
       "\n"

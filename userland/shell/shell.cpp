@@ -29,7 +29,8 @@ const char* kHelp =
     "  load PATH [--name N] [--ctx N] [--threads N] [--device cpu|cuda|auto]\n"
     "  unload NAME                ps [--json]            stats [--json]\n"
     "  generate NAME PROMPT [--max-tokens N] [--temperature T] [--seed S] [--priority P] [--json]\n"
-    "  chat NAME [--continue]     a conversation (/save NAME, /restore NAME, /exit)\n"
+    "  chat NAME [--continue] [--chat-template-file FILE] [--api-key KEY]\n"
+    "                             a conversation (/save NAME, /restore NAME, /exit)\n"
     "  session list|save NAME|restore NAME|delete NAME|copy FROM TO\n"
     "  help                       exit (or Ctrl-D)\n"
     "Tab completes commands, model names (loaded and stored), session names and files; Ctrl-C stops a generation.\n";

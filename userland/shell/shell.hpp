@@ -20,8 +20,9 @@ int run_shell(const CommandTable& commands);
 // The conversation `llmos chat` works in unless given --session.
 inline constexpr const char* kCurrentSession = "current";
 
-// `llmos chat NAME [--continue] [--session S] [--temperature T] [--max-tokens N] [--seed S]`:
-// a conversation: each line continues it; /save NAME, /restore NAME, /exit.
+// `llmos chat NAME [--continue] [--session S] [--temperature T] [--max-tokens N] [--seed S]
+// [--chat-template-file FILE] [--api-key KEY]`: a conversation: each line
+// continues it; /save NAME, /restore NAME, /chats, /sessions, /exit.
 int run_chat(int argc, char** argv);
 
 // Splits a command line into words: blanks separate, '...' and "..." quote,

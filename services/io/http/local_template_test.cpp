@@ -1,7 +1,8 @@
 // --chat-template-file on the real engine (LocalBackend, synthetic model): the
 // file's template renders /apply-template and chat prompts; a template that
 // cannot be rendered is reported at load and fails chat, while completions work;
-// an unreadable file fails the load naming it.
+// an unreadable file fails the load naming it. chat_prompt_ids (what `llmos
+// chat --chat-template-file` sends) builds the chat request's very prompt.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "chat_template.hpp"
 #include "llmos/http/http_server.hpp"
 #include "llmos/http/local_backend.hpp"
+#include "llmos/http/model_text.hpp"
 #include "test_client.hpp"
 #include "tiny_model.hpp"
 
@@ -74,6 +76,46 @@ TEST_CASE("a ChatML template file renders /apply-template and the chat prompt") 
   CHECK(chat.status == 200);
   // The prompt is the rendering, tokenized (BOS first, as the vocabulary asks).
   CHECK(chat.js()["usage"]["prompt_tokens"].get<int>() > 10);
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("chat_prompt_ids: the prompt a chat request gets, sent as ids to /v1/completions") {
+  const std::string source =
+      "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+      "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+  const std::string file = write_template("chatml-ids", source);
+  Served s(file);
+  REQUIRE_MESSAGE(s.load.ok(), s.load.to_string());
+  const uint16_t port = s.start();
+  const json msgs = {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hi"}}};
+  auto text = load_model_text(testing::tiny_model_path(), file);
+  REQUIRE(text.ok());
+  auto ids = chat_prompt_ids(**text, nlohmann::ordered_json(msgs), 0);
+  REQUIRE_MESSAGE(ids.ok(), ids.status().to_string());
+  // The same template given as text renders the same ids.
+  auto same = load_model_text_with_template(testing::tiny_model_path(), source, "test template");
+  REQUIRE(same.ok());
+  CHECK(chat_prompt_ids(**same, nlohmann::ordered_json(msgs), 0).value() == *ids);
+
+  const auto chat = Connection(port).post(
+      "/v1/chat/completions", json{{"model", "tiny"}, {"messages", msgs}, {"max_tokens", 6}, {"temperature", 0}});
+  REQUIRE(chat.status == 200);
+  const auto plain = Connection(port).post(
+      "/v1/completions", json{{"model", "tiny"}, {"prompt", *ids}, {"max_tokens", 6}, {"temperature", 0}});
+  REQUIRE(plain.status == 200);
+  CHECK(chat.js()["usage"]["prompt_tokens"] == ids->size());
+  CHECK(plain.js()["usage"]["prompt_tokens"] == ids->size());
+  CHECK(chat.js()["choices"][0]["message"]["content"] == plain.js()["choices"][0]["text"]);
+
+  // No template, or one that cannot be rendered: an error naming it.
+  auto none = load_model_text_with_template(testing::tiny_model_path(), "", "test template");
+  REQUIRE(none.ok());
+  CHECK(chat_prompt_ids(**none, nlohmann::ordered_json(msgs), 0).status().code() == ErrorCode::kNotFound);
+  auto broken = load_model_text_with_template(testing::tiny_model_path(), "{% if x %}", "chat template file 'b.jinja'");
+  REQUIRE(broken.ok());
+  const Status st = chat_prompt_ids(**broken, nlohmann::ordered_json(msgs), 0).status();
+  CHECK(st.message().find("chat template file 'b.jinja' cannot be rendered") != std::string::npos);
+  CHECK(st.message().find("template line 1") != std::string::npos);
   std::filesystem::remove(file);
 }
 
