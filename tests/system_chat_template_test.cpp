@@ -12,6 +12,7 @@
 
 #include <fstream>
 
+#include "chat_test_text.hpp"
 #include "system_harness.hpp"
 #include "test_client.hpp"
 
@@ -20,16 +21,6 @@ namespace {
 
 using http::testing::Connection;
 using nlohmann::json;
-
-// A ChatML template, as Qwen and many fine-tunes carry it.
-constexpr const char* kChatMl =
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' "
-    "+ '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-std::string write_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::binary) << text;
-  return p.string();
-}
 
 const json kMessages = json::array({{{"role", "system"}, {"content", "You tell short stories."}},
                                     {{"role", "user"}, {"content", "Once upon a time"}}});

@@ -9,6 +9,7 @@
 
 #include <fstream>
 
+#include "chat_test_text.hpp"
 #include "system_harness.hpp"
 #include "test_client.hpp"
 
@@ -17,15 +18,6 @@ namespace {
 
 using http::testing::Connection;
 using nlohmann::json;
-
-constexpr const char* kChatMl =
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' "
-    "+ '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-std::string write_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::binary) << text;
-  return p.string();
-}
 
 json user(const std::string& text) { return {{"role", "user"}, {"content", text}}; }
 json assistant(const std::string& text) { return {{"role", "assistant"}, {"content", text}}; }
