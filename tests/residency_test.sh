@@ -112,6 +112,10 @@ expect_has "/api/ps has expires_at" "$res" '"expires_at":"2318-'
 res=$(post /api/chat '{"model":"t3","messages":[],"keep_alive":"0"}')
 expect_has "an empty chat with keep_alive 0 unloads" "$res" '"done_reason":"unload"'
 wait_states "" 5 && pass "t3 is gone" || fail "t3 after keep_alive 0 alone: $(states)"
+# The client socket's keep_alive, as Ollama's: 0 unloads the model after its request.
+out=$("$LLMOS" generate t1 "Once" --max-tokens 2 --keep-alive 0 2>&1) || fail "llmos generate --keep-alive 0: $out"
+wait_states "" 10 && pass "llmos generate --keep-alive 0 unloaded the model after its request" ||
+  fail "llmos generate --keep-alive 0: $(states)"
 out=$(curl -s "$BASE/metrics"); expect_has "/metrics has the expiry gauge" "$out" "llmos_model_expires_seconds"
 
 # ---- the kernel's --keep-alive

@@ -394,6 +394,7 @@ struct Generate {
   priority @3 :Priority;
   session @4 :Text;          # continue this saved session (empty: none)
   saveSession @5 :Text;      # save the conversation under this name when done
+  keepAlive @6 :Text;        # as Submit.keepAlive (Ollama's keep_alive); empty = unchanged
 }
 
 struct TextEvent {

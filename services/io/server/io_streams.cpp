@@ -32,6 +32,7 @@ void IoServer::on_generate(const ipc::DecodedMessage& m) {
   s.prompt = ipc::to_string(g.getPrompt());
   s.session = ipc::to_string(g.getSession());
   s.save_session = ipc::to_string(g.getSaveSession());
+  s.keep_alive = ipc::to_string(g.getKeepAlive());
   s.priority = ipc::from_wire(g.getPriority());
   auto sp = g.getSampling();
   s.sampling = ipc::from_wire(sp);
