@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   if (cmd == "tokenizer") return llmos::bench::run_tokenizer_bench(argc - 1, argv + 1);
   if (cmd == "pull") return llmos::bench::run_pull_bench(argc - 1, argv + 1);
   if (cmd == "load") return llmos::bench::run_load_bench(argc - 1, argv + 1);
+  if (cmd == "cold") return llmos::bench::run_cold_bench(argc - 1, argv + 1);
   std::fputs(
       "usage: llmos-bench <benchmark> [options]\n"
       "  engine --model FILE [--threads N] [--prompt-tokens P] [--gen-tokens G] [--batch B] [--json]\n"
@@ -33,7 +34,10 @@ int main(int argc, char** argv) {
       "      MB/s of a pull (download, sha256, fsync; GGUF check and store for a .gguf)\n"
       "      from an HTTP server on loopback\n"
       "  load --model FILE|NAME [--repeat R] [--json]\n"
-      "      milliseconds from a load request to the model being ready\n",
+      "      milliseconds from a load request to the model being ready\n"
+      "  cold (--model FILE|NAME | --preset NAME [--type T]) [--repeat R] [--drop-caches] [--json]\n"
+      "      milliseconds from a request for a stored model that is not loaded to its\n"
+      "      first token (file in the page cache; as root, also after dropping it)\n",
       cmd.empty() || cmd == "-h" || cmd == "--help" ? stdout : stderr);
   return cmd.empty() || cmd == "-h" || cmd == "--help" ? 0 : 2;
 }

@@ -10,7 +10,9 @@
 # keep_alive 0 unloads the model after its request, and alone unloads it; the
 # kernel's --keep-alive unloads an idle model. With a budget that fits the big
 # model and one tiny one, a model busy with a request is never evicted, and
-# when nothing can be evicted the refusal names what holds the memory.
+# when nothing can be evicted the refusal names what holds the memory. A
+# request for a model that is being unloaded waits for the unload and loads
+# it again.
 # Exit 0 pass, 1 fail, 77 skipped (no python3 or curl).
 set -uo pipefail
 LLMOS=${1:?usage: residency_test.sh LLMOS_BIN MKMODEL_BIN}
@@ -110,6 +112,10 @@ expect_has "/api/ps has expires_at" "$res" '"expires_at":"2318-'
 res=$(post /api/chat '{"model":"t3","messages":[],"keep_alive":"0"}')
 expect_has "an empty chat with keep_alive 0 unloads" "$res" '"done_reason":"unload"'
 wait_states "" 5 && pass "t3 is gone" || fail "t3 after keep_alive 0 alone: $(states)"
+# The client socket's keep_alive, as Ollama's: 0 unloads the model after its request.
+out=$("$LLMOS" generate t1 "Once" --max-tokens 2 --keep-alive 0 2>&1) || fail "llmos generate --keep-alive 0: $out"
+wait_states "" 10 && pass "llmos generate --keep-alive 0 unloaded the model after its request" ||
+  fail "llmos generate --keep-alive 0: $(states)"
 out=$(curl -s "$BASE/metrics"); expect_has "/metrics has the expiry gauge" "$out" "llmos_model_expires_seconds"
 
 # ---- the kernel's --keep-alive
@@ -140,6 +146,40 @@ expect_has "the refusal names what holds the memory" "$out" "'big:latest'"
 expect_has "and why" "$out" "request(s) in flight"
 expect_eq "nothing was evicted for it" "$(states)" "big:latest=ready t2:latest=ready"
 kill "$BG_PID" 2>/dev/null; wait "$BG_PID" 2>/dev/null; BG_PID=""
+
+# ---- a request for a model that is being unloaded waits for the unload and loads it again
+up --budget 8G || exit 1
+"$LLMOS" load big:latest --threads 1 >/dev/null || fail "load big for the unload test"
+# A streamed request that runs until its client goes away holds the unload in its drain.
+curl -s -N -o /dev/null -H 'Content-Type: application/json' \
+  -d '{"model":"big:latest","prompt":"Once upon a time","options":{"num_predict":100000,"temperature":1}}' \
+  "$BASE/api/generate" &
+BG_PID=$!
+for ((i = 0; i < 100; i++)); do
+  [ "$("$LLMOS" ps --json | python3 -c 'import json,sys; print(sum(m["active"]+m["queued"] for m in json.load(sys.stdin)["models"]))')" != "0" ] && break
+  sleep 0.1
+done
+"$LLMOS" unload big:latest >"$TMP/unload.out" 2>&1 &
+UNLOAD_PID=$!
+wait_states "big:latest=draining" 10 && pass "the unload drains the busy model" || fail "draining: $(states)"
+curl -s -o "$TMP/late" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d '{"model":"big","prompt":"Once upon a time","stream":false,"options":{"num_predict":3}}' \
+  "$BASE/api/generate" >"$TMP/late.status" &
+LATE_PID=$!
+for ((i = 0; i < 100; i++)); do
+  grep -q "model 'big:latest' is being unloaded; it loads again when it is gone" "$LLMOS_RUNTIME_DIR/llmosd.log" && break
+  sleep 0.1
+done
+grep -q "model 'big:latest' is being unloaded; it loads again" "$LLMOS_RUNTIME_DIR/llmosd.log" &&
+  pass "a request for the draining model waits" || fail "no wait for the draining model in llmosd.log"
+kill "$BG_PID" 2>/dev/null; wait "$BG_PID" 2>/dev/null; BG_PID=""  # the drain ends
+wait "$UNLOAD_PID" && pass "the unload ended" || fail "llmos unload: $(cat "$TMP/unload.out")"
+wait "$LATE_PID"
+expect_eq "the request that came while it unloaded succeeded" "$(cat "$TMP/late.status")" "200"
+expect_has "it generated" "$(cat "$TMP/late")" '"done":true'
+grep -q "loading model 'big:latest' again for 1 request(s) that came while it was unloading" \
+  "$LLMOS_RUNTIME_DIR/llmosd.log" && pass "the model loaded again once" || fail "no reload line in llmosd.log"
+expect_eq "it is loaded again" "$(states)" "big:latest=ready"
 
 "$LLMOS" down >/dev/null 2>&1; SYSTEM_UP=""
 if [ "$FAILURES" -gt 0 ]; then echo "$FAILURES check(s) failed"; exit 1; fi

@@ -8,7 +8,8 @@
 # that ignores Range; and checks that a file that is not GGUF, a SHA-256
 # mismatch and a 404 leave nothing in the store and say why. Then Ollama's
 # store endpoints of a running system, /api/pull included, with curl and the
-# official `ollama` npm client (pulls streamed and not, refused pulls).
+# official `ollama` npm client (pulls streamed and not, refused pulls), and
+# a pull refused while another process pulls the same URL.
 # Exit 0 pass, 1 fail, 77 skipped (no python3).
 set -uo pipefail
 LLMOS=${1:?usage: store_pull_test.sh LLMOS_BIN MKMODEL_BIN}
@@ -156,6 +157,17 @@ if "$LLMOS" up --budget 256M --http 127.0.0.1:0 >"$TMP/up.out" 2>&1; then
   expect_has "/api/pull refuses an unknown field" "$out" "unknown field 'username'"
   expect_eq "refused /api/pull stored nothing" "$(store_files)" "$before"
   expect_eq "refused /api/pull left no file in tmp/" "$(tmp_files)" "0"
+  # One pull of a URL into a store at a time, across processes: while `llmos
+  # pull` holds it, /api/pull of the same URL is refused (409) naming the holder.
+  "$LLMOS" pull "$BASE/slow/tiny.gguf" --name locked >"$TMP/locked.out" 2>&1 &
+  LOCKED_PID=$!
+  for _ in $(seq 200); do compgen -G "$LLMOS_MODELS/tmp/*.partial.lock" >/dev/null && break; sleep 0.02; done
+  out=$(curl -s -w ' %{http_code}' -X POST "$BASE_HTTP/api/pull" -d "{\"model\":\"$BASE/slow/tiny.gguf\",\"stream\":false}")
+  expect_has "/api/pull of a URL that llmos pull is pulling: 409" "$out" "} 409"
+  expect_has "the refusal names the holder" "$out" "is already being pulled into this store by pid $LOCKED_PID (llmos)"
+  wait "$LOCKED_PID"; expect_eq "the pull holding the lock went on" "$?" "0"
+  expect_has "and stored the model" "$(cat "$TMP/locked.out")" "pulled 'locked:latest'"
+  expect_eq "no lock or partial left in tmp/" "$(tmp_files)" "0"
   expect_eq "/api/tags lists the store" "$(curl -s "$BASE_HTTP/api/tags" | python3 -c 'import json,sys; print(" ".join(m["name"] for m in json.load(sys.stdin)["models"]))')" \
     "$("$LLMOS" list --json | python3 -c 'import json,sys; print(" ".join(m["name"]+":"+m["tag"] for m in json.load(sys.stdin)))')"
   if [ -n "$NPM_DIR" ] && command -v node >/dev/null && command -v npm >/dev/null; then

@@ -30,5 +30,19 @@ TEST_CASE("the HTTP benchmark streams completions from a system of its own") {
   reap_children();
 }
 
+TEST_CASE("the cold-start benchmark times requests for an unloaded stored model to their first token") {
+  auto r = run_process({LLMOS_BIN_DIR "/llmos-bench", "cold", "--json", "--repeat", "2", "--bin-dir", LLMOS_BIN_DIR,
+                        "--model", stories_model()});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["bench"] == "cold");
+  REQUIRE(j["page_cache_ms"].size() == 2);
+  for (const auto& ms : j["page_cache_ms"]) CHECK(ms.get<double>() > 0);
+  CHECK(j["best_page_cache_ms"].get<double>() > 0);
+  CHECK_FALSE(j.contains("dropped_cache_ms"));  // only as root with --drop-caches
+  CHECK(j["bytes"].get<uint64_t>() == std::filesystem::file_size(stories_model()));
+  reap_children();
+}
+
 }  // namespace
 }  // namespace llmos::testing

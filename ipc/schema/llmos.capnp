@@ -165,6 +165,7 @@ struct Envelope {
 
     # --- load on demand (appended)
     ensureModel @38 :EnsureModel;  # io -> kernel
+    releaseModel @39 :ReleaseModel;  # io -> kernel
   }
 }
 
@@ -272,8 +273,18 @@ struct EnsureModel {
   # `modelInfo` (state ready; `name` is the loaded name, "NAME:TAG" for a
   # stored model) or `errorReply` (notFound naming the model; failed when it
   # does not fit even after evicting idle models, naming what holds memory).
+  # A ready reply holds the model for the asker (ModelInfo.reservation): it is
+  # neither evicted nor unloaded for idleness until the Submit that names the
+  # reservation arrives, a releaseModel names it, or the asker's service exits.
   name @0 :Text;
   keepAlive @1 :Text;        # as Submit.keepAlive; empty = the kernel's default
+}
+
+struct ReleaseModel {
+  # io -> kernel: the request an ensureModel reserved the model for ended
+  # without submitting (or io no longer needs the hold). No reply; a
+  # reservation already consumed or released is ignored.
+  reservation @0 :UInt64;
 }
 
 struct LoadProgress {
@@ -319,6 +330,7 @@ struct ModelInfo {
   expiresUnixMs @18 :UInt64; # when it unloads if nothing uses it; 0 = not while busy, or kept forever
   keepAliveMs @19 :Int64;    # its idle keep-alive; -1 = forever
   chatTemplateFile @20 :Text; # as loaded (LoadModel.chatTemplateFile); empty = the model's own
+  reservation @21 :UInt64;   # ensureModel replies: the hold on the model for the asker; 0 = none
 }
 
 struct ListServices {
@@ -382,6 +394,7 @@ struct Generate {
   priority @3 :Priority;
   session @4 :Text;          # continue this saved session (empty: none)
   saveSession @5 :Text;      # save the conversation under this name when done
+  keepAlive @6 :Text;        # as Submit.keepAlive (Ollama's keep_alive); empty = unchanged
 }
 
 struct TextEvent {
@@ -411,6 +424,9 @@ struct Submit {
   keepAlive @5 :Text;
   # The model's keep-alive from now on (Ollama's keep_alive: "5m", "30", "0",
   # "-1" = forever); empty = unchanged.
+  reservation @6 :UInt64;
+  # The ensureModel reservation this request was made under (0 = none): the
+  # kernel releases it once the request is admitted or refused.
 }
 
 struct Admitted {

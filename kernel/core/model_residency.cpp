@@ -61,7 +61,7 @@ Result<KeepAlive> parse_keep_alive(std::string_view text) {
 }
 
 std::optional<TimePoint> ResidentModel::unload_at() const {
-  if (loading || in_flight > 0 || !keep_alive.idle) return std::nullopt;
+  if (!idle() || !keep_alive.idle) return std::nullopt;
   return last_use + *keep_alive.idle;
 }
 
@@ -80,6 +80,35 @@ void ModelResidency::mark_loaded(std::string_view name, TimePoint now) {
 
 void ModelResidency::remove(std::string_view name) {
   if (auto it = models_.find(name); it != models_.end()) models_.erase(it);
+  std::erase_if(reservations_, [&](const auto& r) { return r.second.model == name; });
+}
+
+Result<uint64_t> ModelResidency::reserve(std::string_view name, std::string holder) {
+  auto it = models_.find(name);
+  if (it == models_.end()) return unknown(name);
+  ++it->second.reserved;
+  const uint64_t id = next_reservation_++;
+  reservations_.emplace(id, Reservation{std::string(name), std::move(holder)});
+  return id;
+}
+
+bool ModelResidency::release(uint64_t id, TimePoint now) {
+  auto r = reservations_.find(id);
+  if (r == reservations_.end()) return false;
+  if (auto it = models_.find(r->second.model); it != models_.end() && it->second.reserved > 0) {
+    --it->second.reserved;
+    it->second.last_use = now;
+  }
+  reservations_.erase(r);
+  return true;
+}
+
+size_t ModelResidency::release_holder(std::string_view holder, TimePoint now) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, r] : reservations_)
+    if (r.holder == holder) ids.push_back(id);
+  for (uint64_t id : ids) release(id, now);
+  return ids.size();
 }
 
 Status ModelResidency::begin_request(std::string_view name, TimePoint now) {
@@ -136,7 +165,7 @@ Result<EvictionPlan> ModelResidency::plan_eviction(std::string_view model, uint6
                                                    size_t max_loaded) const {
   std::vector<const ResidentModel*> idle;
   for (const auto& [name, m] : models_)
-    if (!m.loading && m.in_flight == 0) idle.push_back(&m);
+    if (m.idle()) idle.push_back(&m);
   // Kept-forever models go last; then least recently used; then the larger.
   std::sort(idle.begin(), idle.end(), [](const ResidentModel* a, const ResidentModel* b) {
     const bool fa = !a->keep_alive.idle, fb = !b->keep_alive.idle;
@@ -158,10 +187,11 @@ Result<EvictionPlan> ModelResidency::plan_eviction(std::string_view model, uint6
   if (fits()) return plan;
   std::string held;
   for (const auto& [name, m] : models_) {  // what stays after every idle model went
-    if (!m.loading && m.in_flight == 0) continue;
+    if (m.idle()) continue;
     held += held.empty() ? "" : ", ";
-    held += "'" + name + "' " + mib(m.bytes) + " (" +
-            (m.loading ? std::string("loading") : std::to_string(m.in_flight) + " request(s) in flight") + ")";
+    std::string why = m.loading ? std::string("loading") : std::to_string(m.in_flight) + " request(s) in flight";
+    if (!m.loading && m.reserved > 0) why += ", " + std::to_string(m.reserved) + " about to start";
+    held += "'" + name + "' " + mib(m.bytes) + " (" + why + ")";
   }
   if (need_bytes > available)
     return failed("model '" + std::string(model) + "' needs " + mib(need_bytes) + " but only " + mib(available) +

@@ -135,3 +135,51 @@ TEST_CASE("the in-flight count mirrored from the scheduler holds a model and res
   CHECK(r.expired(clock.now()) == std::vector<std::string>{"a"});
   CHECK(r.set_in_flight("nope", 1, clock.now()).code() == ErrorCode::kNotFound);
 }
+
+TEST_CASE("a reserved model is neither evicted nor expired until its reservation is used or released") {
+  ManualClock clock;
+  ModelResidency r;
+  r.add("a", 10 * kMiB, KeepAlive::after(seconds(30)), clock.now());
+  r.mark_loaded("a", clock.now());
+  auto first = r.reserve("a", "io");
+  auto second = r.reserve("a", "io");
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  CHECK(*first != *second);
+  CHECK(*first != 0);
+  CHECK(r.find("a")->reserved == 2);
+  CHECK(r.reserve("nope", "io").status().code() == ErrorCode::kNotFound);
+
+  // However long the request takes to come, nothing depends on time.
+  clock.advance(std::chrono::hours(24));
+  CHECK(r.expired(clock.now()).empty());
+  CHECK_FALSE(r.next_deadline().has_value());
+  auto refused = r.plan_eviction("b", 5 * kMiB, 0, 10 * kMiB, 0);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("'a' 10.0 MiB (0 request(s) in flight, 2 about to start)") !=
+        std::string::npos);
+
+  // The first request is submitted: the scheduler counts it; its reservation goes.
+  REQUIRE(r.set_in_flight("a", 1, clock.now()).ok());
+  CHECK(r.release(*first, clock.now()));
+  CHECK_FALSE(r.release(*first, clock.now()));  // once only
+  REQUIRE(r.set_in_flight("a", 0, clock.now()).ok());
+  CHECK(r.expired(clock.now() + minutes(10)).empty());  // the second is still reserved
+  CHECK_FALSE(r.plan_eviction("b", 5 * kMiB, 0, 10 * kMiB, 0).ok());
+
+  // Its holder went away: the reservation lapses and the idle time starts then.
+  clock.advance(seconds(5));
+  CHECK(r.release_holder("someone-else", clock.now()) == 0);
+  CHECK(r.release_holder("io", clock.now()) == 1);
+  CHECK(r.find("a")->reserved == 0);
+  CHECK(r.next_deadline() == clock.now() + seconds(30));
+  auto plan = r.plan_eviction("b", 5 * kMiB, 0, 10 * kMiB, 0);
+  REQUIRE(plan.ok());
+  CHECK(plan->evict == std::vector<std::string>{"a"});
+
+  // A model that goes away takes its reservations with it.
+  auto third = r.reserve("a", "io");
+  REQUIRE(third.ok());
+  r.remove("a");
+  CHECK_FALSE(r.release(*third, clock.now()));
+}

@@ -243,6 +243,7 @@ void KernelServer::fail_model(ModelRuntime& model, const Status& why) {
   residency_.remove(name);
   models_.erase(name);
   load_failed(Waiter{}, name, why);
+  fail_reload(name, Status(why.code(), "model '" + name + "' failed while unloading: " + why.message()));
   retry_pending_loads();
 }
 
@@ -308,6 +309,7 @@ void KernelServer::finish_unload(ModelRuntime& model) {
   residency_.remove(name);
   models_.erase(name);
   retry_pending_loads();
+  reload_after_unload(name);
 }
 
 void KernelServer::notify_io_model_gone(const std::string& name, ModelState state) {

@@ -34,16 +34,21 @@ void KernelServer::on_submit(const ipc::DecodedMessage& m) {
   std::optional<KeepAlive> keep_alive;
   if (s.getKeepAlive().size() > 0) {
     auto k = parse_keep_alive(ipc::to_string(s.getKeepAlive()));
-    if (!k.ok()) return send_error(peer, id, k.status());
+    if (!k.ok()) {
+      (void)residency_.release(s.getReservation(), clock_.now());
+      return send_error(peer, id, k.status());
+    }
     keep_alive = *k;
   }
+  const uint64_t reservation = s.getReservation();
   if (Status st = scheduler_.submit(std::move(r), clock_.now()); !st.ok()) {
     log_.debug("request " + std::to_string(id) + " refused: " + st.to_string());
+    if (reservation) (void)residency_.release(reservation, clock_.now());
     return send_error(peer, id, st);
   }
   if (keep_alive) (void)residency_.set_keep_alive(model, *keep_alive);
-  if (auto it = models_.find(model); it != models_.end()) it->second.ensured_at = {};  // its request came
-  refresh_residency();
+  refresh_residency();  // counts the request before its reservation goes
+  if (reservation) (void)residency_.release(reservation, clock_.now());
   prompt_tokens_ += prompt_tokens;
   ipc::OutgoingMessage out(id);
   auto admitted = out.body().initAdmitted();

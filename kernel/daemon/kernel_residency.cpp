@@ -2,15 +2,15 @@
 // llmos-io, resolved through the model store), evicts idle models when a load
 // does not fit (ModelResidency's plan), and unloads models idle past their
 // keep-alive. In-flight counts come from the scheduler, which sees every
-// request (docs/microkernel.md, "Load on demand and eviction").
+// request; a model an ensureModel answered ready is reserved for the asker
+// until its Submit (or a releaseModel) comes; a request for a model that is
+// unloading waits and loads it again (docs/microkernel.md, "Load on demand and
+// eviction").
 #include "kernel_server.hpp"
 #include "llmos/model/model_store.hpp"
 
 namespace llmos::kernel {
 namespace {
-
-// How long a model an ensureModel was answered for waits for its request.
-constexpr Duration kEnsureGrace = std::chrono::seconds(5);
 
 uint64_t unix_ms_of(TimePoint t, TimePoint now) {
   const auto wall = std::chrono::system_clock::now() +
@@ -21,7 +21,47 @@ uint64_t unix_ms_of(TimePoint t, TimePoint now) {
 
 }  // namespace
 
-bool KernelServer::load_in_progress(std::string_view name) const { return load_waiters_.count(name) > 0; }
+bool KernelServer::load_in_progress(std::string_view name) const {
+  return load_waiters_.count(name) > 0 || reloads_.count(name) > 0;
+}
+
+void KernelServer::answer_ready(const Waiter& w, const ModelRecord& r) {
+  ipc::OutgoingMessage out(w.request_id);
+  auto info = out.body().initModelInfo();
+  fill_model_info(info, r);
+  auto reservation = residency_.reserve(r.spec.name, w.peer);
+  if (reservation.ok()) info.setReservation(*reservation);
+  if (!send_to(w.peer, out).ok() && reservation.ok()) (void)residency_.release(*reservation, clock_.now());
+}
+
+void KernelServer::on_release(const ipc::DecodedMessage& m) {
+  (void)residency_.release(m.body().getReleaseModel().getReservation(), clock_.now());
+}
+
+void KernelServer::reload_after_unload(const std::string& name) {
+  auto it = reloads_.find(name);
+  if (it == reloads_.end()) return;
+  Reload re = std::move(it->second);
+  reloads_.erase(it);
+  if (shutting_down_) {
+    for (const Waiter& w : re.waiters) send_error(w.peer, w.request_id, disconnected("llmosd is shutting down"));
+    return;
+  }
+  log_.info("loading model '" + name + "' again for " + std::to_string(re.waiters.size()) +
+            " request(s) that came while it was unloading");
+  auto& waiting = load_waiters_[name];
+  waiting.insert(waiting.end(), re.waiters.begin(), re.waiters.end());
+  const uint32_t ctx = re.spec.ctx;
+  start_load(Waiter{}, std::move(re.spec), ctx, re.device, re.keep_alive);
+}
+
+void KernelServer::fail_reload(const std::string& name, const Status& why) {
+  auto it = reloads_.find(name);
+  if (it == reloads_.end()) return;
+  std::vector<Waiter> waiting = std::move(it->second.waiters);
+  reloads_.erase(it);
+  for (const Waiter& w : waiting) send_error(w.peer, w.request_id, why);
+}
 
 void KernelServer::on_ensure(const ipc::DecodedMessage& m) {
   auto req = m.body().getEnsureModel();
@@ -46,16 +86,24 @@ void KernelServer::on_ensure(const ipc::DecodedMessage& m) {
       failure = not_found("model '" + name + "' failed: " + r->failure);
     }
     if (r && r->state == ModelState::kReady) {
-      if (auto it = models_.find(name); it != models_.end()) it->second.ensured_at = clock_.now();
       if (keep_alive) (void)residency_.set_keep_alive(name, *keep_alive);
-      ipc::OutgoingMessage out(w.request_id);
-      fill_model_info(out.body().initModelInfo(), *r);
-      (void)send_to(w.peer, out);
-      return;
+      return answer_ready(w, *r);
     }
     if (r && r->state == ModelState::kDraining) {
-      return send_error(w.peer, w.request_id,
-                        overloaded("model '" + name + "' is being unloaded; retry when it is gone"));
+      // Its unload goes on (the memory may be needed); it loads again when
+      // gone, once for every request that came meanwhile.
+      auto [it, first] = reloads_.try_emplace(name);
+      Reload& re = it->second;
+      if (first) {
+        re.spec = r->spec;
+        auto rt = models_.find(name);
+        re.device = rt != models_.end() ? rt->second.requested_device : "auto";
+        re.keep_alive = config_.keep_alive;
+        log_.info("model '" + name + "' is being unloaded; it loads again when it is gone");
+      }
+      if (keep_alive) re.keep_alive = *keep_alive;
+      re.waiters.push_back(w);
+      return;
     }
     if (load_in_progress(name)) {
       if (keep_alive) (void)residency_.set_keep_alive(name, *keep_alive);
@@ -141,14 +189,12 @@ void KernelServer::begin_unload(const std::string& name, const std::string& why)
 
 void KernelServer::refresh_residency() {
   const TimePoint now = clock_.now();
-  for (const auto& [name, model] : models_) {
+  for (const auto& entry : models_) {
+    const std::string& name = entry.first;
     const ResidentModel* resident = residency_.find(name);
     if (resident == nullptr || resident->loading) continue;
     auto load = scheduler_.load(name);
-    // A model just handed to a request that llmos-io has not submitted yet
-    // counts it as in flight for a moment: neither evicted nor expired.
-    const bool promised = model.ensured_at != TimePoint{} && now - model.ensured_at < kEnsureGrace;
-    const uint32_t in_flight = (load ? load->queued + load->running : 0) + (promised ? 1 : 0);
+    const uint32_t in_flight = load ? load->queued + load->running : 0;
     if (in_flight != resident->in_flight) (void)residency_.set_in_flight(name, in_flight, now);
   }
 }
@@ -180,15 +226,12 @@ void KernelServer::answer_load_waiters(const std::string& name) {
   std::vector<Waiter> waiting = std::move(it->second);
   load_waiters_.erase(it);
   const ModelRecord* r = registry_.find(name);
-  if (auto m = models_.find(name); m != models_.end() && !waiting.empty()) m->second.ensured_at = clock_.now();
   for (const Waiter& e : waiting) {
     if (r == nullptr) {
       send_error(e.peer, e.request_id, internal_error("model '" + name + "' is ready but has no record"));
       continue;
     }
-    ipc::OutgoingMessage out(e.request_id);
-    fill_model_info(out.body().initModelInfo(), *r);
-    (void)send_to(e.peer, out);
+    answer_ready(e, *r);
   }
 }
 

@@ -109,6 +109,7 @@ void KernelServer::on_message(ipc::DecodedMessage&& m) {
     case Body::PING: return on_ping(m);
     case Body::LOAD_MODEL: return on_load(m);
     case Body::ENSURE_MODEL: return on_ensure(m);
+    case Body::RELEASE_MODEL: return on_release(m);
     case Body::UNLOAD_MODEL: return on_unload(m);
     case Body::LIST_MODELS: return on_list_models(m);
     case Body::LIST_SERVICES: return on_list_services(m);
@@ -331,6 +332,9 @@ void KernelServer::handle_supervisor_event(const SupervisorEvent& e) {
     case K::kSpawnFailed:
       if (e.name == "io") {
         if (io_up_ && !shutting_down_) cancel_all_requests("the I/O service (llmos-io) went away; retry");
+        if (size_t n = residency_.release_holder("io", clock_.now()); n > 0) {
+          log_.info("released " + std::to_string(n) + " model reservation(s) of the I/O service");
+        }
         io_up_ = false;
       } else if (e.name == "memory") {
         memory_up_ = false;

@@ -74,6 +74,13 @@ class KernelServer {
     ModelFacts facts;
     KeepAlive keep_alive;
   };
+  // A model asked for while it was unloading: loaded again once it is gone.
+  struct Reload {
+    ModelSpec spec;      // as it was loaded
+    std::string device;  // as it was asked for
+    KeepAlive keep_alive;
+    std::vector<Waiter> waiters;  // ensureModel requests, answered when it is ready
+  };
   struct ModelRuntime {
     std::string name;
     std::string service;  // "model:<name>"
@@ -90,7 +97,6 @@ class KernelServer {
     uint32_t active = 0, queued = 0;
     uint32_t kv_blocks_used = 0, kv_blocks_total = 0;
     uint64_t loaded_unix_ms = 0;  // when the load was asked for
-    TimePoint ensured_at{};       // when an ensureModel was last answered ready
     uint64_t tokens_total = 0;
     float tokens_per_second = 0;
     TimePoint last_heartbeat{};
@@ -137,6 +143,10 @@ class KernelServer {
 
   // kernel_residency.cpp: load on demand, keep-alive, eviction
   void on_ensure(const ipc::DecodedMessage& m);
+  void on_release(const ipc::DecodedMessage& m);
+  void answer_ready(const Waiter& w, const ModelRecord& r);  // modelInfo with a reservation for w
+  void reload_after_unload(const std::string& name);  // requests came while it unloaded
+  void fail_reload(const std::string& name, const Status& why);
   void admit_load(PendingLoad p);       // evicts idle models first, or waits for them, or refuses
   void retry_pending_loads();           // after an unload freed memory
   void begin_unload(const std::string& name, const std::string& why);  // ready -> draining
@@ -179,6 +189,7 @@ class KernelServer {
   // from the start of every load until it is ready or failed.
   std::map<std::string, std::vector<Waiter>, std::less<>> load_waiters_;
   std::vector<PendingLoad> pending_loads_;
+  std::map<std::string, Reload, std::less<>> reloads_;  // by model name, while it unloads
   bool unloading_expired_ = false;
   std::string token_endpoint_;   // io's PULL socket (from its Hello)
   std::string memory_endpoint_;  // memory's ROUTER socket

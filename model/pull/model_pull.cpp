@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "llmos/model/pull_lock.hpp"
 #include "llmos/model/sha256.hpp"
 
 namespace llmos::model {
@@ -15,6 +16,8 @@ std::string partial_path_for(const ModelStore& store, const HttpUrl& url) {
   return store.temp_dir() + "/pull-" + h.hex_digest().substr(0, 16) + ".partial";
 }
 
+std::string pull_lock_path(const std::string& partial) { return partial + ".lock"; }
+
 Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, const DownloadHooks& hooks,
                               const PullStageHook& on_stage) {
   LLMOS_ASSIGN_OR_RETURN(PullSource source, resolve_pull_source(request.source, request.hf_endpoint));
@@ -24,6 +27,8 @@ Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, con
     return invalid_argument("sha256 '" + request.expected_sha256 + "' is not 64 hex digits");
   const ModelName name = request.name ? *request.name : source.default_name;
   const std::string partial = partial_path_for(store, source.url);
+  // Held until the file is in the store (or the pull failed).
+  LLMOS_ASSIGN_OR_RETURN(PullLock lock, PullLock::acquire(pull_lock_path(partial), request.source));
   auto download = download_to_file(source.url, partial, hooks);
   if (!download.ok()) {
     const Status& st = download.status();

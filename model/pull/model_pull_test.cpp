@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "llmos/model/sha256.hpp"
@@ -79,6 +80,22 @@ TEST_CASE("pull: whole, redirected, resumed, cancelled, and refused downloads" *
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().message().find("cancelled") != std::string::npos);
     CHECK(store->list()->empty());
+  }
+  SUBCASE("a second pull of the same URL while one runs is refused, naming the holder") {
+    const PullRequest req{server.url("/slow/tiny.gguf"), std::nullopt, "", ""};
+    std::optional<Status> second;
+    hooks.progress = [&](uint64_t, uint64_t) {
+      if (!second) second = pull_model(*store, req, DownloadHooks{}).status();  // while the first holds the lock
+    };
+    hooks.cancelled = [&] { return second.has_value(); };
+    (void)pull_model(*store, req, hooks);  // cancelled once the second was refused (or done)
+    REQUIRE(second.has_value());
+    CHECK(second->code() == ErrorCode::kOverloaded);
+    CHECK_MESSAGE(second->message().find(req.source + " is already being pulled into this store by pid " +
+                                         std::to_string(::getpid())) == 0,
+                  second->message());
+    const std::string partial = partial_path_for(*store, *parse_http_url(req.source));
+    CHECK_FALSE(fs::exists(pull_lock_path(partial)));  // released with the first pull
   }
   SUBCASE("a bad sha256, a file that is not GGUF, a 404: nothing stored, nothing left") {
     auto bad = pull_model(*store, PullRequest{server.url("/files/tiny.gguf"), std::nullopt, std::string(64, 'f'), ""},

@@ -42,6 +42,8 @@ int cmd_generate_remote(int argc, char** argv) {
       ("seed", po::value(&seed)->default_value(-1), "random seed; -1 picks one")
       ("priority", po::value(&priority), "interactive (default) or batch")
       ("session", po::value(&g.session), "continue this saved session and save the result back to it")
+      ("keep-alive", po::value(&g.keep_alive),
+       "how long the model stays loaded once idle, from now on: 5m, 30s, 0 (unload after this), -1 (forever)")
       ("json", po::bool_switch(&json), "print one JSON object {\"ids\", \"text\", ...} at the end");
   po::positional_options_description pos;
   pos.add("model", 1).add("prompt", 1);

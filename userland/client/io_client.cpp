@@ -92,6 +92,7 @@ Result<GenerateResult> IoClient::generate(const GenerateOptions& options,
   g.setPriority(ipc::to_wire(options.priority));
   g.setSession(ipc::as_text(options.session));
   g.setSaveSession(ipc::as_text(options.save_session));
+  g.setKeepAlive(ipc::as_text(options.keep_alive));
   if (Status sent = st.socket->send(out.builder()); !sent.ok()) {
     return disconnected("llmos-io is not reachable (is the system up? `llmos up`): " + sent.message());
   }

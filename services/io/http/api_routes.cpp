@@ -239,9 +239,9 @@ Routed route_ollama_load(const std::shared_ptr<ServerContext>& ctx, CompletionRe
     return Routed{ollama_load_reply(model->name, chat, "load"), nullptr};
   }
   if (!keep_alive_is_zero(request.keep_alive)) {
-    auto then = [ctx, chat](const std::string& loaded) {
+    auto then = [ctx, chat](const EnsuredModel& loaded) {
       ctx->metrics.count_request("ollama", "ok");
-      return Routed{ollama_load_reply(loaded, chat, "load"), nullptr};
+      return Routed{ollama_load_reply(loaded.name, chat, "load"), nullptr};
     };
     return Routed{std::nullopt, std::make_shared<OnDemandCall>(ctx, request.model, request.keep_alive,
                                                                std::move(then), std::move(on_error),
@@ -249,11 +249,11 @@ Routed route_ollama_load(const std::shared_ptr<ServerContext>& ctx, CompletionRe
   }
   auto model = resolve_ollama_model(ctx->backend, request.model);
   const std::string name = model.ok() ? model->name : request.model;
-  auto then = [ctx, chat](const std::string& unloaded) {
+  auto then = [ctx, chat](const EnsuredModel& unloaded) {
     ctx->metrics.count_request("ollama", "ok");
-    return Routed{ollama_load_reply(unloaded, chat, "unload"), nullptr};
+    return Routed{ollama_load_reply(unloaded.name, chat, "unload"), nullptr};
   };
-  if (!model.ok()) return then(name);  // nothing to unload
+  if (!model.ok()) return then(EnsuredModel{name, 0});  // nothing to unload
   auto call = std::make_shared<OnDemandCall>(ctx, name, "", std::move(then), std::move(on_error), std::move(exchange),
                                              std::move(executor));
   call->unload_instead();
@@ -290,8 +290,9 @@ Routed route_ollama_generation(const std::shared_ptr<ServerContext>& ctx, ApiReq
   // Not loaded (or still loading): load it on demand, then go on.
   const std::string name = request->model, keep_alive = request->keep_alive;
   auto then = [ctx, request = std::move(*request), exchange, executor,
-               received = req.received](const std::string& loaded) mutable -> Routed {
-    auto m = resolve_model(ctx->backend, loaded);
+               received = req.received](const EnsuredModel& loaded) mutable -> Routed {
+    request.reservation = loaded.reservation;
+    auto m = resolve_model(ctx->backend, loaded.name);
     if (!m.ok()) {
       ctx->metrics.count_request("ollama", outcome_of_status(api_error_from_status(m.status()).status));
       return Routed{ollama_error(api_error_from_status(m.status()).status, m.status().message()), nullptr};
@@ -458,8 +459,9 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
   const std::string name = request->model;
   const std::string endpoint(route->endpoint);
   auto then = [ctx, request = std::move(*request), exchange, executor, received = req.received,
-               endpoint](const std::string& loaded) mutable -> Routed {
-    auto m = resolve_model(ctx->backend, loaded);
+               endpoint](const EnsuredModel& loaded) mutable -> Routed {
+    request.reservation = loaded.reservation;
+    auto m = resolve_model(ctx->backend, loaded.name);
     if (!m.ok()) {
       ApiReply r = model_error(m.status());
       ctx->metrics.count_request(endpoint, outcome_of_status(r.status));

@@ -66,6 +66,7 @@ Result<GenerationParams> CompletionCall::build_params() const {
   p.stop = request_.stop;
   p.priority = request_.priority;
   p.keep_alive = request_.keep_alive;
+  p.reservation = request_.reservation;
   return p;
 }
 

@@ -35,6 +35,7 @@ struct CompletionRequest {
   std::optional<int> num_ctx;         // Ollama's options.num_ctx: must equal the model's context
   std::string keep_alive;             // Ollama's keep_alive as text ("5m", "0", "-1"); "" = not given
   bool load_only = false;             // Ollama: no prompt (or no messages): just load, or with keep_alive 0 unload
+  uint64_t reservation = 0;           // not parsed: the model's reservation when it was loaded on demand
 };
 
 Result<CompletionRequest> parse_completion_request(std::string_view body, ApiKind kind);

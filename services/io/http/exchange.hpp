@@ -55,7 +55,8 @@ class PendingCall {
 
 // Lets backend threads post to the I/O threads until the server stops: run()
 // holds the lock while it posts, close() waits for it and refuses later runs,
-// so nothing is posted to an io_context being destroyed.
+// so nothing is posted to an io_context being destroyed. A run() may nest in
+// another on the same thread (a call destroyed inside one releases through it).
 class CallbackGate {
  public:
   template <class F>
@@ -71,7 +72,7 @@ class CallbackGate {
   }
 
  private:
-  std::mutex mu_;
+  std::recursive_mutex mu_;
   bool open_ = true;
 };
 

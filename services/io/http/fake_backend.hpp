@@ -147,17 +147,26 @@ class FakeBackend final : public GenerationBackend {
     done(ok_status());
   }
   // Load on demand (when `on_demand`): a name in `stored` becomes the ready
-  // model "NAME:latest"; any other is not_found. Each call is counted.
+  // model "NAME:latest"; any other is not_found. Each call is counted, and
+  // hands out a reservation (1, 2, ...) whose releases are recorded.
   bool on_demand = false;
   std::set<std::string> stored;
   std::atomic<int> ensure_calls{0};
   bool loads_on_demand() const override { return on_demand; }
-  void ensure_model(std::string name, std::string keep_alive, std::function<void(Result<std::string>)> done) override {
+  void ensure_model(std::string name, std::string keep_alive, std::function<void(Result<EnsuredModel>)> done) override {
     (void)keep_alive;
-    ++ensure_calls;
+    const uint64_t reservation = uint64_t(++ensure_calls);
     if (!stored.count(name)) return done(not_found("model '" + name + ":latest' is not in the store"));
     load_model(LoadParams{"/store/" + name, name + ":latest"}, [](Status) {});
-    done(name + ":latest");
+    done(EnsuredModel{name + ":latest", reservation});
+  }
+  void release_model(uint64_t reservation) override {
+    std::lock_guard lock(mu_);
+    released_.push_back(reservation);
+  }
+  std::vector<uint64_t> released() {
+    std::lock_guard lock(mu_);
+    return released_;
   }
   void unload_model(std::string name, std::function<void(Status)> done) override {
     Status st = not_found("model '" + name + "' not found");
@@ -238,6 +247,7 @@ class FakeBackend final : public GenerationBackend {
   std::condition_variable changed_;
   std::vector<ModelInfo> models_;
   std::vector<GenerationParams> submitted_;
+  std::vector<uint64_t> released_;  // release_model calls, in order
   std::set<GenerationHandle> cancel_requests_, cancelled_;
   std::vector<std::thread> threads_;
   std::string last_prompt_text_;

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -100,6 +101,20 @@ TEST_CASE("a request for a stored model that is not loaded loads it on demand; a
   CHECK(load.js()["done_reason"] == "load");
   CHECK(load.js()["message"]["content"] == "");
   CHECK(s.backend.ensure_calls == asked + 1);
+  // Each load on demand reserves the model for its request: the request it
+  // submits names the reservation, and it is released when the request ends
+  // (used or not: the load-only request never submits).
+  CHECK(sent[0].reservation == 1);
+  CHECK(sent[1].reservation == 0);  // the model was loaded: no load on demand, no reservation
+  const auto released_once = [&](uint64_t id) {
+    auto r = s.backend.released();
+    return std::count(r.begin(), r.end(), id) == 1;
+  };
+  for (int i = 0; i < 500 && !(released_once(1) && released_once(uint64_t(asked + 1))); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(released_once(1));
+  CHECK(released_once(uint64_t(asked + 1)));
 }
 
 TEST_CASE("without load on demand a model that is not loaded is 404 at once") {

@@ -103,6 +103,7 @@ void IoServer::start_http_stream(uint64_t id, http::GenerationParams params, Mod
   s.max_tokens = uint32_t(params.max_tokens);
   s.priority = params.priority;
   s.keep_alive = std::move(params.keep_alive);
+  s.reservation = params.reservation;
   auto [it, inserted] = streams_.emplace(id, std::move(s));
   submit(it->second);
 }
@@ -169,7 +170,7 @@ void IoServer::admin_unload(std::string name, std::function<void(Status)> done) 
 }
 
 void IoServer::admin_ensure(std::string name, std::string keep_alive,
-                            std::function<void(Result<std::string>)> done) {
+                            std::function<void(Result<http::EnsuredModel>)> done) {
   const uint64_t id = next_id();
   ipc::OutgoingMessage out(id);
   auto ensure = out.body().initEnsureModel();
@@ -187,7 +188,7 @@ bool IoServer::on_admin_reply(const ipc::DecodedMessage& m) {
   admin_calls_.erase(it);
   if (call.ensured) {  // a load on demand answers with the loaded name
     call.done = [ensured = call.ensured, model = call.model](Status st) {
-      if (st.ok()) return ensured(model);
+      if (st.ok()) return ensured(http::EnsuredModel{model, 0});
       ensured(st);
     };
   }
@@ -208,9 +209,11 @@ bool IoServer::on_admin_reply(const ipc::DecodedMessage& m) {
     return true;
   }
   if (backend_) backend_->upsert_model(*snap);
-  if (call.ensured) {
-    call.done = [ensured = call.ensured, loaded = snap->info.name](Status st) {
-      if (st.ok()) return ensured(loaded);
+  if (call.ensured) {  // the model is reserved for the request until it submits or ends
+    call.done = [this, ensured = call.ensured, loaded = snap->info.name,
+                 reservation = info.getReservation()](Status st) {
+      if (st.ok()) return ensured(http::EnsuredModel{loaded, reservation});
+      release_reservation(reservation);
       ensured(st);
     };
   }

@@ -64,6 +64,8 @@ class IoServer {
     std::vector<uint32_t> stop_ids;   // besides the model's end-of-sequence
     Priority priority = Priority::kInteractive;
     std::string keep_alive;           // for the kernel: the model's keep-alive from now on ("" = unchanged)
+    uint64_t reservation = 0;         // HTTP: the ensureModel reservation its Submit uses (0 = none)
+    uint64_t shared_hold = 0;         // client: the reservation of the load it waited for, until submitted
     Phase phase = Phase::kResolving;
     ModelTextPtr text;
     std::optional<tokenizer::StreamDecoder> decoder;  // client streams (HTTP ones decode in http->text)
@@ -80,7 +82,7 @@ class IoServer {
     std::function<void(Status)> done;
     std::string model;
     std::string path;  // load
-    std::function<void(Result<std::string>)> ensured;  // set for a load on demand: gets the loaded name
+    std::function<void(Result<http::EnsuredModel>)> ensured;  // set for a load on demand: gets the loaded name
   };
   struct MemoryCall {
     enum class Kind { kRestore, kSave, kProxy } kind;
@@ -115,6 +117,8 @@ class IoServer {
   bool send_text(Stream& s, const std::string& text, const std::vector<uint32_t>& ids, bool done);
   void cancel_at_kernel(Stream& s, const std::string& why);
   void erase_stream(uint64_t id);
+  void drop_hold(Stream& s);  // its request was submitted or ended: its share of a reservation goes
+  void release_reservation(uint64_t reservation);  // tells the kernel
 
   // io_http.cpp: the HTTP API's side (IpcBackend posts these), and the
   // snapshot of models and statistics it answers from
@@ -127,7 +131,7 @@ class IoServer {
   void cancel_stream(uint64_t id, const std::string& why);
   void admin_load(http::LoadParams params, std::function<void(Status)> done);
   void admin_unload(std::string name, std::function<void(Status)> done);
-  void admin_ensure(std::string name, std::string keep_alive, std::function<void(Result<std::string>)> done);
+  void admin_ensure(std::string name, std::string keep_alive, std::function<void(Result<http::EnsuredModel>)> done);
   void on_http_tokens(Stream& s, const std::vector<uint32_t>& fresh);
   void send_http_final(Stream& s);
   bool on_admin_reply(const ipc::DecodedMessage& m);   // true: it was one
@@ -158,6 +162,7 @@ class IoServer {
   std::map<std::pair<std::string, uint64_t>, uint64_t> by_client_;  // (peer, client id) -> stream
   std::map<uint64_t, std::string> model_queries_;                  // ensureModel id -> model
   std::map<std::string, std::vector<uint64_t>> resolving_;          // model -> streams waiting
+  std::map<uint64_t, size_t> holds_;  // ensureModel reservation -> client streams sharing it, not yet submitted
   std::map<uint64_t, MemoryCall> memory_calls_;
 };
 

@@ -32,6 +32,7 @@ void IoServer::on_generate(const ipc::DecodedMessage& m) {
   s.prompt = ipc::to_string(g.getPrompt());
   s.session = ipc::to_string(g.getSession());
   s.save_session = ipc::to_string(g.getSaveSession());
+  s.keep_alive = ipc::to_string(g.getKeepAlive());
   s.priority = ipc::from_wire(g.getPriority());
   auto sp = g.getSampling();
   s.sampling = ipc::from_wire(sp);
@@ -101,10 +102,14 @@ bool IoServer::on_ensure_reply(const ipc::DecodedMessage& m) {
   }
   auto info = m.body().getModelInfo();
   const std::string loaded = ipc::to_string(info.getName());  // "tiny" may be "tiny:latest"
+  // The model is reserved until every stream that waited for it has been
+  // submitted or has ended (each drops its share).
+  const uint64_t reservation = info.getReservation();
   texts_.load(loaded, ipc::to_string(info.getPath()), ipc::to_string(info.getChatTemplateFile()),
-              [this, model, loaded](Result<ModelTextPtr> text) {
+              [this, model, loaded, reservation](Result<ModelTextPtr> text) {
     auto waiting = std::move(resolving_[model]);
     resolving_.erase(model);
+    std::vector<uint64_t> going;
     for (uint64_t id : waiting) {
       auto s = streams_.find(id);
       if (s == streams_.end()) continue;
@@ -114,8 +119,14 @@ bool IoServer::on_ensure_reply(const ipc::DecodedMessage& m) {
       }
       s->second.model = loaded;
       s->second.text = *text;
-      continue_stream(id);
+      if (reservation && s->second.shared_hold == 0) {
+        s->second.shared_hold = reservation;
+        ++holds_[reservation];
+      }
+      going.push_back(id);
     }
+    if (reservation && !holds_.count(reservation)) release_reservation(reservation);  // nobody waits now
+    for (uint64_t id : going) continue_stream(id);
   });
   return true;
 }
@@ -152,8 +163,27 @@ void IoServer::submit(Stream& s) {
   set_ids(sp.initStopIds(uint32_t(stops.size())), stops);
   sub.setPriority(ipc::to_wire(s.priority));
   sub.setKeepAlive(ipc::as_text(s.keep_alive));
+  sub.setReservation(s.reservation);
   if (Status st = kernel_->send(out.builder()); !st.ok()) return end_stream(s, wire::FinishReason::ERROR, st);
   s.phase = Phase::kSubmitted;
+  drop_hold(s);  // after the Submit: the kernel counts the request before the hold goes
+}
+
+void IoServer::drop_hold(Stream& s) {
+  const uint64_t reservation = s.shared_hold;
+  if (reservation == 0) return;
+  s.shared_hold = 0;
+  auto it = holds_.find(reservation);
+  if (it == holds_.end() || --it->second > 0) return;
+  holds_.erase(it);
+  release_reservation(reservation);
+}
+
+void IoServer::release_reservation(uint64_t reservation) {
+  if (reservation == 0) return;
+  ipc::OutgoingMessage out(next_id());
+  out.body().initReleaseModel().setReservation(reservation);
+  (void)kernel_->send(out.builder());  // a kernel that is gone has forgotten it anyway
 }
 
 void IoServer::on_tokens(Stream& s, uint32_t offset, const std::vector<uint32_t>& ids, bool done,
@@ -248,6 +278,7 @@ void IoServer::erase_stream(uint64_t id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
   if (!it->second.http) by_client_.erase({it->second.peer, it->second.client_id});
+  drop_hold(it->second);
   streams_.erase(it);
 }
 

@@ -103,11 +103,16 @@ void IpcBackend::load_model(http::LoadParams params, std::function<void(Status)>
 }
 
 void IpcBackend::ensure_model(std::string name, std::string keep_alive,
-                              std::function<void(Result<std::string>)> done) {
+                              std::function<void(Result<http::EnsuredModel>)> done) {
   boost::asio::post(io_, [this, name = std::move(name), keep_alive = std::move(keep_alive),
                           done = std::move(done)]() mutable {
     server_.admin_ensure(std::move(name), std::move(keep_alive), std::move(done));
   });
+}
+
+void IpcBackend::release_model(uint64_t reservation) {
+  if (reservation == 0) return;
+  boost::asio::post(io_, [this, reservation] { server_.release_reservation(reservation); });
 }
 
 void IpcBackend::unload_model(std::string name, std::function<void(Status)> done) {

@@ -44,7 +44,8 @@ class IpcBackend final : public http::GenerationBackend {
   void unload_model(std::string name, std::function<void(Status)> done) override;
   bool loads_on_demand() const override { return true; }
   void ensure_model(std::string name, std::string keep_alive,
-                    std::function<void(Result<std::string>)> done) override;
+                    std::function<void(Result<http::EnsuredModel>)> done) override;
+  void release_model(uint64_t reservation) override;
   Result<http::BackendStats> stats() override;
 
   // I/O thread: the kernel's answers.

@@ -3,8 +3,8 @@
 // questions of load on demand: which idle models have outlived their
 // keep-alive (unload them), and which to evict so a new load fits the budget
 // and --max-loaded (idle ones only, least recently used first, larger first
-// among equals; a model with requests in flight or still loading never).
-// Pure policy over names and times; owned by the kernel's I/O thread; not thread-safe.
+// among equals; a model with requests in flight, reserved for a request
+// about to come, or still loading never). Pure policy over names and times; owned by the kernel's I/O thread; not thread-safe.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -36,10 +36,12 @@ struct ResidentModel {
   uint64_t bytes = 0;
   bool loading = true;       // until mark_loaded
   uint32_t in_flight = 0;    // requests running or queued on it
+  uint32_t reserved = 0;     // reservations not yet consumed or released
   TimePoint last_use{};
   KeepAlive keep_alive{kDefaultKeepAlive};
-  // When it will be unloaded if nothing uses it: nullopt while busy or kept forever.
+  // When it will be unloaded if nothing uses it: nullopt while busy, reserved or kept forever.
   std::optional<TimePoint> unload_at() const;
+  bool idle() const { return !loading && in_flight == 0 && reserved == 0; }
 };
 
 struct EvictionPlan {
@@ -62,6 +64,19 @@ class ModelResidency {
   // kernel mirrors it after each change); going to 0 refreshes last use.
   Status set_in_flight(std::string_view name, uint32_t in_flight, TimePoint now);
 
+  // A hold on a loaded (or loading) model for a request that has been told it
+  // is ready but has not been submitted yet: while held, the model is neither
+  // evicted nor unloaded for idleness. `holder` names who holds it (a peer),
+  // so that all of a holder's reservations lapse when it goes away. Returns
+  // the reservation's id (never 0, never reused); not_found for an unknown model.
+  Result<uint64_t> reserve(std::string_view name, std::string holder);
+  // The reservation is used (its request was admitted or refused) or given
+  // up; the model's idle time starts again. false when `id` is unknown
+  // (already released, or its model is gone): not an error.
+  bool release(uint64_t id, TimePoint now);
+  // Every reservation `holder` has (its service exited); how many there were.
+  size_t release_holder(std::string_view holder, TimePoint now);
+
   // Idle models whose keep-alive has run out at `now`, oldest deadline first.
   std::vector<std::string> expired(TimePoint now) const;
   // The earliest unload_at of all models (for the kernel's timer); nullopt if none.
@@ -79,7 +94,12 @@ class ModelResidency {
   std::vector<ResidentModel> list() const;  // by name
 
  private:
+  struct Reservation {
+    std::string model, holder;
+  };
   std::map<std::string, ResidentModel, std::less<>> models_;
+  std::map<uint64_t, Reservation> reservations_;
+  uint64_t next_reservation_ = 1;
 };
 
 }  // namespace llmos::kernel

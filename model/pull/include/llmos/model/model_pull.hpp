@@ -1,6 +1,6 @@
 // `llmos pull`: downloads a model into the store. The download goes to a
 // .partial file in the store's tmp/ (kept after a failure or Ctrl-C so the
-// same pull resumes it), is checked against the expected SHA-256 and as a GGUF
+// same pull resumes it; locked meanwhile, see PullLock), is checked against the expected SHA-256 and as a GGUF
 // model, and only then enters the store (ModelStore::adopt). Blocking; any thread.
 #pragma once
 #include <functional>
@@ -29,6 +29,8 @@ struct PullResult {
 
 // The .partial file a pull of `url` writes in `store`'s tmp/ (one per URL).
 std::string partial_path_for(const ModelStore& store, const HttpUrl& url);
+// The lock (PullLock) a pull holds while it writes `partial` and adopts it.
+std::string pull_lock_path(const std::string& partial);
 
 // Called as a pull moves past its download: "verifying sha256 digest" (also
 // when there is no digest to compare), then "writing manifest" (the GGUF
@@ -37,7 +39,9 @@ using PullStageHook = std::function<void(std::string_view stage)>;
 
 // Errors name the source: what resolve_pull_source and download_to_file
 // return (the partial file kept for a resume), invalid_argument for a SHA-256
-// mismatch or a file that is not a GGUF model (nothing kept).
+// mismatch or a file that is not a GGUF model (nothing kept), overloaded
+// naming the holder when another pull of the same URL into the store (in any
+// process) is under way: the second pull does not wait, it is refused.
 Result<PullResult> pull_model(ModelStore& store, const PullRequest& request, const DownloadHooks& hooks,
                               const PullStageHook& on_stage = {});
 

@@ -78,6 +78,7 @@ struct GenerateOptions {
   Priority priority = Priority::kInteractive;
   std::string session;       // continue this saved session
   std::string save_session;  // save the conversation under this name
+  std::string keep_alive;    // the model's keep-alive from now on ("5m", "0", "-1" = forever); "" = unchanged
 
   void fix_seed(uint64_t seed) {
     sampling.seed = seed;

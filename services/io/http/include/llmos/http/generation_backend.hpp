@@ -68,6 +68,7 @@ struct GenerationParams {
   std::vector<std::string> stop;   // text ends before the first of these
   Priority priority = Priority::kInteractive;
   std::string keep_alive;          // the model's keep-alive from now on (Ollama's); "" = unchanged
+  uint64_t reservation = 0;        // EnsuredModel::reservation this request was routed under; 0 = none
 };
 
 struct Usage {
@@ -119,6 +120,13 @@ struct BackendStats {
   EngineCounters engine;       // over every model (and model service) so far
 };
 
+// A model ensure_model made ready: its name, and the reservation that holds it
+// for the request (0 = none: the backend does not evict).
+struct EnsuredModel {
+  std::string name;
+  uint64_t reservation = 0;
+};
+
 class GenerationBackend {
  public:
   virtual ~GenerationBackend() = default;
@@ -152,12 +160,17 @@ class GenerationBackend {
   // store when it is not; requests for a model that is loading wait for that
   // load. `keep_alive` "" = the system's default. A backend without a store
   // (loads_on_demand() false) answers not_found.
+  // The model is reserved for the asker (neither evicted nor unloaded for
+  // idleness) until a submit names the reservation (GenerationParams) or
+  // release_model gives it up; the asker does one or the other, and may do
+  // both (a second release of one reservation is ignored).
   virtual bool loads_on_demand() const { return false; }
   virtual void ensure_model(std::string name, std::string keep_alive,
-                            std::function<void(Result<std::string>)> done) {
+                            std::function<void(Result<EnsuredModel>)> done) {
     (void)keep_alive;
     done(not_found("model '" + name + "' not found; GET /v1/models lists the loaded models"));
   }
+  virtual void release_model(uint64_t reservation) { (void)reservation; }
 
   // disconnected when the system does not answer.
   virtual Result<BackendStats> stats() = 0;
