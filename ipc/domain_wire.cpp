@@ -85,6 +85,31 @@ ModelState from_wire(wire::ModelState s) {
   return ModelState::kFailed;
 }
 
+namespace {
+
+// The window layers of `g`, in order, into `out` (sized g.n_window_layers()).
+void window_layers_to_wire(const KvGeometry& g, capnp::List<uint32_t>::Builder out) {
+  unsigned i = 0;
+  for (int l = 0; l < kMaxKvWindowLayers && i < out.size(); ++l) {
+    if (g.is_window_layer(l)) out.set(i++, uint32_t(l));
+  }
+}
+
+// Marks the listed layers window layers of `g`; invalid_argument naming the
+// layer when it is past the ones a geometry marks.
+Status window_layers_from_wire(capnp::List<uint32_t>::Reader in, KvGeometry& g) {
+  for (uint32_t l : in) {
+    if (l >= uint32_t(kMaxKvWindowLayers)) {
+      return invalid_argument("KV geometry: window layer " + std::to_string(l) + " is past the " +
+                              std::to_string(kMaxKvWindowLayers) + " layers a geometry marks");
+    }
+    g.set_window_layer(int(l));
+  }
+  return ok_status();
+}
+
+}  // namespace
+
 void to_wire(const KvGeometry& g, wire::KvShape::Builder out) {
   out.setLayers(uint32_t(g.n_layers));
   out.setKvHeads(uint32_t(g.n_kv_heads));
@@ -92,10 +117,13 @@ void to_wire(const KvGeometry& g, wire::KvShape::Builder out) {
   out.setBlockSize(uint32_t(g.block_size));
   out.setDtype(std::string(dtype_name(g.type)));
   out.setBytesPerBlock(g.block_bytes());
+  window_layers_to_wire(g, out.initWindowLayers(unsigned(g.n_window_layers())));
 }
 
 Result<KvGeometry> from_wire(wire::KvShape::Reader in) {
   KvGeometry g;
+  LLMOS_RETURN_IF_ERROR(window_layers_from_wire(in.getWindowLayers(), g));
+  if (g.n_window_layers() > 0) g.n_window_blocks = 1;
   auto count = [](uint32_t v) { return v > uint32_t(INT32_MAX) ? 0 : int32_t(v); };
   g.n_layers = count(in.getLayers());
   g.n_kv_heads = count(in.getKvHeads());
@@ -116,6 +144,24 @@ Result<KvGeometry> from_wire(wire::KvShape::Reader in) {
                             std::to_string(g.block_bytes()));
   }
   return g;
+}
+
+void to_wire(const KvGeometry& g, wire::KvArena::Builder out) {
+  out.setBlockSize(uint32_t(g.block_size));
+  out.setNumBlocks(uint32_t(g.n_blocks));
+  out.setNumWindowBlocks(uint32_t(g.n_window_blocks));
+  window_layers_to_wire(g, out.initWindowLayers(unsigned(g.n_window_layers())));
+}
+
+Result<KvGeometry> from_wire(wire::KvArena::Reader in, KvGeometry shape) {
+  auto count = [](uint32_t v) { return v > uint32_t(INT32_MAX) ? 0 : int32_t(v); };
+  shape.block_size = count(in.getBlockSize());
+  shape.n_blocks = count(in.getNumBlocks());
+  shape.n_window_blocks = count(in.getNumWindowBlocks());
+  for (auto& w : shape.window_layers) w = 0;
+  LLMOS_RETURN_IF_ERROR(window_layers_from_wire(in.getWindowLayers(), shape));
+  if (Status valid = validate_kv_geometry(shape); !valid.ok()) return invalid_argument("KV arena: " + valid.message());
+  return shape;
 }
 
 void to_wire(const EngineCounters& c, capnp::List<uint64_t>::Builder out) {

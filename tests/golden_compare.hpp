@@ -17,6 +17,7 @@
 #include "llmos/engine/engine.hpp"
 #include "llmos/engine/model.hpp"
 #include "llmos/gguf/gguf_file.hpp"
+#include "llmos/model/memory_estimate.hpp"
 #include "llmos/tokenizer/tokenizer.hpp"
 
 namespace llmos::golden {
@@ -118,13 +119,17 @@ inline void check_alone(const GoldenFixture& fx, const std::string& label, DType
     CHECK(ids == c["prompt_ids"].get<std::vector<int32_t>>());
     const auto want = c["generated_ids"].get<std::vector<int32_t>>();
     const size_t strict = strict_prefix(c);
-    KvGeometry layout{cfg.n_layers, 8, 16, cfg.n_kv_heads, cfg.head_dim, kv_type};
+    // As the engine lays it out: sliding layers in planes of their own blocks.
+    auto geometry = model::kv_cache_geometry(cfg, 8 * 16, 16, kv_type);
+    REQUIRE(geometry.ok());
+    const KvGeometry layout = *geometry;
     auto kv = engine::KvCache::allocate(fx.model->driver(), layout);
     REQUIRE(kv.ok());
     engine::KvBlockPool pool(layout.n_blocks);
     engine::BlockTable table(16);
     const int window = model_window(cfg);
-    engine::KvBlockPool window_pool(layout.n_blocks);  // the sliding layers' blocks (same planes, other layers)
+    REQUIRE(layout.n_window_layers() == cfg.n_sliding_window_layers());
+    engine::KvBlockPool window_pool(layout.n_window_blocks);  // the sliding layers' blocks, in their planes
     engine::BlockTable window_table(16);
     int released = 0;
     std::vector<float> logits(size_t(cfg.n_vocab));
@@ -230,6 +235,9 @@ inline void check_batched(const GoldenFixture& fx, const std::string& label, DTy
   if (window > 0) {
     const engine::EngineStats st = (*eng)->stats();
     CHECK(st.kv_window_blocks_total > 0);
+    // The sliding layers' planes hold a window per sequence, not the capacity.
+    CHECK(st.kv_window_blocks_total == eo.max_seqs * window_blocks_bound(window, eo.block_size));
+    CHECK(st.kv_window_blocks_total < st.kv_blocks_total);
     CHECK(st.kv_window_blocks_used == 0);  // every sequence gave its blocks back
     MESSAGE(label << ": most blocks held at once: " << max_used << " (all layers' positions), "
                   << max_window_used << " (sliding layers)");

@@ -60,6 +60,7 @@ TEST_CASE("every family loads into one system and generates llama.cpp's tokens, 
     const auto memory = nlohmann::json::parse(inspect.out)["memory"];
     CHECK(memory["weights_bytes"] == m["weights_bytes"]);
     CHECK(memory["kv_cache_bytes"] == m["kv_bytes"]);
+    CHECK(memory["kv_window_layers"] == (name == "gemma3" ? 5 : 0));  // gemma3's sliding layers hold their windows
   }
   for (const char* arch : kArchitectures) {
     const auto golden = arch_golden(arch);

@@ -36,8 +36,10 @@ void StepBounds::check_kv_store(const KvGeometry& L, int layer, int window) cons
   LLMOS_REQUIRE(L.type == DType::kF16 || L.type == DType::kF32, "KV cache must be f16 or f32");
   LLMOS_REQUIRE(layer >= 0 && layer < L.n_layers, "layer out of range");
   LLMOS_REQUIRE(window >= 0, "negative attention window");
+  LLMOS_REQUIRE(!L.is_window_layer(layer) || uses_window_tables(window),
+                "a window layer's planes are addressed by the window tables, which the step lacks");
   const int32_t max_slot = uses_window_tables(window) ? max_window_slot_ : max_slot_;
-  LLMOS_REQUIRE(int64_t(max_slot) < int64_t(L.n_blocks) * L.block_size, "kv slot past the cache");
+  LLMOS_REQUIRE(int64_t(max_slot) < int64_t(L.layer_blocks(layer)) * L.block_size, "kv slot past the cache");
 }
 
 void StepBounds::check_attention(const KvGeometry& L, int layer, int n_heads, int window) const {
@@ -45,8 +47,11 @@ void StepBounds::check_attention(const KvGeometry& L, int layer, int n_heads, in
   LLMOS_REQUIRE(layer >= 0 && layer < L.n_layers, "layer out of range");
   LLMOS_REQUIRE(L.n_kv_heads > 0 && n_heads % L.n_kv_heads == 0, "n_heads not a multiple of n_kv_heads");
   LLMOS_REQUIRE(window >= 0, "negative attention window");
+  LLMOS_REQUIRE(!L.is_window_layer(layer) || uses_window_tables(window),
+                "a window layer's planes are addressed by the window tables, which the step lacks");
   const StepBatch& b = batch_;
   const bool windowed = uses_window_tables(window);
+  const int32_t n_blocks = L.layer_blocks(layer);
   // Every block a token reads must be mapped and inside the cache; with the
   // window tables, only those from the window of the sequence's first token.
   for (int s = 0; s < b.n_seqs; ++s) {
@@ -56,7 +61,7 @@ void StepBounds::check_attention(const KvGeometry& L, int layer, int n_heads, in
     const int32_t* table = (windowed ? b.window_block_tables : b.block_tables) + int64_t(s) * b.max_blocks;
     const int32_t first = windowed ? std::max(0, seq_min_pos_[size_t(s)] - window + 1) : 0;
     for (int i = first / L.block_size; i <= max_pos / L.block_size; ++i)
-      LLMOS_REQUIRE(table[i] >= 0 && table[i] < L.n_blocks, "block table entry unmapped or past the cache");
+      LLMOS_REQUIRE(table[i] >= 0 && table[i] < n_blocks, "block table entry unmapped or past the cache");
   }
 }
 

@@ -2,7 +2,8 @@
 // continuing a cached prefix, a decode token, a fresh prefill) over shuffled,
 // non-contiguous blocks, against a double-precision reference that reads the
 // cache through its documented layout; a sliding window also through the
-// batch's window tables (unmapped before the window). Tolerance: 2e-5 * max|v| + 1e-6 (the
+// batch's window tables (unmapped before the window), and in a window layer's
+// own, shorter planes. Tolerance: 2e-5 * max|v| + 1e-6 (the
 // kernels' exp is a polynomial with ~1e-7 relative error; the rest is f32 order).
 #include <doctest/doctest.h>
 
@@ -41,12 +42,13 @@ struct Scenario {
 void run_scenario(IsaLevel level, const Scenario& sc, uint32_t seed, int window = 0, bool window_tables = false) {
   const KvGeometry& L = sc.L;
   const int hd = L.head_dim, kv_dim = L.kv_dim();
-  // Shuffled physical blocks: sequence s's logical block i -> a random distinct block.
-  const auto tables = shuffled_tables(sc.seqs, L.n_blocks, L.block_size, seed);
+  const int layer = 1;
+  // Shuffled physical blocks: sequence s's logical block i -> a random distinct
+  // block of the layer's planes (n_window_blocks of them for a window layer).
+  const auto tables = shuffled_tables(sc.seqs, L.layer_blocks(layer), L.block_size, seed);
 
   auto drv = driver_at(level, 2);
   std::vector<uint8_t> kv(L.bytes(), 0);
-  const int layer = 1;
 
   // Step 1: the cached prefixes, stored by kv_store.
   const HostBatch pre = tables.prefix_batch(sc.seqs);
@@ -189,6 +191,21 @@ TEST_CASE("a sliding window through the batch's window tables, unmapped before t
         INFO(isa_level_name(level) << " window " << window << " " << dtype_name(type));
         run_scenario(level, sc, 13, window, /*window_tables=*/true);
       }
+    }
+  }
+}
+
+TEST_CASE("a window layer's planes hold n_window_blocks blocks, addressed through the window tables") {
+  for (IsaLevel level : available_levels()) {
+    for (DType type : {DType::kF16, DType::kF32}) {
+      Scenario sc;
+      sc.L = KvGeometry{3, 40, 16, 2, 40, type};
+      sc.L.n_window_blocks = 12;  // the three sequences' 10 blocks and two more
+      sc.L.set_window_layer(1);   // the layer run_scenario runs, between two others
+      sc.n_heads = 4;
+      sc.seqs = {{37, 9}, {70, 1}, {0, 20}};
+      INFO(isa_level_name(level) << " " << dtype_name(type));
+      run_scenario(level, sc, 17, 33, /*window_tables=*/true);
     }
   }
 }

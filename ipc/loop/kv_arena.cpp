@@ -14,7 +14,7 @@ namespace llmos::ipc {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'L', 'M', 'O', 'S', 'K', 'V', '1'};
-constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersion = 4;
 
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ull;

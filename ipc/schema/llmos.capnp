@@ -213,7 +213,10 @@ struct KvArena {
   shmName @0 :Text;       # POSIX shared memory name ("/llmos-<uid>-<model>")
   bytes @1 :UInt64;
   blockSize @2 :UInt32;   # tokens per block
-  numBlocks @3 :UInt32;
+  numBlocks @3 :UInt32;   # blocks of each layer but the window layers
+  numWindowBlocks @4 :UInt32;       # blocks of each window layer (0: none)
+  windowLayers @5 :List(UInt32);    # the window layers: sliding-window layers
+                                    # whose planes hold only numWindowBlocks
 }
 
 struct Heartbeat {
@@ -479,13 +482,16 @@ struct TokenEvent {
 
 struct KvShape {
   # The layout of one KV block, so the memory service can check what it stores:
-  # a block holds [layers][2 (K, V)][blockSize][kvHeads * headDim] of `dtype`.
+  # a block holds [layers][2 (K, V)][blockSize][kvHeads * headDim] of `dtype`,
+  # over the layers but the window layers.
   layers @0 :UInt32;
   kvHeads @1 :UInt32;
   headDim @2 :UInt32;
   blockSize @3 :UInt32;      # tokens per block
   dtype @4 :Text;            # "f16", "f32", ...
-  bytesPerBlock @5 :UInt64;
+  bytesPerBlock @5 :UInt64;  # over the layers that are not window layers
+  windowLayers @6 :List(UInt32);  # sliding-window layers with planes of their
+                                  # own (not in a block); empty: none
 }
 
 struct ArenaBlocks {

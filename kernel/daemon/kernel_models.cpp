@@ -75,8 +75,9 @@ void KernelServer::start_load(Waiter w, ModelSpec spec, uint32_t ctx, const std:
   load_waiters_[spec.name];  // the load is under way
   send_progress(w, spec.name, "validating", 1);
   const uint32_t block_size = config_.block_size;
-  boost::asio::post(pool_, [this, w, spec, ctx, block_size, device, keep_alive]() mutable {
-    auto facts = inspect_model(spec.path, ctx, block_size);
+  const uint32_t max_seqs = config_.max_seqs_per_model;  // what the model service is started with
+  boost::asio::post(pool_, [this, w, spec, ctx, block_size, max_seqs, device, keep_alive]() mutable {
+    auto facts = inspect_model(spec.path, ctx, block_size, max_seqs);
     boost::asio::post(io_, [this, w = std::move(w), spec = std::move(spec), facts = std::move(facts), device,
                             keep_alive]() mutable {
       on_inspected(std::move(w), std::move(spec), device, std::move(facts), keep_alive);

@@ -172,8 +172,7 @@ void KernelServer::on_hello(const ipc::DecodedMessage& m) {
     auto arena = w.initKvArena();
     arena.setShmName(ipc::as_text(model->arena->name()));
     arena.setBytes(model->arena->bytes());
-    arena.setBlockSize(model->arena->layout().block_size);
-    arena.setNumBlocks(model->arena->layout().n_blocks);
+    ipc::to_wire(model->arena->layout(), arena);  // block size, block counts, window layers
   }
   w.setTokenEndpoint(ipc::as_text(token_endpoint_));
   w.setMemoryEndpoint(ipc::as_text(memory_endpoint_));

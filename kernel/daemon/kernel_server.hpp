@@ -38,7 +38,7 @@ struct KernelConfig {
   uint64_t budget_bytes = 0;         // memory for models (weights + KV)
   uint32_t heartbeat_interval_ms = 200;
   uint32_t heartbeat_timeout_ms = 5000;
-  uint32_t max_seqs_per_model = 8;   // sequences one model service runs at once
+  uint32_t max_seqs_per_model = model::kDefaultKvSequences;  // sequences one model service runs at once
   uint32_t block_size = 16;          // tokens per KV block
   uint64_t memory_cap_bytes = 256ull << 20;  // llmos-memory's store
   KeepAlive keep_alive{kDefaultKeepAlive};  // how long an idle model stays loaded (--keep-alive)

@@ -6,7 +6,7 @@
 
 namespace llmos::kernel {
 
-Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size) {
+Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size, uint32_t max_seqs) {
   LLMOS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(path));
   LLMOS_ASSIGN_OR_RETURN(auto config, model::read_hyperparameters(*file));
   // The vocabulary's size only: the model service and llmos-io read and check
@@ -27,8 +27,9 @@ Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t
                             " tokens exceeds the model's context_length of " + std::to_string(f.model_ctx));
   }
   f.vocab_size = uint32_t(tokens.size());
-  LLMOS_ASSIGN_OR_RETURN(f.kv, model::kv_cache_geometry(config, f.ctx, block_size, DType::kF16));
-  LLMOS_ASSIGN_OR_RETURN(auto memory, model::estimate_model_memory(*file, config, f.ctx, block_size, DType::kF16));
+  LLMOS_ASSIGN_OR_RETURN(f.kv, model::kv_cache_geometry(config, f.ctx, block_size, DType::kF16, max_seqs));
+  LLMOS_ASSIGN_OR_RETURN(auto memory,
+                         model::estimate_model_memory(*file, config, f.ctx, block_size, DType::kF16, max_seqs));
   f.memory.weights_bytes = memory.weights_bytes;
   f.memory.kv_bytes = memory.kv_bytes;
   return f;

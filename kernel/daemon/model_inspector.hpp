@@ -10,6 +10,7 @@
 #include "llmos/common/status.hpp"
 #include "llmos/domain/kv_geometry.hpp"
 #include "llmos/kernel/model_registry.hpp"
+#include "llmos/model/memory_estimate.hpp"
 
 namespace llmos::kernel {
 
@@ -27,7 +28,9 @@ struct ModelFacts {
 // model's), unimplemented (a tensor type llmos lacks). Whether llmos runs the
 // architecture, and whether it reads the tokens, is the model service's answer
 // when it loads the file.
-// `ctx` 0 means the model's own context length.
-Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size);
+// `ctx` 0 means the model's own context length; `max_seqs` (sequences the
+// model service runs at once) sizes the sliding-window layers' blocks.
+Result<ModelFacts> inspect_model(const std::string& path, uint32_t ctx, uint32_t block_size,
+                                 uint32_t max_seqs = model::kDefaultKvSequences);
 
 }  // namespace llmos::kernel

@@ -99,6 +99,8 @@ Result<Hyperparameters> read_hyperparameters(const gguf::GgufFile& f) {
     }
     h.sliding_window = int(w);
   }
+  // Gemma 3: five local layers, then a global one (the files have no key for it).
+  if (h.architecture == "gemma3") h.sliding_window_pattern = 6;
   if (f.has(p + "rope.scaling.type")) {
     LLMOS_ASSIGN_OR_RETURN(std::string_view type, f.get_string(p + "rope.scaling.type"));
     h.rope_scaling_type = std::string(type);

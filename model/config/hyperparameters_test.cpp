@@ -208,6 +208,9 @@ TEST_CASE("the architecture fixtures: head dims from key_length, experts, tied o
   CHECK(gemma3.n_kv_heads == 1);
   CHECK(gemma3.head_dim == 64);
   CHECK(gemma3.sliding_window == 32);
+  CHECK(gemma3.sliding_window_pattern == 6);
+  CHECK(gemma3.is_sliding_window_layer(4));
+  CHECK_FALSE(gemma3.is_sliding_window_layer(5));
   CHECK(gemma3.rope_freq_base_swa == 10000.0f);
   CHECK(gemma3.rope_freq_base == 1e6f);
   const Hyperparameters qwen3moe = open("qwen3moe");
@@ -216,6 +219,7 @@ TEST_CASE("the architecture fixtures: head dims from key_length, experts, tied o
   CHECK(qwen3moe.expert_ffn_dim == 128);
   CHECK(qwen3moe.ffn_dim == 512);
   CHECK(open("phi3").sliding_window == 0);
+  CHECK_FALSE(open("phi3").is_sliding_window_layer(0));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "llmos/model/memory_estimate.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <string>
 
@@ -15,7 +16,8 @@ uint64_t kv_tokens_for(uint64_t ctx, uint32_t block_size) {
 }  // namespace
 
 // The one place the KV cache's shape is derived from a model's hyper-parameters.
-Result<KvGeometry> kv_cache_geometry(const Hyperparameters& h, uint64_t ctx, uint32_t block_size, DType kv_type) {
+Result<KvGeometry> kv_cache_geometry(const Hyperparameters& h, uint64_t ctx, uint32_t block_size, DType kv_type,
+                                     uint32_t max_seqs) {
   if (ctx == 0) return invalid_argument("KV estimate: the context must be at least 1 token");
   if (block_size == 0 || block_size > uint32_t(INT32_MAX)) {
     return invalid_argument("KV estimate: the block size must be positive");
@@ -38,14 +40,28 @@ Result<KvGeometry> kv_cache_geometry(const Hyperparameters& h, uint64_t ctx, uin
   g.block_size = int32_t(block_size);
   g.n_blocks = int32_t(blocks);
   g.type = kv_type;
+  for (int l = 0; l < h.n_layers; ++l) {
+    if (!h.is_sliding_window_layer(l)) continue;
+    if (l >= kMaxKvWindowLayers) {
+      return unimplemented("KV estimate: sliding-window layer " + std::to_string(l) + " is past the " +
+                           std::to_string(kMaxKvWindowLayers) + " layers a KV geometry marks");
+    }
+    g.set_window_layer(l);
+  }
+  if (g.n_window_layers() > 0) {
+    if (max_seqs == 0) return invalid_argument("KV estimate: the sequences at once must be at least 1");
+    const uint64_t per_seq = uint64_t(kv_window_blocks_per_sequence(h.sliding_window, g.block_size));
+    g.n_window_blocks = int32_t(std::min<uint64_t>(blocks, per_seq * max_seqs));
+  }
   if (Status valid = validate_kv_geometry(g); !valid.ok()) {
     return invalid_argument("KV estimate: a context of " + std::to_string(ctx) + " tokens: " + valid.message());
   }
   return g;
 }
 
-Result<uint64_t> kv_cache_bytes(const Hyperparameters& h, uint64_t ctx, uint32_t block_size, DType kv_type) {
-  LLMOS_ASSIGN_OR_RETURN(KvGeometry g, kv_cache_geometry(h, ctx, block_size, kv_type));
+Result<uint64_t> kv_cache_bytes(const Hyperparameters& h, uint64_t ctx, uint32_t block_size, DType kv_type,
+                                uint32_t max_seqs) {
+  LLMOS_ASSIGN_OR_RETURN(KvGeometry g, kv_cache_geometry(h, ctx, block_size, kv_type, max_seqs));
   return g.bytes();
 }
 
@@ -59,10 +75,14 @@ uint64_t active_weight_bytes(const gguf::GgufFile& file, const Hyperparameters& 
 }
 
 Result<ModelMemoryEstimate> estimate_model_memory(const gguf::GgufFile& file, const Hyperparameters& h,
-                                                  uint64_t ctx, uint32_t block_size, DType kv_type) {
+                                                  uint64_t ctx, uint32_t block_size, DType kv_type,
+                                                  uint32_t max_seqs) {
   ModelMemoryEstimate m;
   m.weights_bytes = file.total_tensor_bytes();
-  LLMOS_ASSIGN_OR_RETURN(m.kv_bytes, kv_cache_bytes(h, ctx, block_size, kv_type));
+  LLMOS_ASSIGN_OR_RETURN(KvGeometry kv, kv_cache_geometry(h, ctx, block_size, kv_type, max_seqs));
+  m.kv_bytes = kv.bytes();
+  m.kv_window_layers = kv.n_window_layers();
+  m.kv_window_tokens = uint64_t(kv.n_window_blocks) * block_size;
   m.kv_tokens = kv_tokens_for(ctx, block_size);
   if (m.total() < m.weights_bytes) {
     return invalid_argument(file.path() + ": a context of " + std::to_string(ctx) +

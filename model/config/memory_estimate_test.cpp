@@ -73,6 +73,62 @@ TEST_CASE("a model's estimate: every tensor's bytes plus the KV cache for the co
   CHECK(m->total() == m->weights_bytes + m->kv_bytes);
 }
 
+// gemma3's shape (the reference file's): six layers, 1 KV head of 64, window
+// 32 on layers 0-4, layer 5 global.
+Hyperparameters gemma3_like(int window) {
+  Hyperparameters h = shape(6, 1, 64, 64);
+  h.architecture = "gemma3";
+  h.sliding_window = window;
+  h.sliding_window_pattern = 6;
+  return h;
+}
+
+TEST_CASE("sliding-window layers hold their sequences' windows, not the context") {
+  const uint64_t layer_block = 2ull * 16 * 64 * 2;  // K and V of one 16-token block, f16
+  // Context 512 = 32 blocks; 8 sequences x (ceil(32 / 16) + 1) = 24 window blocks.
+  auto g = kv_cache_geometry(gemma3_like(32), 512, 16, DType::kF16);
+  REQUIRE(g.ok());
+  CHECK(g->n_blocks == 32);
+  CHECK(g->n_window_layers() == 5);
+  CHECK_FALSE(g->is_window_layer(5));
+  CHECK(g->n_window_blocks == 24);
+  CHECK(g->bytes() == (1 * 32 + 5 * 24) * layer_block);
+  const uint64_t no_window = *kv_cache_bytes(gemma3_like(0), 512, 16, DType::kF16);
+  CHECK(no_window == 6 * 32 * layer_block);
+  CHECK(g->bytes() < no_window);
+  // The saving grows with the context: 8192 tokens need 512 blocks per global layer.
+  CHECK(*kv_cache_bytes(gemma3_like(32), 8192, 16, DType::kF16) == (512 + 5 * 24) * layer_block);
+  CHECK(*kv_cache_bytes(gemma3_like(0), 8192, 16, DType::kF16) == 6 * 512 * layer_block);
+  // Fewer sequences at once, fewer window blocks; never more than the global layers'.
+  CHECK(kv_cache_geometry(gemma3_like(32), 512, 16, DType::kF16, 2)->n_window_blocks == 6);
+  CHECK(kv_cache_geometry(gemma3_like(500), 512, 16, DType::kF16)->n_window_blocks == 32);
+  CHECK(kv_cache_bytes(gemma3_like(32), 512, 16, DType::kF16, 0).status().code() == ErrorCode::kInvalidArgument);
+  // A window without a pattern (phi3's, which llama.cpp does not apply) splits nothing.
+  Hyperparameters unused = gemma3_like(32);
+  unused.sliding_window_pattern = 0;
+  CHECK(kv_cache_geometry(unused, 512, 16, DType::kF16)->n_window_layers() == 0);
+}
+
+TEST_CASE("the gemma3 reference file's estimate counts its sliding layers' window blocks" * doctest::test_suite("external")) {
+  const std::string shared = llmos::testing::shared_dir();
+  if (shared.empty() || !std::filesystem::exists(shared + "/models/arch/gemma3.gguf")) {
+    llmos::testing::skip("no shared models folder (set LLMOS_SHARED_DIR)");
+    return;
+  }
+  auto f = gguf::GgufFile::open(shared + "/models/arch/gemma3.gguf");
+  REQUIRE(f.ok());
+  auto h = read_hyperparameters(**f);
+  REQUIRE(h.ok());
+  auto m = estimate_model_memory(**f, *h, uint64_t(h->ctx_len), 16, DType::kF16);
+  REQUIRE(m.ok());
+  Hyperparameters global = *h;
+  global.sliding_window = 0;
+  auto all = estimate_model_memory(**f, global, uint64_t(h->ctx_len), 16, DType::kF16);
+  REQUIRE(all.ok());
+  CHECK(all->kv_bytes == 6ull * 512 * 64 * 2 * 2);
+  CHECK(m->kv_bytes == (1ull * 32 + 5 * 24) * 16 * 64 * 2 * 2);
+}
+
 TEST_CASE("active weight bytes: a dense file reads all of them per token, a mixture only its routed experts" * doctest::test_suite("external")) {
   const std::string shared = llmos::testing::shared_dir();
   if (shared.empty() || !std::filesystem::exists(shared + "/models/arch/qwen3moe.gguf")) {

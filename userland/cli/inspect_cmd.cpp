@@ -107,6 +107,11 @@ void print_text(const GgufFile& f, const ModelSummary& s) {
                 " tokens (whole blocks of %u) x %d kv heads x (%d + %d) K and V head dims x 2 bytes (f16)\n",
                 format_bytes_exact(s.memory->kv_bytes).c_str(), *s.context_length, h.n_layers, s.memory->kv_tokens,
                 kKvBlockSize, h.n_kv_heads, h.head_dim, h.v_head_dim);
+    if (s.memory->kv_window_layers > 0) {
+      std::printf("             but %d sliding-window layers hold %" PRIu64 " tokens each (window %d for %u sequences)\n",
+                  s.memory->kv_window_layers, s.memory->kv_window_tokens, h.sliding_window,
+                  model::kDefaultKvSequences);
+    }
     std::printf("  total:     %s\n", format_bytes_exact(s.memory->total()).c_str());
   } else if (s.hparams.ok()) {
     std::printf("  kv cache:  unknown (%s)\n", s.memory.status().message().c_str());
@@ -194,6 +199,8 @@ Json to_json(const GgufFile& f, const ModelSummary& s) {
                  {"kv_block_size", kKvBlockSize},
                  {"kv_cache_tokens", s.memory.ok() ? Json(s.memory->kv_tokens) : Json(nullptr)},
                  {"kv_cache_bytes", s.memory.ok() ? Json(s.memory->kv_bytes) : Json(nullptr)},
+                 {"kv_window_layers", s.memory.ok() ? Json(s.memory->kv_window_layers) : Json(nullptr)},
+                 {"kv_window_tokens", s.memory.ok() ? Json(s.memory->kv_window_tokens) : Json(nullptr)},
                  {"total_bytes", s.memory.ok() ? Json(s.memory->total()) : Json(nullptr)}};
   Json md = Json::array();
   for (const auto& e : f.metadata()) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "llmos/common/status.hpp"
+#include "llmos/domain/kv_geometry.hpp"
 
 namespace llmos::engine {
 
@@ -14,8 +15,8 @@ BatchScheduler::BatchScheduler(const SchedulerOptions& o)
   LLMOS_REQUIRE(o.ctx_len >= 2 && o.block_size > 0 && o.max_seqs > 0 && o.max_batch_tokens > 0 && o.window >= 0,
                 "scheduler options out of range");
   LLMOS_REQUIRE(int64_t(o.n_blocks) * o.block_size >= o.ctx_len, "the KV pool holds less than one context");
-  LLMOS_REQUIRE(o.window == 0 || o.n_window_blocks >= max_window_blocks(o),
-                "the sliding-window KV pool holds less than one sequence's window and step");
+  LLMOS_REQUIRE(o.window == 0 || o.n_window_blocks >= min_window_blocks(o),
+                "the sliding-window KV pool holds less than one sequence's window");
   if (o.prefix_cache && o.window == 0) prefix_ = std::make_unique<PrefixCache>(o.block_size);
   const size_t S = size_t(o.max_seqs);
   running_.reserve(S);
@@ -79,6 +80,10 @@ const Sequence* BatchScheduler::find(uint64_t id) const {
 int max_window_blocks(const SchedulerOptions& o) {
   const int tokens = std::min(o.ctx_len, o.window + o.max_batch_tokens);
   return std::min((tokens + o.block_size - 1) / o.block_size + 1, (o.ctx_len + o.block_size - 1) / o.block_size);
+}
+
+int min_window_blocks(const SchedulerOptions& o) {
+  return std::min(kv_window_blocks_per_sequence(o.window, o.block_size), (o.ctx_len + o.block_size - 1) / o.block_size);
 }
 
 void BatchScheduler::journal(const Sequence& s) {

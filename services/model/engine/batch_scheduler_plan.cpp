@@ -96,7 +96,7 @@ const StepPlan& BatchScheduler::schedule() {
     while (pool_.n_free() < need_blocks && reclaim()) {
     }
     if (pool_.n_free() < need_blocks) break;
-    if (options_.window > 0 && window_pool_.n_free() < std::min(need_blocks, max_window_blocks(options_))) break;
+    if (options_.window > 0 && window_pool_.n_free() < std::min(need_blocks, min_window_blocks(options_))) break;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
     if (s.n_swapped_ > 0 && s.blocks_.reserve(pool_, s.n_swapped_)) {

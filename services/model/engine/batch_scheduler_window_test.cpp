@@ -125,6 +125,27 @@ TEST_CASE("sequences much longer than the window run in a window pool far smalle
   CHECK(sched.window_pool().n_used() == 0);
 }
 
+TEST_CASE("a window pool of one window per sequence runs long prompts in chunks shortened to its free blocks") {
+  CHECK(min_window_blocks(window_options(48, 0, 3)) == 3);  // ceil(8 / 4) + 1
+  CHECK(min_window_blocks(window_options(48, 0, 3)) < max_window_blocks(window_options(48, 0, 3)));
+  BatchScheduler one(window_options(16, 3, 1));
+  WindowRun alone(one);
+  one.add(1, 1, prompt_of(30, 100), {}, false);
+  alone.run();
+  CHECK(alone.generated[1] == 30);
+  CHECK(alone.peak_window_pool <= 3);
+
+  BatchScheduler sched(window_options(48, 9, 3));
+  WindowRun run(sched);
+  run.max_tokens = 20;
+  for (uint64_t id = 1; id <= 3; ++id) sched.add(id, uint32_t(id), prompt_of(20, int(id) * 100), {}, false);
+  run.run();
+  CHECK(run.preempted.empty());  // every decoding sequence always has its window's blocks
+  for (uint64_t id = 1; id <= 3; ++id) CHECK(run.generated[id] == 20);
+  CHECK(run.peak_window_pool <= 9);
+  CHECK(sched.window_pool().n_used() == 0);
+}
+
 TEST_CASE("under a window, preemption drops the KV (window blocks too) and the sequence recomputes it") {
   const int per_seq = max_window_blocks(window_options(16, 0, 2));
   BatchScheduler sched(window_options(16, 2 * per_seq, 2));

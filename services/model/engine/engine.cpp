@@ -3,7 +3,29 @@
 #include <algorithm>
 #include <string>
 
+#include "llmos/model/memory_estimate.hpp"
+
 namespace llmos::engine {
+
+namespace {
+
+// The scheduler's options for this model: with sliding-window layers, their
+// window and a window pool of the cache's n_window_blocks (the sliding layers'
+// own planes); for a cache without them (the window blocks then index the
+// n_blocks planes), one window's blocks and a step's per sequence, at most n_blocks.
+SchedulerOptions scheduler_options(const Model& model, const EngineOptions& o, const KvGeometry& kv) {
+  SchedulerOptions so{o.max_seqs, o.ctx_len, o.block_size, kv.n_blocks, model.options().max_batch_tokens,
+                      o.prefix_cache, false};
+  const ModelConfig& c = model.config();
+  for (int l = 0; l < c.n_layers; ++l) so.window = std::max(so.window, c.attention_window(l));
+  if (so.window > 0) {
+    so.n_window_blocks = kv.n_window_layers() > 0 ? kv.n_window_blocks
+                                                  : std::min(kv.n_blocks, o.max_seqs * max_window_blocks(so));
+  }
+  return so;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::create(Model& model, const EngineOptions& options) {
   return create(model, options, nullptr);
@@ -24,47 +46,43 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, const EngineOptions
   if (o.max_seqs <= 0 || o.max_seqs > model.options().max_outputs) {
     return invalid_argument("max_seqs must be in [1, " + std::to_string(model.options().max_outputs) + "]");
   }
-  KvGeometry layout;
-  layout.n_layers = c.n_layers;
-  layout.n_blocks = (o.kv_tokens + o.block_size - 1) / o.block_size;
-  layout.block_size = o.block_size;
-  layout.n_kv_heads = c.n_kv_heads;
-  layout.head_dim = c.head_dim;
-  layout.type = o.kv_type;
+  // The one derivation the kernel's estimate uses too: global layers get the
+  // capacity's blocks, sliding-window layers their sequences' windows.
+  auto geometry = model::kv_cache_geometry(c, uint64_t(o.kv_tokens), uint32_t(o.block_size), o.kv_type,
+                                           uint32_t(o.max_seqs));
+  if (!geometry.ok()) return geometry.status();
+  KvGeometry layout = *geometry;
+  for (int l = 0; l < c.n_layers; ++l) {
+    if (layout.is_window_layer(l) != (c.attention_window(l) > 0)) {
+      return internal_error("layer " + std::to_string(l) + ": the family's sliding window and the KV geometry's disagree");
+    }
+  }
   if (kv == nullptr) {
     LLMOS_ASSIGN_OR_RETURN(kv, KvCache::allocate(model.driver(), layout));
   } else {
     const auto& l = kv->layout();
-    if (l.n_layers != layout.n_layers || l.n_kv_heads != layout.n_kv_heads || l.head_dim != layout.head_dim ||
-        l.block_size != layout.block_size || l.n_blocks < layout.n_blocks) {
-      return invalid_argument("the KV cache handed to the engine does not fit the model");
+    bool fits = l.n_layers == layout.n_layers && l.n_kv_heads == layout.n_kv_heads && l.head_dim == layout.head_dim &&
+                l.block_size == layout.block_size && l.n_blocks >= layout.n_blocks;
+    // A cache without window layers (sliding layers in the n_blocks planes) fits
+    // as well; one with them must mark the model's, with a sequence's window.
+    if (l.n_window_layers() > 0) {
+      for (int w = 0; w < kMaxKvWindowLayers / 64; ++w) fits = fits && l.window_layers[w] == layout.window_layers[w];
+      const SchedulerOptions so = scheduler_options(model, o, l);
+      fits = fits && so.n_window_blocks >= min_window_blocks(so);
+    }
+    if (!fits) {
+      return invalid_argument("the KV cache handed to the engine (" + describe_kv_geometry(l) +
+                              ") does not fit the model (" + describe_kv_geometry(layout) + ")");
     }
   }
   return std::unique_ptr<Engine>(new Engine(model, o, std::move(kv)));
 }
 
-namespace {
-
-// The scheduler's options for this model: with sliding-window layers, their
-// window and a window pool of one window's blocks (and a step's) per sequence.
-// The window blocks index the same cache planes as the others (the sliding
-// layers' planes are not yet sized apart), so the pool is at most n_blocks.
-SchedulerOptions scheduler_options(const Model& model, const EngineOptions& o, int n_blocks) {
-  SchedulerOptions so{o.max_seqs, o.ctx_len, o.block_size, n_blocks, model.options().max_batch_tokens,
-                      o.prefix_cache, false};
-  const ModelConfig& c = model.config();
-  for (int l = 0; l < c.n_layers; ++l) so.window = std::max(so.window, c.attention_window(l));
-  if (so.window > 0) so.n_window_blocks = std::min(n_blocks, o.max_seqs * max_window_blocks(so));
-  return so;
-}
-
-}  // namespace
-
 Engine::Engine(Model& model, const EngineOptions& options, std::unique_ptr<KvCache> kv)
     : model_(model),
       options_(options),
       kv_(std::move(kv)),
-      scheduler_(scheduler_options(model, options, kv_->layout().n_blocks)) {
+      scheduler_(scheduler_options(model, options, kv_->layout())) {
   const int T = model.options().max_batch_tokens;
   const size_t S = size_t(options.max_seqs);
   max_blocks_ = (options.ctx_len + options.block_size - 1) / options.block_size;

@@ -19,11 +19,10 @@ std::unique_ptr<KvCache> KvCache::borrow(const KvGeometry& layout, void* memory)
   return std::unique_ptr<KvCache>(new KvCache(layout, memory, nullptr, nullptr));
 }
 
-size_t KvCache::block_bytes() const {
-  return size_t(layout_.n_layers) * 2 * size_t(layout_.block_size) * size_t(layout_.kv_dim()) * layout_.elem_bytes();
-}
+size_t KvCache::block_bytes() const { return size_t(layout_.block_bytes()); }
 
-// A block is n_layers * 2 runs of block_size * kv_dim elements, one per
+// A block is 2 runs of block_size * kv_dim elements per layer holding n_blocks
+// blocks (the window layers' planes are not indexed by these blocks), one per
 // (layer, K or V) plane; run `plane` of `block` starts here.
 std::byte* KvCache::run_of(int plane, int32_t block) const {
   const size_t elems = layout_.plane_offset(plane / 2, plane % 2) +
@@ -33,9 +32,12 @@ std::byte* KvCache::run_of(int plane, int32_t block) const {
 
 void KvCache::read_block(int32_t block, std::span<std::byte> out) {
   LLMOS_REQUIRE(block >= 0 && block < layout_.n_blocks && out.size() == block_bytes(), "read_block: bad block or size");
-  const size_t run = block_bytes() / (size_t(layout_.n_layers) * 2);
+  const size_t run = size_t(layout_.layer_block_bytes() / 2);
+  size_t at = 0;
   for (int plane = 0; plane < layout_.n_layers * 2; ++plane) {
-    std::byte* dst = out.data() + size_t(plane) * run;
+    if (layout_.is_window_layer(plane / 2)) continue;
+    std::byte* dst = out.data() + at;
+    at += run;
     if (driver_) {
       driver_->copy_to_host(dst, run_of(plane, block), run);
     } else {
@@ -46,9 +48,12 @@ void KvCache::read_block(int32_t block, std::span<std::byte> out) {
 
 void KvCache::write_block(int32_t block, std::span<const std::byte> in) {
   LLMOS_REQUIRE(block >= 0 && block < layout_.n_blocks && in.size() == block_bytes(), "write_block: bad block or size");
-  const size_t run = block_bytes() / (size_t(layout_.n_layers) * 2);
+  const size_t run = size_t(layout_.layer_block_bytes() / 2);
+  size_t at = 0;
   for (int plane = 0; plane < layout_.n_layers * 2; ++plane) {
-    const std::byte* src = in.data() + size_t(plane) * run;
+    if (layout_.is_window_layer(plane / 2)) continue;
+    const std::byte* src = in.data() + at;
+    at += run;
     if (driver_) {
       driver_->copy_to_device(run_of(plane, block), src, run);
     } else {

@@ -17,6 +17,7 @@ bool same_shape(wire::KvShape::Reader s, const engine::KvCache& kv) {
   auto shape = ipc::from_wire(s);
   KvGeometry mine = kv.layout();
   mine.n_blocks = 1;
+  mine.n_window_blocks = mine.n_window_layers() > 0 ? 1 : 0;
   return shape.ok() && *shape == mine;
 }
 

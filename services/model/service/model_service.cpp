@@ -114,26 +114,21 @@ void ModelService::on_welcome(const ipc::DecodedMessage& m) {
   };
   const auto& c = model_.config();
   auto a = w.getKvArena();
-  KvGeometry layout;
-  layout.n_layers = c.n_layers;
-  layout.n_blocks = int32_t(std::min<uint32_t>(a.getNumBlocks(), INT32_MAX));
-  layout.block_size = int32_t(std::min<uint32_t>(a.getBlockSize(), INT32_MAX));
-  layout.n_kv_heads = c.n_kv_heads;
-  layout.head_dim = c.head_dim;
-  layout.type = DType::kF16;
+  KvGeometry shape;
+  shape.n_layers = c.n_layers;
+  shape.n_kv_heads = c.n_kv_heads;
+  shape.head_dim = c.head_dim;
+  shape.type = DType::kF16;
+  auto arena_layout = ipc::from_wire(a, shape);
+  if (!arena_layout.ok()) return fail(arena_layout.status());
+  const KvGeometry layout = *arena_layout;
   if (config_.kv_in_arena) {
     auto mapping = ipc::KvArenaMapping::map(ipc::to_string(a.getShmName()), layout);
     if (!mapping.ok()) return fail(mapping.status());
     arena_.emplace(std::move(mapping).value());
   }
 
-  KvGeometry kv;
-  kv.n_layers = c.n_layers;
-  kv.n_blocks = int(layout.n_blocks);
-  kv.block_size = int(layout.block_size);
-  kv.n_kv_heads = c.n_kv_heads;
-  kv.head_dim = c.head_dim;
-  kv.type = DType::kF16;
+  const KvGeometry& kv = layout;
   engine::EngineOptions eo;
   eo.max_seqs = config_.max_seqs;
   eo.ctx_len = config_.ctx;

@@ -26,7 +26,8 @@ struct Weight {
 };
 
 // The paged KV cache's geometry is llmos::KvGeometry (domain/kv_geometry.hpp):
-// [n_layers][2 (K, V)][n_blocks][block_size][kv_dim]. A "slot" is
+// [n_layers][2 (K, V)][n_blocks][block_size][kv_dim], a window layer's planes
+// n_window_blocks long (plane_offset places both). A "slot" is
 // block * block_size + offset; a sequence's block table maps its logical block i
 // (positions i*block_size ...) to a physical block.
 
@@ -37,7 +38,8 @@ struct Weight {
 // tokens of other sequences may share one step. Sliding-window layers (window
 // > 0 in kv_store/attention) use window_kv_slots and window_block_tables when
 // they are set: their own blocks, of which only those covering a token's window
-// need be mapped (earlier entries -1, never read); null: the same as the rest.
+// need be mapped (earlier entries -1, never read); null: the same as the rest
+// (not allowed for a layer the geometry makes a window layer).
 struct StepBatch {
   int n_tokens = 0;
   const int32_t* token_ids = nullptr;  // [n_tokens]

@@ -33,8 +33,17 @@ ModelState from_wire(wire::ModelState s);  // an unknown value: kFailed
 // A KV block's shape for the memory service (every field of wire::KvShape).
 void to_wire(const KvGeometry& g, wire::KvShape::Builder out);
 // invalid_argument naming the field when the shape is not one a cache can
-// have (the geometry has n_blocks = 1: a shape describes blocks, not a cache).
+// have (the geometry has n_blocks = 1, and n_window_blocks = 1 when it has
+// window layers: a shape describes blocks, not a cache).
 Result<KvGeometry> from_wire(wire::KvShape::Reader in);
+
+// A KV arena's block counts and window layers (blockSize, numBlocks,
+// numWindowBlocks, windowLayers; shmName and bytes are the caller's).
+void to_wire(const KvGeometry& g, wire::KvArena::Builder out);
+// `shape` (the model's layers, heads, head size and element type) with the
+// arena's block size, block counts and window layers; invalid_argument naming
+// the field when that is no geometry a cache can have.
+Result<KvGeometry> from_wire(wire::KvArena::Reader in, KvGeometry shape);
 
 // Engine counters as a list in EngineCounter order; a shorter list (an older
 // peer) leaves the rest at 0, a longer one's extra entries are ignored.

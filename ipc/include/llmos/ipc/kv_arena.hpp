@@ -34,7 +34,7 @@ KvTableGeometry kv_table_geometry(const KvGeometry& layout);
 // the sequence table at kKvArenaHeaderBytes, then the KV data at header_bytes.
 struct KvArenaHeader {
   char magic[8];             // "LLMOSKV1"
-  uint32_t version;          // 3 (1 had no sequence table, 2 counted element bytes)
+  uint32_t version;          // 4 (1 had no sequence table, 2 counted element bytes, 3 no window layers)
   uint32_t header_bytes;     // where the KV data begins: kv_arena_data_offset(layout)
   KvGeometry layout;
   uint64_t data_bytes;

@@ -20,7 +20,6 @@ namespace {
 
 constexpr std::string_view kArchitectures[] = {"gemma3"};
 constexpr uint32_t kRunsLayerTensors = kQkNorm | kPostNorms;
-constexpr int kLayerPattern = 6;              // five local layers, then one global
 constexpr float kDefaultLocalRopeBase = 10000.0f;
 
 class Gemma3FamilyModel final : public DecoderModel {
@@ -54,7 +53,7 @@ Status Gemma3FamilyModel::check_supported() {
   const float local_base = c.rope_freq_base_swa > 0.0f ? c.rope_freq_base_swa : kDefaultLocalRopeBase;
   for (int i = 0; i < c.n_layers; ++i) {
     LayerSpec& l = c.layers[size_t(i)];
-    if (i % kLayerPattern < kLayerPattern - 1) {
+    if (c.is_sliding_window_layer(i)) {  // the pattern the KV estimate sizes by too
       l.attention = AttentionKind::kSlidingWindow;
       l.window = c.sliding_window;
       l.rope_freq_base = local_base;

@@ -19,14 +19,15 @@ class StepBounds {
   // the batch (its arrays are the caller's, valid until the next begin_step).
   void begin_step(const StepBatch& batch);
 
-  // REQUIRES of kv_store: an f16 or f32 cache, layer in range, every kv slot of
-  // the step (the window slots for window > 0, when the batch has them) inside
-  // the cache.
+  // REQUIRES of kv_store: an f16 or f32 cache, layer in range, the window
+  // tables for a window layer of the geometry (its planes hold n_window_blocks),
+  // every kv slot of the step (the window slots for window > 0, when the batch
+  // has them) inside the layer's planes.
   void check_kv_store(const KvGeometry& layout, int layer, int window) const;
-  // REQUIRES of attention: as kv_store's first two, n_heads a multiple of
+  // REQUIRES of attention: as kv_store's first three, n_heads a multiple of
   // n_kv_heads, and every block a token reads (within its window, in the
   // window tables, when window > 0 and the batch has them) mapped and inside
-  // the cache.
+  // the layer's planes.
   void check_attention(const KvGeometry& layout, int layer, int n_heads, int window) const;
   // Whether a layer of this window reads the batch's window slots and tables.
   bool uses_window_tables(int window) const { return window > 0 && batch_.window_block_tables != nullptr; }

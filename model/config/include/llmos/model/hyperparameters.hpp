@@ -34,6 +34,10 @@ struct Hyperparameters {
   int n_experts_used = 0;  // expert_used_count (experts each token runs), when n_experts > 0
   int expert_ffn_dim = 0;  // expert_feed_forward_length, else feed_forward_length (when n_experts > 0)
   int sliding_window = 0;  // attention.sliding_window: positions a local layer sees; 0 = none
+  // Which layers are local (see is_sliding_window_layer): in every run of this
+  // many layers all but the last are; 0 = none (the file's window unused).
+  // Files carry no key for it: set by architecture (gemma3: 6, as llama.cpp).
+  int sliding_window_pattern = 0;
   float rope_freq_base_swa = 0.0f;  // rope.freq_base_swa (gemma3's local layers); 0 = absent
   std::string rope_scaling_type;    // rope.scaling.type; "" = absent (llama.cpp then reads it as linear)
   // Linear rope scaling: 1 / rope.scaling.factor, when the type is absent or
@@ -44,6 +48,10 @@ struct Hyperparameters {
   int q_dim() const { return n_heads * head_dim; }
   int kv_dim() const { return n_kv_heads * head_dim; }
   int v_dim() const { return n_kv_heads * v_head_dim; }
+  // Whether layer `layer` attends only the last sliding_window positions.
+  bool is_sliding_window_layer(int layer) const {
+    return sliding_window > 0 && sliding_window_pattern > 0 && layer % sliding_window_pattern < sliding_window_pattern - 1;
+  }
 };
 
 // Reads `general.architecture` and the `<arch>.*` keys above, for any

@@ -39,7 +39,8 @@ struct SchedulerOptions {
   bool swap_space = false;     // a swap space exists: preempted KV is swapped out, not dropped
   // Sliding-window layers (gemma3's local ones): their KV has its own blocks
   // from a pool of n_window_blocks, and a sequence holds only those covering
-  // its last `window` positions. 0: the model has none. With a window, the
+  // its last `window` positions (at least min_window_blocks; a prompt chunk
+  // is shortened to the free ones). 0: the model has none. With a window, the
   // prefix cache, swapping and retained KV are off (see docs/engine.md).
   int window = 0;
   int n_window_blocks = 0;
@@ -123,6 +124,11 @@ struct StepPlan {
 // Window-pool blocks one sequence may hold at once: its window and one step's
 // tokens, plus the block the window starts in part-way.
 int max_window_blocks(const SchedulerOptions& options);
+// Window-pool blocks one sequence needs to decode (its window, the block the
+// window starts in part-way: kv_window_blocks_per_sequence), at most its
+// context's: the least n_window_blocks may be. A smaller pool than
+// max_window_blocks per sequence only shortens prompt chunks to what is free.
+int min_window_blocks(const SchedulerOptions& options);
 
 class BatchScheduler {
  public:

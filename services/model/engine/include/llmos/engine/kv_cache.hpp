@@ -28,7 +28,8 @@ class KvCache {
   void* data() { return data_; }
 
   // One block packed on its own, as swap space and snapshots keep it:
-  // [n_layers][2 (K, V)][block_size][kv_dim] of the cache's element type.
+  // [layers][2 (K, V)][block_size][kv_dim] of the cache's element type, over
+  // the layers that hold n_blocks blocks (not the window layers).
   size_t block_bytes() const;
   // REQUIRES: 0 <= block < n_blocks, out.size() == block_bytes().
   void read_block(int32_t block, std::span<std::byte> out);
