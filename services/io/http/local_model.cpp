@@ -30,15 +30,9 @@ Result<LocalModel> open_local_model(const std::string& path, const LocalModelOpt
   const int ctx = options.ctx == 0 ? cfg.ctx_len : options.ctx;
   eopts.kv_tokens = options.kv_tokens == 0 ? 0 : std::max(options.kv_tokens, ctx);
   LLMOS_ASSIGN_OR_RETURN(out.engine, engine::Engine::create(*out.model, eopts));
-  const engine::EngineStats es = out.engine->stats();
-  KvGeometry kv;
-  kv.n_layers = cfg.n_layers;
-  kv.n_blocks = es.kv_blocks_total;
-  kv.block_size = out.engine->options().block_size;
-  kv.n_kv_heads = cfg.n_kv_heads;
-  kv.head_dim = cfg.head_dim;
-  kv.type = out.engine->options().kv_type;
-  out.memory_bytes = out.model->weight_bytes() + out.model->activation_bytes() + kv.bytes();
+  // The cache as allocated: a sliding-window layer holds only its window blocks.
+  out.memory_bytes =
+      out.model->weight_bytes() + out.model->activation_bytes() + out.engine->kv_layout().bytes();
   return out;
 }
 

@@ -120,6 +120,8 @@ class Engine {
 
   EngineStats stats() const;
   const EngineOptions& options() const { return options_; }
+  // The KV cache's layout (its bytes: kv_layout().bytes()).
+  const KvGeometry& kv_layout() const { return kv_->layout(); }
   Model& model() { return model_; }
 
  private:
