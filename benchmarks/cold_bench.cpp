@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench_commands.hpp"
+#include "bench_work_dir.hpp"
 #include "llmos/client/client.hpp"
 #include "llmos/client/system.hpp"
 #include "llmos/model/model_store.hpp"
@@ -133,16 +134,9 @@ int run_cold_bench(int argc, char** argv) {
   }
   if (repeats < 1) return fail("--repeat must be at least 1");
   if (drop && ::geteuid() != 0) return fail("--drop-caches needs root (it writes /proc/sys/vm/drop_caches)");
-  if (dir.empty()) dir = std::getenv("TMPDIR") && *std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
-  std::string work = dir + "/llmos-bench-cold-XXXXXX";
-  if (::mkdtemp(work.data()) == nullptr) return fail("cannot make a folder in " + dir);
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(d, ec);
-    }
-  } cleanup{work};
+  const BenchWorkDir work_dir(dir, "cold");
+  if (!work_dir.ok()) return fail(work_dir.error());
+  const std::string& work = work_dir.path();
 
   auto source = model_file(model, preset, type, work);
   if (!source.ok()) return fail(source.status().to_string());

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "bench_commands.hpp"
+#include "bench_work_dir.hpp"
 #include "llmos/client/client.hpp"
 #include "llmos/client/system.hpp"
 #include "llmos/model/model_pull.hpp"
@@ -131,16 +132,9 @@ int run_pull_bench(int argc, char** argv) {
     return fail("pull", e.what());
   }
   if (repeats < 1 || mib < 1) return fail("pull", "--repeat and --mib must be at least 1");
-  if (dir.empty()) dir = std::getenv("TMPDIR") && *std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
-  std::string work = dir + "/llmos-bench-pull-XXXXXX";
-  if (::mkdtemp(work.data()) == nullptr) return fail("pull", "cannot make a folder in " + dir);
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(d, ec);
-    }
-  } cleanup{work};
+  const BenchWorkDir work_dir(dir, "pull");
+  if (!work_dir.ok()) return fail("pull", work_dir.error());
+  const std::string& work = work_dir.path();
 
   if (url.empty() && file.empty()) {  // random bytes: the download and its hash, no GGUF check
     file = work + "/random.bin";
