@@ -18,11 +18,8 @@ NPM_DIR=${3:-}
 [ -n "$NPM_DIR" ] && NPM_DIR=$(realpath -m "$NPM_DIR")
 command -v python3 >/dev/null || { echo "SKIPPED: python3 is not installed"; exit 77; }
 
-FAILURES=0
-fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $*"; }
-expect_eq() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: got $(printf %q "$2"), want $(printf %q "$3")"; fi; }
-expect_has() { case "$2" in *"$3"*) pass "$1" ;; *) fail "$1: $(printf %q "$2") does not contain $(printf %q "$3")" ;; esac; }
+# shellcheck source=tests/check_lib.sh
+source "$(dirname "$0")/check_lib.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/llmos-store-test.XXXXXX")
 SERVER_PID=""
