@@ -80,7 +80,8 @@ TEST_CASE("kill -9 of the model service mid-generation: the request ends with ex
   CHECK(log.find("adopting the KV of up to") != std::string::npos);
 }
 
-TEST_CASE("unload drains: the generation in flight finishes, new ones are refused, then the model goes") {
+TEST_CASE("unload drains: the generation in flight finishes, a request that comes meanwhile waits, the model goes "
+          "and loads again for it") {
   System sys({}, kSlowSteps);
   REQUIRE_MESSAGE(sys.up_result().exit_code == 0, sys.up_result().err);
   REQUIRE(sys.llmos({"load", stories_model(), "--name", "s"}).exit_code == 0);
@@ -107,9 +108,13 @@ TEST_CASE("unload drains: the generation in flight finishes, new ones are refuse
   REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   CHECK(r->ids == undisturbed->ids);
   CHECK_MESSAGE(unload.exit_code == 0, unload.err);
-  CHECK(late.code() == ErrorCode::kNotFound);
-  CHECK_MESSAGE(late.message().find("being unloaded") != std::string::npos, late.message());
-  CHECK(sys.ps()["models"].empty());
+  // The latecomer's tokenizer was cached, yet it asked the kernel, which held
+  // it until the unload was done and then loaded the model again.
+  CHECK_MESSAGE(late.ok(), late.to_string());
+  const std::string log = sys.log();
+  CHECK(log.find("model 's' is being unloaded; it loads again when it is gone") != std::string::npos);
+  CHECK(log.find("loading model 's' again for 1 request(s)") != std::string::npos);
+  CHECK(sys.ps()["models"].size() == 1);
 }
 
 TEST_CASE("kill -9 of llmos-io: the client gets a clear error, and a retry works once it is back") {

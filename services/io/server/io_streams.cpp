@@ -49,7 +49,10 @@ void IoServer::continue_stream(uint64_t id) {
   if (it == streams_.end()) return;
   Stream& s = it->second;
   if (!s.text) {
-    s.text = texts_.find(s.model);
+    // A client stream asks the kernel each time, cached tokenizer or not, as
+    // HTTP requests do: a model being unloaded then waits and loads again, and
+    // the reservation keeps it until the Submit.
+    s.text = s.http ? texts_.find(s.model) : nullptr;
     if (!s.text) {
       resolving_[s.model].push_back(id);
       resolve_model(s.model);
