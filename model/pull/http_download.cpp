@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kPoll = std::chrono::milliseconds(100);
 constexpr size_t kChunk = 1 << 20;
+constexpr size_t kReadBuffer = 1 << 16;  // room for one full-size socket read
 
 // Runs the io_context until `done`, polling hooks.cancelled and the idle
 // timeout; on either it closes the connection through `abort`.
@@ -101,7 +102,10 @@ Status fetch(asio::io_context& ioc, Stream& stream, const std::function<void()>&
   LLMOS_RETURN_IF_ERROR(wait_for(ioc, done, hooks, last, abort, what));
   if (ec) return failed(what + ": " + ec.message());
 
+  // Beast sizes each socket read by the buffer's free capacity (at least 512
+  // bytes, at most 64 KiB): without room it reads the body 512 bytes a time.
   beast::flat_buffer buffer;
+  buffer.reserve(kReadBuffer);
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: 1.74 compares it as 0
   done = false;
@@ -172,6 +176,9 @@ Status fetch(asio::io_context& ioc, Stream& stream, const std::function<void()>&
     hash.update(std::string_view(chunk.data(), n));
     size += n;
     if (ec) return failed(what + ": " + ec.message() + " after " + std::to_string(size) + " bytes");
+    // Also between reads: a steady stream may never leave wait_for idle long
+    // enough to look.
+    if (hooks.cancelled && hooks.cancelled()) return failed(what + ": cancelled");
     last = Clock::now();
     if (hooks.progress && last - last_report >= kPoll) {
       hooks.progress(size, total);
