@@ -1,6 +1,6 @@
 // Integer Q8_0/Q4_0 matmul for AVX2: activations quantized to Q8_0, block dot
 // products with maddubs/madd (Q8_0 weights through the sign trick, Q4_0 nibbles
-// as unsigned bytes with an offset correction; Q4_0 at several tokens eight
+// as unsigned bytes with an offset correction; at four tokens or more, eight
 // rows at a time, transposed). Compiled with -mavx2 -mfma -mf16c; also the
 // integer path of the AVX-512 level without VNNI.
 #include <immintrin.h>
@@ -211,14 +211,74 @@ void q4_0_rows8(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedA
   for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + (t0 + t) * ldy, acc[t]);
 }
 
+// Q8_0 at several tokens, eight rows at once as q4_0_rows8: an 8x8 transpose of
+// the rows' 32-bit words puts one row's four weights of group k in lane r. The
+// sign trick keeps one madd per group (two signed pair sums can overflow int16),
+// but the block's conversion and fma serve all eight rows.
 template <int T>
-void q4_0_tokens(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, int64_t r1, int t0) {
+void q8_0_rows8(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedActs& x, int t0, float* y,
+                int64_t ldy) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = w + b * sizeof(BlockQ8_0);
+    __m128i dh = _mm_setzero_si128();
+    __m256i rw[8];
+    for (int i = 0; i < 8; ++i) {
+      const uint8_t* ri = blk + size_t(i) * row_bytes;
+      rw[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ri + 2));
+      uint16_t h;
+      std::memcpy(&h, ri, 2);
+      dh = _mm_insert_epi16(dh, h, i);
+    }
+    const __m256 dw = _mm256_cvtph_ps(dh);
+    __m256i a[8], c[8], ws[8], wu[8];
+    for (int i = 0; i < 4; ++i) {
+      a[2 * i] = _mm256_unpacklo_epi32(rw[2 * i], rw[2 * i + 1]);
+      a[2 * i + 1] = _mm256_unpackhi_epi32(rw[2 * i], rw[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; ++h) {  // rows 4h..4h+3: words 0,1 | 4,5 and 2,3 | 6,7
+      c[4 * h + 0] = _mm256_unpacklo_epi64(a[4 * h], a[4 * h + 2]);
+      c[4 * h + 1] = _mm256_unpackhi_epi64(a[4 * h], a[4 * h + 2]);
+      c[4 * h + 2] = _mm256_unpacklo_epi64(a[4 * h + 1], a[4 * h + 3]);
+      c[4 * h + 3] = _mm256_unpackhi_epi64(a[4 * h + 1], a[4 * h + 3]);
+    }
+    for (int k = 0; k < 4; ++k) {  // group k from the low lanes, k + 4 from the high
+      ws[k] = _mm256_permute2x128_si256(c[k], c[4 + k], 0x20);
+      ws[k + 4] = _mm256_permute2x128_si256(c[k], c[4 + k], 0x31);
+    }
+    for (int k = 0; k < 8; ++k) wu[k] = _mm256_abs_epi8(ws[k]);
+    for (int t = 0; t < T; ++t) {
+      const int64_t row = int64_t(t0 + t);
+      const int8_t* xq = x.qs + row * x.cols + b * kQuantBlock;
+      __m256i s = _mm256_setzero_si256();
+      for (int k = 0; k < 8; ++k) {
+        int32_t four;
+        std::memcpy(&four, xq + 4 * k, 4);
+        const __m256i p = _mm256_maddubs_epi16(wu[k], _mm256_sign_epi8(_mm256_set1_epi32(four), ws[k]));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
+      }
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[row * nb + b])), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + (t0 + t) * ldy, acc[t]);
+}
+
+template <bool kQ8, int T>
+void rows8_tokens(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, int64_t r1, int t0) {
   const int64_t nb = w.cols / kQuantBlock;
-  const size_t row_bytes = size_t(nb) * sizeof(BlockQ4_0);
+  const size_t row_bytes = size_t(nb) * (kQ8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0));
   const auto* base = static_cast<const uint8_t*>(w.data);
   int64_t r = r0;
-  for (; r + 8 <= r1; r += 8) q4_0_rows8<T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
-  for (; r < r1; ++r) quant_tile<false, 1, T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
+  for (; r + 8 <= r1; r += 8) {
+    if constexpr (kQ8) {
+      q8_0_rows8<T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
+    } else {
+      q4_0_rows8<T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
+    }
+  }
+  for (; r < r1; ++r) quant_tile<kQ8, 1, T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
 }
 
 template <bool kQ8>
@@ -227,14 +287,11 @@ void matmul_quant_typed(const Weight& w, const QuantizedActs& x, float* y, int64
     quant_rows<kQ8, 1, 1>(w, x, y, r0, r1, 0);
     return;
   }
-  // Four tokens per unpacked pair of rows (eight accumulators), so the nibble
-  // unpack and scale loads are shared by twice the tokens of a 2x2 tile.
+  // Eight or four tokens over eight transposed rows at a time; two or three
+  // tokens over pairs of rows.
   int t0 = 0;
-  if constexpr (!kQ8) {
-    for (; t0 + 8 <= x.n; t0 += 8) q4_0_tokens<8>(w, x, y, r0, r1, t0);
-    for (; t0 + 4 <= x.n; t0 += 4) q4_0_tokens<4>(w, x, y, r0, r1, t0);
-  }
-  for (; t0 + 4 <= x.n; t0 += 4) quant_rows<kQ8, 2, 4>(w, x, y, r0, r1, t0);
+  for (; t0 + 8 <= x.n; t0 += 8) rows8_tokens<kQ8, 8>(w, x, y, r0, r1, t0);
+  for (; t0 + 4 <= x.n; t0 += 4) rows8_tokens<kQ8, 4>(w, x, y, r0, r1, t0);
   for (; t0 + 2 <= x.n; t0 += 2) quant_rows<kQ8, 2, 2>(w, x, y, r0, r1, t0);
   if (t0 < x.n) quant_rows<kQ8, 2, 1>(w, x, y, r0, r1, t0);
 }
