@@ -10,6 +10,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "avx2_transpose.hpp"
 #include "kernels.hpp"
 
 namespace llmos::cpu {
@@ -170,20 +171,17 @@ void q4_0_rows8(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedA
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = w + b * sizeof(BlockQ4_0);
-    __m128i dh = _mm_setzero_si128();
+    alignas(16) uint16_t dh16[8];
     __m256i a[4];  // rows i and i + 4: 16 nibble bytes each
     for (int i = 0; i < 4; ++i) {
       const uint8_t* lo = blk + size_t(i) * row_bytes;
       const uint8_t* hi = blk + size_t(i + 4) * row_bytes;
       a[i] = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hi + 2)),
                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + 2)));
-      uint16_t h0, h1;
-      std::memcpy(&h0, lo, 2);
-      std::memcpy(&h1, hi, 2);
-      dh = _mm_insert_epi16(dh, h0, i);
-      dh = _mm_insert_epi16(dh, h1, i + 4);
+      std::memcpy(&dh16[i], lo, 2);
+      std::memcpy(&dh16[i + 4], hi, 2);
     }
-    const __m256 dw = _mm256_cvtph_ps(dh);  // the eight rows' scales
+    const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dh16)));  // the rows' scales
     // 4x4 transpose of 32-bit words within each lane: g[k] = word k of rows 0-3 | rows 4-7.
     const __m256i u01l = _mm256_unpacklo_epi32(a[0], a[1]), u01h = _mm256_unpackhi_epi32(a[0], a[1]);
     const __m256i u23l = _mm256_unpacklo_epi32(a[2], a[3]), u23h = _mm256_unpackhi_epi32(a[2], a[3]);
@@ -223,31 +221,16 @@ void q8_0_rows8(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedA
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = w + b * sizeof(BlockQ8_0);
-    __m128i dh = _mm_setzero_si128();
+    alignas(16) uint16_t dh16[8];
     __m256i rw[8];
     for (int i = 0; i < 8; ++i) {
       const uint8_t* ri = blk + size_t(i) * row_bytes;
       rw[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ri + 2));
-      uint16_t h;
-      std::memcpy(&h, ri, 2);
-      dh = _mm_insert_epi16(dh, h, i);
+      std::memcpy(&dh16[i], ri, 2);
     }
-    const __m256 dw = _mm256_cvtph_ps(dh);
-    __m256i a[8], c[8], ws[8], wu[8];
-    for (int i = 0; i < 4; ++i) {
-      a[2 * i] = _mm256_unpacklo_epi32(rw[2 * i], rw[2 * i + 1]);
-      a[2 * i + 1] = _mm256_unpackhi_epi32(rw[2 * i], rw[2 * i + 1]);
-    }
-    for (int h = 0; h < 2; ++h) {  // rows 4h..4h+3: words 0,1 | 4,5 and 2,3 | 6,7
-      c[4 * h + 0] = _mm256_unpacklo_epi64(a[4 * h], a[4 * h + 2]);
-      c[4 * h + 1] = _mm256_unpackhi_epi64(a[4 * h], a[4 * h + 2]);
-      c[4 * h + 2] = _mm256_unpacklo_epi64(a[4 * h + 1], a[4 * h + 3]);
-      c[4 * h + 3] = _mm256_unpackhi_epi64(a[4 * h + 1], a[4 * h + 3]);
-    }
-    for (int k = 0; k < 4; ++k) {  // group k from the low lanes, k + 4 from the high
-      ws[k] = _mm256_permute2x128_si256(c[k], c[4 + k], 0x20);
-      ws[k + 4] = _mm256_permute2x128_si256(c[k], c[4 + k], 0x31);
-    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dh16)));
+    __m256i ws[8], wu[8];
+    transpose8x8_epi32(rw, ws);
     for (int k = 0; k < 8; ++k) wu[k] = _mm256_abs_epi8(ws[k]);
     for (int t = 0; t < T; ++t) {
       const int64_t row = int64_t(t0 + t);
