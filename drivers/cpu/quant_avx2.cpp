@@ -156,91 +156,72 @@ void quant_rows(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, i
   for (; r < r1; ++r) quant_tile<kQ8, 1, T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
 }
 
-// Q4_0 at several tokens: eight rows at once, their nibbles transposed so that
-// each 32-bit lane holds one row's four weights of one group. A token's four
-// bytes of that group, broadcast, meet all eight rows in one maddubs; the eight
-// groups of a block add up in int16 (at most 8 * 2 * 15 * 128 = 30720), and one
-// madd, one conversion and one fma finish the block for all eight rows, where
-// the row-by-row tile spends a madd, a conversion and an fma per row.
-template <int T>
-void q4_0_rows8(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedActs& x, int t0, float* y,
-                int64_t ldy) {
+// Several tokens, eight rows at once: the rows' 32-bit words are transposed so
+// that lane r holds row r's four weights of group k (Q8_0: an 8x8 transpose;
+// Q4_0: a 4x4 one per lane of rows i | i + 4, then the two nibbles). A token's
+// four bytes of that group, broadcast, meet all eight rows in one maddubs, and
+// the block's conversion and fma are one vector for the eight rows, where the
+// row-by-row tile spends them per row. Q4_0's eight groups add up in int16
+// (at most 8 * 2 * 15 * 128 = 30720) before one madd; Q8_0 goes through the
+// sign trick and needs a madd per group (two signed pair sums can overflow).
+template <bool kQ8, int T>
+void quant_rows8(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedActs& x, int t0, float* y,
+                 int64_t ldy) {
+  constexpr size_t kBlockBytes = kQ8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * sizeof(BlockQ4_0);
+    const uint8_t* blk = w + b * kBlockBytes;
     alignas(16) uint16_t dh16[8];
-    __m256i a[4];  // rows i and i + 4: 16 nibble bytes each
-    for (int i = 0; i < 4; ++i) {
-      const uint8_t* lo = blk + size_t(i) * row_bytes;
-      const uint8_t* hi = blk + size_t(i + 4) * row_bytes;
-      a[i] = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hi + 2)),
-                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + 2)));
-      std::memcpy(&dh16[i], lo, 2);
-      std::memcpy(&dh16[i + 4], hi, 2);
+    __m256i ws[8], wu[8];  // per group: signed (Q8_0) and unsigned weights, lane = row
+    if constexpr (kQ8) {
+      __m256i rw[8];
+      for (int i = 0; i < 8; ++i) {
+        const uint8_t* ri = blk + size_t(i) * row_bytes;
+        rw[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ri + 2));
+        std::memcpy(&dh16[i], ri, 2);
+      }
+      transpose8x8_epi32(rw, ws);
+      for (int k = 0; k < 8; ++k) wu[k] = _mm256_abs_epi8(ws[k]);
+    } else {
+      __m256i a[4];  // rows i and i + 4: 16 nibble bytes each
+      for (int i = 0; i < 4; ++i) {
+        const uint8_t* lo = blk + size_t(i) * row_bytes;
+        const uint8_t* hi = blk + size_t(i + 4) * row_bytes;
+        a[i] = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hi + 2)),
+                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + 2)));
+        std::memcpy(&dh16[i], lo, 2);
+        std::memcpy(&dh16[i + 4], hi, 2);
+      }
+      // g[k] = word k of rows 0-3 | rows 4-7; its low nibbles are weights 4k..4k+3, the high ones 16 + 4k...
+      const __m256i u01l = _mm256_unpacklo_epi32(a[0], a[1]), u01h = _mm256_unpackhi_epi32(a[0], a[1]);
+      const __m256i u23l = _mm256_unpacklo_epi32(a[2], a[3]), u23h = _mm256_unpackhi_epi32(a[2], a[3]);
+      const __m256i g[4] = {_mm256_unpacklo_epi64(u01l, u23l), _mm256_unpackhi_epi64(u01l, u23l),
+                            _mm256_unpacklo_epi64(u01h, u23h), _mm256_unpackhi_epi64(u01h, u23h)};
+      for (int k = 0; k < 4; ++k) {
+        wu[k] = _mm256_and_si256(g[k], low4);
+        wu[k + 4] = _mm256_and_si256(_mm256_srli_epi16(g[k], 4), low4);
+      }
     }
     const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dh16)));  // the rows' scales
-    // 4x4 transpose of 32-bit words within each lane: g[k] = word k of rows 0-3 | rows 4-7.
-    const __m256i u01l = _mm256_unpacklo_epi32(a[0], a[1]), u01h = _mm256_unpackhi_epi32(a[0], a[1]);
-    const __m256i u23l = _mm256_unpacklo_epi32(a[2], a[3]), u23h = _mm256_unpackhi_epi32(a[2], a[3]);
-    const __m256i g[4] = {_mm256_unpacklo_epi64(u01l, u23l), _mm256_unpackhi_epi64(u01l, u23l),
-                          _mm256_unpacklo_epi64(u01h, u23h), _mm256_unpackhi_epi64(u01h, u23h)};
-    __m256i q[8];  // group k: weights 4k..4k+3 (low nibbles, k < 4) or 4(k-4)+16.. (high nibbles)
-    for (int k = 0; k < 4; ++k) {
-      q[k] = _mm256_and_si256(g[k], low4);
-      q[k + 4] = _mm256_and_si256(_mm256_srli_epi16(g[k], 4), low4);
-    }
     for (int t = 0; t < T; ++t) {
       const int64_t row = int64_t(t0 + t);
       const int8_t* xq = x.qs + row * x.cols + b * kQuantBlock;
-      __m256i p = _mm256_setzero_si256();
-      for (int k = 0; k < 8; ++k) {
-        int32_t four;
-        std::memcpy(&four, xq + 4 * k, 4);
-        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(q[k], _mm256_set1_epi32(four)));
-      }
-      // Nibbles entered unsigned: corr = -sum(x), times the offset 8.
-      const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(p, ones), _mm256_set1_epi32(8 * x.corr[row * nb + b]));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[row * nb + b])), acc[t]);
-    }
-  }
-  for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + (t0 + t) * ldy, acc[t]);
-}
-
-// Q8_0 at several tokens, eight rows at once as q4_0_rows8: an 8x8 transpose of
-// the rows' 32-bit words puts one row's four weights of group k in lane r. The
-// sign trick keeps one madd per group (two signed pair sums can overflow int16),
-// but the block's conversion and fma serve all eight rows.
-template <int T>
-void q8_0_rows8(const uint8_t* w, size_t row_bytes, int64_t nb, const QuantizedActs& x, int t0, float* y,
-                int64_t ldy) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * sizeof(BlockQ8_0);
-    alignas(16) uint16_t dh16[8];
-    __m256i rw[8];
-    for (int i = 0; i < 8; ++i) {
-      const uint8_t* ri = blk + size_t(i) * row_bytes;
-      rw[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ri + 2));
-      std::memcpy(&dh16[i], ri, 2);
-    }
-    const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dh16)));
-    __m256i ws[8], wu[8];
-    transpose8x8_epi32(rw, ws);
-    for (int k = 0; k < 8; ++k) wu[k] = _mm256_abs_epi8(ws[k]);
-    for (int t = 0; t < T; ++t) {
-      const int64_t row = int64_t(t0 + t);
-      const int8_t* xq = x.qs + row * x.cols + b * kQuantBlock;
-      __m256i s = _mm256_setzero_si256();
-      for (int k = 0; k < 8; ++k) {
-        int32_t four;
-        std::memcpy(&four, xq + 4 * k, 4);
-        const __m256i p = _mm256_maddubs_epi16(wu[k], _mm256_sign_epi8(_mm256_set1_epi32(four), ws[k]));
-        s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
+      const auto group = [xq](int k) { return _mm256_broadcastd_epi32(_mm_loadu_si32(xq + 4 * k)); };
+      __m256i s;
+      if constexpr (kQ8) {
+        s = _mm256_setzero_si256();
+        for (int k = 0; k < 8; ++k) {
+          const __m256i p = _mm256_maddubs_epi16(wu[k], _mm256_sign_epi8(group(k), ws[k]));
+          s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
+        }
+      } else {
+        __m256i p = _mm256_setzero_si256();
+        for (int k = 0; k < 8; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wu[k], group(k)));
+        // Nibbles entered unsigned: corr = -sum(x), times the offset 8.
+        s = _mm256_add_epi32(_mm256_madd_epi16(p, ones), _mm256_set1_epi32(8 * x.corr[row * nb + b]));
       }
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[row * nb + b])), acc[t]);
     }
@@ -254,13 +235,7 @@ void rows8_tokens(const Weight& w, const QuantizedActs& x, float* y, int64_t r0,
   const size_t row_bytes = size_t(nb) * (kQ8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0));
   const auto* base = static_cast<const uint8_t*>(w.data);
   int64_t r = r0;
-  for (; r + 8 <= r1; r += 8) {
-    if constexpr (kQ8) {
-      q8_0_rows8<T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
-    } else {
-      q4_0_rows8<T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
-    }
-  }
+  for (; r + 8 <= r1; r += 8) quant_rows8<kQ8, T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
   for (; r < r1; ++r) quant_tile<kQ8, 1, T>(base + r * row_bytes, row_bytes, nb, x, t0, y + r, w.rows);
 }
 
