@@ -130,9 +130,9 @@ TEST_CASE("corrupt files fail to open with one message naming the file and the p
          poke<uint64_t>(b, t.dims + 8, uint64_t{1} << 40);
        },
        {"tensor 'tensor.a' at offset", "element count overflows"}},
-      {"unsupported type iq3_s",
-       [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 21); },
-       {"tensor 'tensor.a' has type iq3_s (21", "which llmos does not support"},
+      {"unsupported type iq2_xxs",
+       [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 16); },
+       {"tensor 'tensor.a' has type iq2_xxs (16", "which llmos does not support"},
        ErrorCode::kUnimplemented},
       {"unknown tensor type",
        [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 999); },
