@@ -123,6 +123,9 @@ void dequantize_row(DType type, const void* src, float* y, int64_t n) {
     case DType::kIQ4_XS: return quant_detail::dequantize_iq4_xs(src, y, n);
     case DType::kTQ1_0: return quant_detail::dequantize_tq1_0(src, y, n);
     case DType::kTQ2_0: return quant_detail::dequantize_tq2_0(src, y, n);
+    case DType::kIQ3_S: return quant_detail::dequantize_iq3_s(src, y, n);
+    case DType::kQ1_0: return quant_detail::dequantize_q1_0(src, y, n);
+    case DType::kQ2_0: return quant_detail::dequantize_q2_0(src, y, n);
   }
 }
 

@@ -1,6 +1,6 @@
 // Per-type scalar dequantizers behind llmos::dequantize_row (quant.cpp), one
 // file per family: quant_legacy.cpp (32-element blocks), quant_kquants.cpp
-// (256-element super-blocks). n is a multiple of the type's block. Thread-safe.
+// (256-element super-blocks), quant_lowbit.cpp (Q1_0, Q2_0). n is a multiple of the type's block. Thread-safe.
 #pragma once
 #include <cstdint>
 
@@ -22,5 +22,9 @@ void dequantize_q6_k(const void* src, float* y, int64_t n);
 void dequantize_iq4_xs(const void* src, float* y, int64_t n);
 void dequantize_tq1_0(const void* src, float* y, int64_t n);
 void dequantize_tq2_0(const void* src, float* y, int64_t n);
+void dequantize_iq3_s(const void* src, float* y, int64_t n);
+
+void dequantize_q1_0(const void* src, float* y, int64_t n);
+void dequantize_q2_0(const void* src, float* y, int64_t n);
 
 }  // namespace llmos::quant_detail

@@ -1,8 +1,9 @@
 // Scalar dequantization of the 256-element super-block types: Q2_K to Q6_K,
-// IQ4_XS and the ternary TQ1_0/TQ2_0 (layouts in dtype.hpp).
+// IQ4_XS, IQ3_S and the ternary TQ1_0/TQ2_0 (layouts in dtype.hpp).
 #include <cstring>
 
 #include "llmos/common/fp16.hpp"
+#include "llmos/common/iq3s_grid.hpp"
 #include "llmos/common/kquant_scales.hpp"
 #include "quant_internal.hpp"
 
@@ -154,6 +155,24 @@ void dequantize_tq2_0(const void* src, float* y, int64_t n) {
       const int h = i / 128, l4 = (i % 128) / 32, m = i % 32;
       const int q = (b.qs[32 * h + m] >> (2 * l4)) & 3;
       yb[i] = float(q - 1) * d;
+    }
+  }
+}
+
+void dequantize_iq3_s(const void* src, float* y, int64_t n) {
+  for (int64_t k = 0; k < n / kSuperBlock; ++k) {
+    const auto b = load<BlockIQ3_S>(src, k);
+    const float d = f16_to_f32(b.d);
+    float* yb = y + k * kSuperBlock;
+    for (int g = 0; g < kSuperBlock / 4; ++g) {  // groups of 4 elements, one grid point each
+      const int s = g / 8;
+      const float dl = d * float(1 + 2 * ((b.scales[s / 2] >> (4 * (s % 2))) & 0x0f));
+      const int point = b.qs[g] | (((b.qh[g / 8] >> (g % 8)) & 1) << 8);
+      for (int j = 0; j < 4; ++j) {
+        const int e = 4 * g + j;
+        const float mag = float(iq3s_magnitude(point, j));
+        yb[e] = (b.signs[e / 8] >> (e % 8)) & 1 ? -dl * mag : dl * mag;
+      }
     }
   }
 }

@@ -1,5 +1,8 @@
 #include "llmos/common/quant.hpp"
 
+#include "llmos/common/fp16.hpp"
+#include "llmos/common/iq3s_grid.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -44,6 +47,52 @@ TEST_CASE("Q4_0 packs element j low and j+16 high, value = d * (q - 8)") {
   CHECK((b.qs[0] & 0x0f) == 0);
   CHECK((b.qs[0] >> 4) == 8);  // element 16 is 0 -> q = 8
   CHECK(y[31] == doctest::Approx(14.0f));  // 15 rounds to 14 with step 2
+}
+
+TEST_CASE("Q1_0 and Q2_0 decode bit j of byte j / 8 and code j % 4 of byte j / 4") {
+  BlockQ1_0 b1{};
+  b1.d = f32_to_f16(0.5f);
+  b1.qs[0] = 0x05;   // elements 0 and 2 set
+  b1.qs[15] = 0x80;  // element 127 set
+  std::vector<float> y(kQ1_0Block);
+  dequantize_row(DType::kQ1_0, &b1, y.data(), kQ1_0Block);
+  CHECK(y[0] == 0.5f);
+  CHECK(y[1] == -0.5f);
+  CHECK(y[2] == 0.5f);
+  CHECK(y[126] == -0.5f);
+  CHECK(y[127] == 0.5f);
+
+  BlockQ2_0 b2{};
+  b2.d = f32_to_f16(2.0f);
+  b2.qs[0] = 0xe4;  // codes 0, 1, 2, 3 for elements 0..3
+  b2.qs[15] = 0x40; // element 63: code 1, 60..62: code 0
+  y.assign(kQ2_0Block, NAN);
+  dequantize_row(DType::kQ2_0, &b2, y.data(), kQ2_0Block);
+  CHECK(y[0] == -2.0f);
+  CHECK(y[1] == 0.0f);
+  CHECK(y[2] == 2.0f);
+  CHECK(y[3] == 4.0f);
+  CHECK(y[60] == -2.0f);
+  CHECK(y[63] == 0.0f);
+}
+
+TEST_CASE("IQ3_S: grid point from qs plus a qh bit, sub-block scale 1 + 2s, sign bits") {
+  BlockIQ3_S b{};
+  b.d = f32_to_f16(0.25f);
+  b.qs[0] = 3;         // group 0: point 3
+  b.qs[9] = 7;         // group 9 (sub-block 1): point 7 | 256 via qh[1] bit 1
+  b.qh[1] = 0x02;
+  b.signs[0] = 0x02;   // element 1 negative
+  b.scales[0] = 0x31;  // sub-block 0: scale 1 -> 3; sub-block 1: scale 3 -> 7
+  std::vector<float> y(kSuperBlock);
+  dequantize_row(DType::kIQ3_S, &b, y.data(), kSuperBlock);
+  for (int j = 0; j < 4; ++j) {
+    INFO("j=" << j);
+    CHECK(y[size_t(j)] == doctest::Approx((j == 1 ? -1 : 1) * 0.25f * 3 * float(iq3s_magnitude(3, j))));
+    CHECK(y[size_t(36 + j)] == doctest::Approx(0.25f * 7 * float(iq3s_magnitude(256 + 7, j))));
+    CHECK(y[size_t(4 + j)] == doctest::Approx(0.25f * 3 * float(iq3s_magnitude(0, j))));
+  }
+  CHECK(kIq3sGrid.points[0] == 0x01010101u);
 }
 
 }  // namespace

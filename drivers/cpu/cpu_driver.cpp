@@ -263,7 +263,7 @@ QuantizedActs CpuDriver::quantize_activations_ext(DType wtype, const float* x, i
   auto* bsums = reinterpret_cast<int16_t*>(acts_.data() + qs_bytes + 2 * d_bytes);
   float* sums32 = uses_scaled_sums32(wtype) ? reinterpret_cast<float*>(acts_.data() + qs_bytes + 2 * d_bytes + bs_bytes)
                                             : nullptr;
-  const int64_t nb = cols / dtype_block_elems(wtype);
+  const int64_t nb = cols / ext_acts_block(wtype);
   auto one = [&](int64_t t) {
     k_.quantize_acts_ext(wtype, x + t * cols, cols, qs + t * cols, d + t * nb, corr + t * nb, bsums + t * (cols / 16));
     if (sums32) q8k_scaled_sums32(d + t * nb, bsums + t * (cols / 16), cols, sums32 + t * nb32);

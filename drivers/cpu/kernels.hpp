@@ -78,8 +78,11 @@ struct CpuKernels {
 
   // The weight types beyond Q8_0/Q4_0 ("ext", uses_ext_quant_kernels): Q4_1,
   // Q5_0, Q5_1, IQ4_NL, MXFP4 on Q8_0 activation blocks (d: the f32 value of the
-  // f16 scale; corr: each block's sum of qs), and Q2_K..Q6_K, IQ4_XS, TQ1_0,
-  // TQ2_0 on Q8_K blocks of 256 (d: f32 scale; bsums: sums of 16 qs).
+  // f16 scale; corr: each block's sum of qs), Q1_0 and Q2_0 on the same Q8_0
+  // blocks (their 128/64-element blocks are whole Q8_0 blocks), and Q2_K..Q6_K,
+  // IQ4_XS, IQ3_S, TQ1_0, TQ2_0 on Q8_K blocks of 256 (d: f32 scale; bsums:
+  // sums of 16 qs). Activation arrays hold cols / ext_acts_block(wtype) blocks
+  // per token.
   // quantize_acts_ext: one activation row of `cols` for weights of `wtype`
   // (corr unused for the 256 types, bsums for the 32 ones).
   void (*quantize_acts_ext)(DType wtype, const float* x, int64_t cols, int8_t* qs, float* d, int32_t* corr,
@@ -111,6 +114,10 @@ size_t attention_scratch_floats(int head_dim, int n_tokens, int n_heads_task);
 inline bool uses_ext_quant_kernels(DType t) {
   return dtype_is_quantized(t) && t != DType::kQ8_0 && t != DType::kQ4_0;
 }
+
+// Elements per activation block of the ext kernels for weights of `t`: 256
+// (Q8_K) for the 256-element types, 32 (Q8_0) for the rest.
+inline int64_t ext_acts_block(DType t) { return dtype_block_elems(t) == kSuperBlock ? kSuperBlock : kQuantBlock; }
 
 // The kernels for `level`. REQUIRES: level <= detect_isa_level().
 CpuKernels make_cpu_kernels(IsaLevel level);

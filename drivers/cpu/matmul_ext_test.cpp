@@ -1,5 +1,5 @@
 // matmul on the ext weight types (Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4, Q2_K..Q6_K,
-// IQ4_XS, TQ1_0, TQ2_0) at every ISA level against the double-precision
+// IQ4_XS, IQ3_S, TQ1_0, TQ2_0, Q1_0, Q2_0) at every ISA level against the double-precision
 // reference of matmul_test_util.hpp. Weights are random blocks with sane scale
 // fields.
 #include <doctest/doctest.h>
@@ -24,7 +24,8 @@ using testing::random_floats;
 
 constexpr DType kExtTypes[] = {DType::kQ4_1, DType::kQ5_0,  DType::kQ5_1,  DType::kIQ4_NL, DType::kMXFP4,
                                DType::kQ2_K, DType::kQ3_K,  DType::kQ4_K,  DType::kQ5_K,  DType::kQ6_K,
-                               DType::kIQ4_XS, DType::kTQ1_0, DType::kTQ2_0};
+                               DType::kIQ4_XS, DType::kTQ1_0, DType::kTQ2_0, DType::kIQ3_S, DType::kQ1_0,
+                               DType::kQ2_0};
 
 HostWeight random_weight(DType type, int64_t rows, int64_t cols, uint32_t seed) {
   HostWeight h;
@@ -38,7 +39,7 @@ TEST_CASE("ext-type matmul matches dequantize + f32 dot at every level, odd rows
     auto drv = driver_at(level);
     for (DType type : kExtTypes) {
       const int64_t block = dtype_block_elems(type);
-      for (int64_t cols : {block, 3 * block, int64_t(1024 + (block == 32 ? 96 : 0))}) {
+      for (int64_t cols : {block, 3 * block, int64_t(1024 + (block < kSuperBlock ? 3 * block : 0))}) {
         for (int64_t rows : {1, 3, 17, 70}) {
           const HostWeight hw = random_weight(type, rows, cols, uint32_t(rows * 131 + cols + int(type)));
           for (int n : {1, 2, 3, 4, 5, 12}) {  // 4 and 12 = 8 + 4: the eight-row tiles

@@ -5,7 +5,8 @@
 // activations' 16-element sums (Q4_K/Q5_K: the token's scaled 32-element sums
 // in f32); table types (IQ4_NL, IQ4_XS, MXFP4) look their
 // values up with pshufb and take the sign trick. TQ1_0/TQ2_0 decode each block
-// (quant_ext_decode.hpp). Weights are read once per group of up to 8 tokens.
+// (quant_ext_decode.hpp), as do Q1_0 and Q2_0; IQ3_S gathers its grid points
+// and moves its signs onto the activations. Weights are read once per group of up to 8 tokens.
 // Compiled with -mavx2 -mfma -mf16c.
 #include <immintrin.h>
 
@@ -470,6 +471,63 @@ void generic256_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs&
   for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]) - mins[t];
 }
 
+// ---- Q1_0, Q2_0: each 32 elements decoded to signed bytes, sign trick ---------
+// nb: the row's Q8_0 activation blocks (four per Q1_0 block, two per Q2_0 block).
+template <int T>
+void generic32_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  alignas(32) Decoded32 blk;
+  for (int64_t b = 0; b < nb; ++b) {
+    decode_block32(type, row, b, blk);
+    const __m256i q = load256(blk.q);
+    for (int t = 0; t < T; ++t) {
+      const __m256i p = dot_signed(q, load256(x.qs[t] + b * kQuantBlock));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_set1_ps(blk.d * x.d[t][b]),
+                               acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
+}
+
+// ---- IQ3_S: grid points gathered 8 at a time, signs moved onto the activations ---
+template <int T>
+void iq3s_row(const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i qh_shift = _mm256_setr_epi32(8, 7, 6, 5, 4, 3, 2, 1);  // bit k of qh to bit 8 of lane k
+  const __m256i bit8 = _mm256_set1_epi32(256);
+  const auto* grid = reinterpret_cast<const int*>(kIq3sGrid.points);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row + size_t(b) * sizeof(BlockIQ3_S);
+    const uint8_t *qs = blk + 2, *qh = blk + 66, *signs = blk + 74, *scales = blk + 106;
+    __m256i sumi[T];
+    for (int t = 0; t < T; ++t) sumi[t] = _mm256_setzero_si256();
+    for (int s = 0; s < 8; ++s) {
+      int64_t lo;
+      std::memcpy(&lo, qs + 8 * s, 8);
+      const __m256i idx = _mm256_or_si256(
+          _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(lo)),
+          _mm256_and_si256(_mm256_sllv_epi32(_mm256_set1_epi32(qh[s]), qh_shift), bit8));
+      const __m256i mag = _mm256_i32gather_epi32(grid, idx, 4);  // 32 magnitudes 1..15, element order
+      uint32_t sbits;
+      std::memcpy(&sbits, signs + 4 * s, 4);
+      const __m256i sign = _mm256_or_si256(bytes_from_bits(sbits), ones8);  // -1 where negated, else 1
+      const __m256i scale = _mm256_set1_epi16(int16_t(1 + 2 * ((scales[s / 2] >> (4 * (s % 2))) & 0x0f)));
+      for (int t = 0; t < T; ++t) {
+        const __m256i xv = _mm256_sign_epi8(load256(x.qs[t] + b * kSuperBlock + 32 * s), sign);
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(mag, xv), scale));
+      }
+    }
+    const float d = f16_at(blk);
+    for (int t = 0; t < T; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(d * x.d[t][b]), acc[t]);
+  }
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
+}
+
 template <int T>
 void row_tokens(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
   switch (type) {
@@ -484,12 +542,15 @@ void row_tokens(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, 
     case DType::kQ5_1: return legacy32_row<DType::kQ5_1, T>(row, nb, x, out);
     case DType::kIQ4_NL: return legacy32_row<DType::kIQ4_NL, T>(row, nb, x, out);
     case DType::kMXFP4: return legacy32_row<DType::kMXFP4, T>(row, nb, x, out);
+    case DType::kIQ3_S: return iq3s_row<T>(row, nb, x, out);
+    case DType::kQ1_0:
+    case DType::kQ2_0: return generic32_row<T>(type, row, nb, x, out);
     default: return generic256_row<T>(type, row, nb, x, out);  // TQ1_0, TQ2_0
   }
 }
 
 void matmul_ext_avx2(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, int64_t r1) {
-  const int64_t nb = w.cols / dtype_block_elems(w.type);
+  const int64_t nb = w.cols / ext_acts_block(w.type);
   const size_t row_bytes = size_t(dtype_row_bytes(w.type, w.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
   // One token streams each row once: software-prefetch the row ~3 KiB ahead

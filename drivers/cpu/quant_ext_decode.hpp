@@ -1,7 +1,8 @@
 // Decoding of one weight block of the types beyond Q8_0/Q4_0 into small signed
 // integers and integer scales, the form the integer dot products work on:
-//  - 32-element types (Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4): w = d * q + m;
-//  - 256-element types (Q2_K..Q6_K, IQ4_XS, TQ1_0, TQ2_0), 16 groups of 16:
+//  - 32-element types (Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4) and each 32 elements
+//    of a Q1_0 / Q2_0 block: w = d * q + m;
+//  - 256-element types (Q2_K..Q6_K, IQ4_XS, IQ3_S, TQ1_0, TQ2_0), 16 groups of 16:
 //    w = d * sc[g] * q - dmin * mn[g].
 // The scalar reference kernels (quant_ext_scalar.cpp) and the generic SIMD path
 // use these; inline and pure (thread-safe); blocks are read through memcpy.
@@ -12,6 +13,7 @@
 
 #include "llmos/common/dtype.hpp"
 #include "llmos/common/fp16.hpp"
+#include "llmos/common/iq3s_grid.hpp"
 #include "llmos/common/kquant_scales.hpp"
 
 namespace llmos::cpu {
@@ -30,8 +32,28 @@ struct Decoded256 {
 
 inline bool is_super_block_type(DType t) { return dtype_block_elems(t) == kSuperBlock; }
 
-// Block `b` of a row of `type` (a 32-element ext type).
+// Elements [32 * b, 32 * b + 32) of a Q1_0 row (q = -1 or 1) or a Q2_0 row
+// (q = code - 1, -1..2).
+inline void decode_lowbit32(DType type, const uint8_t* row, int64_t b, Decoded32& out) {
+  const int64_t per_block = dtype_block_elems(type) / kQuantBlock;
+  const uint8_t* p = row + (b / per_block) * dtype_block_bytes(type);
+  const int first = int(b % per_block) * kQuantBlock;
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  out.d = f16_to_f32(h);
+  out.m = 0.0f;
+  const uint8_t* qs = p + 2;
+  for (int i = 0; i < kQuantBlock; ++i) {
+    const int j = first + i;
+    out.q[i] = type == DType::kQ1_0 ? int8_t((qs[j / 8] >> (j % 8)) & 1 ? 1 : -1)
+                                    : int8_t(((qs[j / 4] >> (2 * (j % 4))) & 3) - 1);
+  }
+}
+
+// Block `b` of a row of `type` (a 32-element ext type); for Q1_0 and Q2_0, the
+// b-th 32 elements of the row.
 inline void decode_block32(DType type, const uint8_t* row, int64_t b, Decoded32& out) {
+  if (type == DType::kQ1_0 || type == DType::kQ2_0) return decode_lowbit32(type, row, b, out);
   const uint8_t* p = row + b * dtype_block_bytes(type);
   uint16_t h[2];
   std::memcpy(h, p, 4);
@@ -147,6 +169,20 @@ inline void decode_block256(DType type, const uint8_t* row, int64_t b, Decoded25
         for (int j = 0; j < 16; ++j) {
           out.q[s * 32 + j] = kIq4nlValues[qs[j] & 0x0f];
           out.q[s * 32 + j + 16] = kIq4nlValues[qs[j] >> 4];
+        }
+      }
+      return;
+    }
+    case DType::kIQ3_S: {
+      const uint8_t *qs = p + 2, *qh = p + 66, *signs = p + 74, *scales = p + 106;
+      out.d = f16_at(0);
+      for (int s = 0; s < 8; ++s)
+        out.sc[2 * s] = out.sc[2 * s + 1] = int16_t(1 + 2 * ((scales[s / 2] >> (4 * (s % 2))) & 0x0f));
+      for (int g = 0; g < kSuperBlock / 4; ++g) {
+        const int point = qs[g] | (((qh[g / 8] >> (g % 8)) & 1) << 8);
+        for (int j = 0; j < 4; ++j) {
+          const int e = 4 * g + j, mag = iq3s_magnitude(point, j);
+          out.q[e] = int8_t((signs[e / 8] >> (e % 8)) & 1 ? -mag : mag);
         }
       }
       return;

@@ -1,6 +1,7 @@
 // Scalar reference kernels for the ext weight types (Q4_1, Q5_0, Q5_1, IQ4_NL,
-// MXFP4, Q2_K..Q6_K, IQ4_XS, TQ1_0, TQ2_0): activations quantized to Q8_0 or
-// Q8_K blocks, each weight block decoded to integers (quant_ext_decode.hpp),
+// MXFP4, Q1_0, Q2_0, Q2_K..Q6_K, IQ4_XS, IQ3_S, TQ1_0, TQ2_0): activations
+// quantized to Q8_0 or Q8_K blocks, each weight block (Q1_0/Q2_0: each 32
+// elements of one) decoded to integers (quant_ext_decode.hpp),
 // integer dot products scaled in f32. The SIMD kernels are tested against the
 // same arithmetic. Pure functions: thread-safe on disjoint outputs.
 #include <cmath>
@@ -74,7 +75,7 @@ void quantize_acts_ext_scalar(DType wtype, const float* x, int64_t cols, int8_t*
 void matmul_ext_scalar(const Weight& w, const QuantizedActs& x, float* y, int64_t r0, int64_t r1) {
   const size_t row_bytes = size_t(dtype_row_bytes(w.type, w.cols));
   const bool super = is_super_block_type(w.type);
-  const int64_t nb = w.cols / dtype_block_elems(w.type);
+  const int64_t nb = w.cols / ext_acts_block(w.type);  // activation blocks; 32-element steps below
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes;
     for (int t = 0; t < x.n; ++t) y[int64_t(t) * w.rows + r] = 0.0f;

@@ -28,8 +28,8 @@ inline int64_t device_weight_bytes(DType t, int64_t rows, int64_t cols) {
   return rows * dtype_row_bytes(t, cols);
 }
 
-// The other block types (Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4, Q2_K..Q6_K, IQ4_XS,
-// TQ1_0, TQ2_0) stay in their GGUF layout (device_weight_bytes = the host bytes)
+// The other block types (Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4, Q1_0, Q2_0, Q2_K..Q6_K,
+// IQ4_XS, IQ3_S, TQ1_0, TQ2_0) stay in their GGUF layout (device_weight_bytes = the host bytes)
 // and reach cuBLAS through launch_dequant_ext_f16 for every token count.
 inline bool is_ext_quant(DType t) { return dtype_is_quantized(t) && t != DType::kQ8_0 && t != DType::kQ4_0; }
 // out [n_rows][w.cols] f16 = rows [r0, r0 + n_rows) of the ext-type weight w.

@@ -106,12 +106,13 @@ TEST_CASE("matmul of every weight type at odd shapes and token counts, both quan
   }
 }
 
-TEST_CASE("matmul of the other block types (K-quants, Q4_1, Q5_x, IQ4, MXFP4, TQ) through f16 tiles") {
+TEST_CASE("matmul of the other block types (K-quants, Q4_1, Q5_x, IQ4, IQ3_S, MXFP4, TQ, Q1_0, Q2_0) through f16 tiles") {
   auto gpu = make_gpu();
   auto cpu = make_cpu();
   uint32_t seed = 500;
   for (DType t : {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kMXFP4, DType::kQ2_K, DType::kQ3_K,
-                  DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kTQ1_0, DType::kTQ2_0}) {
+                  DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kTQ1_0, DType::kTQ2_0,
+                  DType::kIQ3_S, DType::kQ1_0, DType::kQ2_0}) {
     for (int64_t rows : {1, 67, 300}) {
       const int64_t cols = 3 * 256;
       for (int n : {1, 5, 33}) {

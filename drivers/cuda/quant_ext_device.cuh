@@ -1,7 +1,9 @@
 // Device-side decoding of one element of a GGUF row of the block types beyond
-// Q8_0/Q4_0 (Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4, Q2_K..Q6_K, IQ4_XS, TQ1_0,
-// TQ2_0), kept on the device in their GGUF layout. The same formulas as the
-// host's common/quant_legacy.cpp and quant_kquants.cpp. Pure device functions.
+// Q8_0/Q4_0 (Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4, Q1_0, Q2_0, Q2_K..Q6_K, IQ4_XS,
+// IQ3_S, TQ1_0, TQ2_0), kept on the device in their GGUF layout. The same
+// formulas as the host's common/quant_legacy.cpp, quant_lowbit.cpp and
+// quant_kquants.cpp. Pure device functions; the IQ3_S grid is a per-file
+// constant-memory copy of the host table.
 #pragma once
 #include <cuda_fp16.h>
 
@@ -9,8 +11,11 @@
 
 #include "device_util.cuh"
 #include "llmos/common/dtype.hpp"
+#include "llmos/common/iq3s_grid.hpp"
 
 namespace llmos::cuda {
+
+static __constant__ Iq3sGrid kIq3sGridDevice = kIq3sGrid;
 
 __device__ __forceinline__ float ext_f16_at(const uint8_t* p) { return f16_bits_to_float(uint16_t(p[0] | (p[1] << 8))); }
 
@@ -55,6 +60,16 @@ __device__ inline float ext_dequant(int type, const uint8_t* row, int64_t i) {
     case int(DType::kMXFP4): {
       const uint8_t* b = row + (i / 32) * 17;
       return ldexpf(1.0f, int(b[0]) - 128) * float(kFp4[ext_nibble32(b + 1, int(i % 32))]);
+    }
+    case int(DType::kQ1_0): {
+      const uint8_t* b = row + (i / 128) * 18;
+      const int j = int(i % 128);
+      return (b[2 + j / 8] >> (j % 8)) & 1 ? ext_f16_at(b) : -ext_f16_at(b);
+    }
+    case int(DType::kQ2_0): {
+      const uint8_t* b = row + (i / 64) * 18;
+      const int j = int(i % 64);
+      return float(int((b[2 + j / 4] >> (2 * (j % 4))) & 3) - 1) * ext_f16_at(b);
     }
     default: break;
   }
@@ -101,6 +116,14 @@ __device__ inline float ext_dequant(int type, const uint8_t* row, int64_t i) {
       const int sh = b[2] | (b[3] << 8);
       const int ls = ((b[4 + s / 2] >> (4 * (s % 2))) & 0x0f) | (((sh >> (2 * s)) & 3) << 4);
       return ext_f16_at(b) * float(ls - 32) * float(kIq4[ext_nibble32(b + 8 + 16 * s, e)]);
+    }
+    case int(DType::kIQ3_S): {
+      const uint8_t* b = row + (i / 256) * 110;
+      const int g = k / 4, s = k / 32;
+      const int point = b[2 + g] | (((b[66 + g / 8] >> (g % 8)) & 1) << 8);
+      const int mag = int((kIq3sGridDevice.points[point] >> (8 * (k % 4))) & 0xff);
+      const float dl = ext_f16_at(b) * float(1 + 2 * ((b[106 + s / 2] >> (4 * (s % 2))) & 0x0f));
+      return (b[74 + k / 8] >> (k % 8)) & 1 ? -dl * float(mag) : dl * float(mag);
     }
     case int(DType::kTQ1_0): {
       const uint8_t* b = row + (i / 256) * 54;

@@ -130,9 +130,9 @@ TEST_CASE("corrupt files fail to open with one message naming the file and the p
          poke<uint64_t>(b, t.dims + 8, uint64_t{1} << 40);
        },
        {"tensor 'tensor.a' at offset", "element count overflows"}},
-      {"unsupported type iq3_s",
-       [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 21); },
-       {"tensor 'tensor.a' has type iq3_s (21", "which llmos does not support"},
+      {"unsupported type iq2_xxs",
+       [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 16); },
+       {"tensor 'tensor.a' has type iq2_xxs (16", "which llmos does not support"},
        ErrorCode::kUnimplemented},
       {"unknown tensor type",
        [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.a").type, 999); },
@@ -140,6 +140,19 @@ TEST_CASE("corrupt files fail to open with one message naming the file and the p
       {"row not a multiple of the block",
        [&](std::string& b) { poke<uint64_t>(b, tensor_fields(b, "tensor.b").dims, 33); },
        {"tensor 'tensor.b'", "row length ne0=33 is not a multiple of the block size 32"}},
+      {"q1_0 row not a multiple of its 128-element block",
+       [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.b").type, 41); },
+       {"tensor 'tensor.b'", "row length ne0=64 is not a multiple of the block size 128"}},
+      {"q2_0 row not a multiple of its 64-element block",
+       [&](std::string& b) {
+         const TensorFields t = tensor_fields(b, "tensor.b");
+         poke<uint32_t>(b, t.type, 42);
+         poke<uint64_t>(b, t.dims, 96);
+       },
+       {"tensor 'tensor.b'", "row length ne0=96 is not a multiple of the block size 64"}},
+      {"iq3_s row not a multiple of its 256-element block",
+       [&](std::string& b) { poke<uint32_t>(b, tensor_fields(b, "tensor.b").type, 21); },
+       {"tensor 'tensor.b'", "row length ne0=64 is not a multiple of the block size 256"}},
       {"misaligned data offset",
        [&](std::string& b) {
          const size_t at = tensor_fields(b, "tensor.b").offset;

@@ -262,7 +262,7 @@ Status GgufFile::parse_tensor_infos(ByteCursor& in, uint64_t count) {
       return unimplemented(path_ + ": " + what + " has type " + std::string(type_name) + " (" +
                            num(ggml_type) + ", at offset " + num(type_offset) +
                            "), which llmos does not support (supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, "
-                           "q8_0, q2_k to q6_k, iq4_nl, iq4_xs, tq1_0, tq2_0, mxfp4)");
+                           "q8_0, q2_k to q6_k, iq4_nl, iq4_xs, iq3_s, tq1_0, tq2_0, mxfp4, q1_0, q2_0)");
     }
     t.type = *dtype;
     const int64_t block = dtype_block_elems(t.type);

@@ -23,15 +23,20 @@ enum class DType : uint32_t {
   kQ5_K = 13,
   kQ6_K = 14,
   kIQ4_NL = 20,
+  kIQ3_S = 21,
   kIQ4_XS = 23,
   kBF16 = 30,
   kTQ1_0 = 34,
   kTQ2_0 = 35,
   kMXFP4 = 39,
+  kQ1_0 = 41,
+  kQ2_0 = 42,
 };
 
 inline constexpr int kQuantBlock = 32;    // elements per legacy block (Q8_0, Q4_0, Q4_1, Q5_x, IQ4_NL, MXFP4)
-inline constexpr int kSuperBlock = 256;   // elements per K-quant / IQ4_XS / TQ super-block
+inline constexpr int kSuperBlock = 256;   // elements per K-quant / IQ4_XS / IQ3_S / TQ super-block
+inline constexpr int kQ1_0Block = 128;    // elements per Q1_0 block
+inline constexpr int kQ2_0Block = 64;     // elements per Q2_0 block
 
 // ---- 32-element blocks. "f16" fields hold IEEE half bits. -------------------
 
@@ -91,6 +96,22 @@ struct BlockMXFP4 {
 };
 static_assert(sizeof(BlockMXFP4) == 17);
 inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// ---- 128- and 64-element blocks ----------------------------------------------
+
+// Q1_0: one sign bit per element (bit j % 8 of qs[j / 8]): x = bit ? d : -d.
+struct BlockQ1_0 {
+  uint16_t d;  // f16 bits
+  uint8_t qs[kQ1_0Block / 8];
+};
+static_assert(sizeof(BlockQ1_0) == 18);
+
+// Q2_0: 2-bit codes q (bits 2*(j % 4) of qs[j / 4]): x = d * (q - 1), so {-1, 0, 1, 2} * d.
+struct BlockQ2_0 {
+  uint16_t d;  // f16 bits
+  uint8_t qs[kQ2_0Block / 4];
+};
+static_assert(sizeof(BlockQ2_0) == 18);
 
 // ---- 256-element super-blocks ------------------------------------------------
 
@@ -154,6 +175,20 @@ struct BlockIQ4_XS {
 };
 static_assert(sizeof(BlockIQ4_XS) == 136);
 
+// IQ3_S: 8 sub-blocks of 32, each of 8 groups of 4 elements. Group g (0..63)
+// takes grid point qs[g] | (bit g % 8 of qh[g / 8]) << 8 of kIq3sGrid
+// (iq3s_grid.hpp): four odd magnitudes 1..15. Bit j % 8 of signs[j / 8] negates
+// element j. Sub-block s has the 4-bit scale (scales[s / 2] >> 4 * (s % 2)) & 15:
+// x = d * (1 + 2 * scale) * magnitude * sign.
+struct BlockIQ3_S {
+  uint16_t d;  // f16 bits
+  uint8_t qs[kSuperBlock / 4];
+  uint8_t qh[kSuperBlock / 32];
+  uint8_t signs[kSuperBlock / 8];
+  uint8_t scales[kSuperBlock / 64];
+};
+static_assert(sizeof(BlockIQ3_S) == 110);
+
 // TQ1_0: ternary {-1, 0, 1} * d, five trits per byte (base 3, fixed point) in
 // qs and four per byte in qh.
 struct BlockTQ1_0 {
@@ -183,12 +218,15 @@ constexpr int64_t dtype_block_elems(DType t) {
     case DType::kQ8_0:
     case DType::kIQ4_NL:
     case DType::kMXFP4: return kQuantBlock;
+    case DType::kQ1_0: return kQ1_0Block;
+    case DType::kQ2_0: return kQ2_0Block;
     case DType::kQ2_K:
     case DType::kQ3_K:
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K:
     case DType::kIQ4_XS:
+    case DType::kIQ3_S:
     case DType::kTQ1_0:
     case DType::kTQ2_0: return kSuperBlock;
   }
@@ -213,6 +251,9 @@ constexpr int64_t dtype_block_bytes(DType t) {
     case DType::kQ5_K: return sizeof(BlockQ5_K);
     case DType::kQ6_K: return sizeof(BlockQ6_K);
     case DType::kIQ4_XS: return sizeof(BlockIQ4_XS);
+    case DType::kIQ3_S: return sizeof(BlockIQ3_S);
+    case DType::kQ1_0: return sizeof(BlockQ1_0);
+    case DType::kQ2_0: return sizeof(BlockQ2_0);
     case DType::kTQ1_0: return sizeof(BlockTQ1_0);
     case DType::kTQ2_0: return sizeof(BlockTQ2_0);
   }
@@ -229,7 +270,7 @@ constexpr bool dtype_is_quantized(DType t) { return dtype_block_elems(t) > 1; }
 constexpr std::optional<DType> dtype_from_ggml(uint32_t id) {
   switch (id) {
     case 0: case 1: case 2: case 3: case 6: case 7: case 8: case 10: case 11: case 12:
-    case 13: case 14: case 20: case 23: case 30: case 34: case 35: case 39:
+    case 13: case 14: case 20: case 21: case 23: case 30: case 34: case 35: case 39: case 41: case 42:
       return DType(id);
     default: return std::nullopt;
   }
@@ -255,6 +296,9 @@ constexpr std::string_view dtype_name(DType t) {
     case DType::kTQ1_0: return "tq1_0";
     case DType::kTQ2_0: return "tq2_0";
     case DType::kMXFP4: return "mxfp4";
+    case DType::kIQ3_S: return "iq3_s";
+    case DType::kQ1_0: return "q1_0";
+    case DType::kQ2_0: return "q2_0";
   }
   return "?";
 }

@@ -1,5 +1,5 @@
 // Seeded random weight rows of the block types llmos has no quantizer for yet
-// (K-quants, Q4_1, Q5_x, IQ4, MXFP4, TQ): random bytes with the scale fields set
+// (K-quants, Q4_1, Q5_x, IQ4, IQ3_S, MXFP4, TQ, Q1_0, Q2_0): random bytes with the scale fields set
 // to small f16 values (MXFP4: exponents near 2^-6), so every block decodes to
 // finite weights of the type's natural range. Test-only; stateless.
 #pragma once
@@ -18,6 +18,7 @@ inline std::vector<int> block_f16_fields(DType t) {
   switch (t) {
     case DType::kQ4_1: case DType::kQ5_1: case DType::kQ4_K: case DType::kQ5_K: return {0, 2};
     case DType::kQ5_0: case DType::kIQ4_NL: case DType::kIQ4_XS: case DType::kQ4_0: case DType::kQ8_0: return {0};
+    case DType::kIQ3_S: case DType::kQ1_0: case DType::kQ2_0: return {0};
     case DType::kQ2_K: return {80, 82};
     case DType::kQ3_K: return {108};
     case DType::kQ6_K: return {208};
