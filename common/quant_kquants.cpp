@@ -8,20 +8,10 @@
 #include "quant_internal.hpp"
 
 namespace llmos::quant_detail {
-namespace {
-
-template <class Block>
-Block load(const void* src, int64_t k) {
-  Block b;
-  std::memcpy(&b, static_cast<const uint8_t*>(src) + size_t(k) * sizeof(Block), sizeof b);
-  return b;
-}
-
-}  // namespace
 
 void dequantize_q2_k(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockQ2_K>(src, k);
+    const auto b = load_block<BlockQ2_K>(src, k);
     const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
     float* yb = y + k * kSuperBlock;
     for (int i = 0; i < kSuperBlock; ++i) {
@@ -35,7 +25,7 @@ void dequantize_q2_k(const void* src, float* y, int64_t n) {
 
 void dequantize_q3_k(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockQ3_K>(src, k);
+    const auto b = load_block<BlockQ3_K>(src, k);
     const float d = f16_to_f32(b.d);
     int8_t sc[16];
     q3k_scales(b.scales, sc);
@@ -51,7 +41,7 @@ void dequantize_q3_k(const void* src, float* y, int64_t n) {
 
 void dequantize_q4_k(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockQ4_K>(src, k);
+    const auto b = load_block<BlockQ4_K>(src, k);
     const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
     float* yb = y + k * kSuperBlock;
     for (int s = 0; s < 8; ++s) {  // sub-block s: 64-chunk s/2, low nibbles when s is even
@@ -69,7 +59,7 @@ void dequantize_q4_k(const void* src, float* y, int64_t n) {
 
 void dequantize_q5_k(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockQ5_K>(src, k);
+    const auto b = load_block<BlockQ5_K>(src, k);
     const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
     float* yb = y + k * kSuperBlock;
     for (int s = 0; s < 8; ++s) {
@@ -87,7 +77,7 @@ void dequantize_q5_k(const void* src, float* y, int64_t n) {
 
 void dequantize_q6_k(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockQ6_K>(src, k);
+    const auto b = load_block<BlockQ6_K>(src, k);
     const float d = f16_to_f32(b.d);
     float* yb = y + k * kSuperBlock;
     for (int i = 0; i < kSuperBlock; ++i) {
@@ -104,7 +94,7 @@ void dequantize_q6_k(const void* src, float* y, int64_t n) {
 
 void dequantize_iq4_xs(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockIQ4_XS>(src, k);
+    const auto b = load_block<BlockIQ4_XS>(src, k);
     const float d = f16_to_f32(b.d);
     float* yb = y + k * kSuperBlock;
     for (int s = 0; s < 8; ++s) {
@@ -131,7 +121,7 @@ int tq1_trit(uint8_t byte, int n) {
 
 void dequantize_tq1_0(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockTQ1_0>(src, k);
+    const auto b = load_block<BlockTQ1_0>(src, k);
     const float d = f16_to_f32(b.d);
     float* yb = y + k * kSuperBlock;
     int i = 0;
@@ -148,7 +138,7 @@ void dequantize_tq1_0(const void* src, float* y, int64_t n) {
 
 void dequantize_tq2_0(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockTQ2_0>(src, k);
+    const auto b = load_block<BlockTQ2_0>(src, k);
     const float d = f16_to_f32(b.d);
     float* yb = y + k * kSuperBlock;
     for (int i = 0; i < kSuperBlock; ++i) {
@@ -161,7 +151,7 @@ void dequantize_tq2_0(const void* src, float* y, int64_t n) {
 
 void dequantize_iq3_s(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kSuperBlock; ++k) {
-    const auto b = load<BlockIQ3_S>(src, k);
+    const auto b = load_block<BlockIQ3_S>(src, k);
     const float d = f16_to_f32(b.d);
     float* yb = y + k * kSuperBlock;
     for (int g = 0; g < kSuperBlock / 4; ++g) {  // groups of 4 elements, one grid point each

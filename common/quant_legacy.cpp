@@ -9,13 +9,6 @@
 namespace llmos::quant_detail {
 namespace {
 
-template <class Block>
-Block load(const void* src, int64_t k) {
-  Block b;
-  std::memcpy(&b, static_cast<const uint8_t*>(src) + size_t(k) * sizeof(Block), sizeof b);
-  return b;
-}
-
 uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -26,7 +19,7 @@ uint32_t load_u32(const uint8_t* p) {
 
 void dequantize_q4_1(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kQuantBlock; ++k) {
-    const auto b = load<BlockQ4_1>(src, k);
+    const auto b = load_block<BlockQ4_1>(src, k);
     const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
     float* yb = y + k * kQuantBlock;
     for (int j = 0; j < kQuantBlock / 2; ++j) {
@@ -38,7 +31,7 @@ void dequantize_q4_1(const void* src, float* y, int64_t n) {
 
 void dequantize_q5_0(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kQuantBlock; ++k) {
-    const auto b = load<BlockQ5_0>(src, k);
+    const auto b = load_block<BlockQ5_0>(src, k);
     const float d = f16_to_f32(b.d);
     const uint32_t qh = load_u32(b.qh);
     float* yb = y + k * kQuantBlock;
@@ -53,7 +46,7 @@ void dequantize_q5_0(const void* src, float* y, int64_t n) {
 
 void dequantize_q5_1(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kQuantBlock; ++k) {
-    const auto b = load<BlockQ5_1>(src, k);
+    const auto b = load_block<BlockQ5_1>(src, k);
     const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
     const uint32_t qh = load_u32(b.qh);
     float* yb = y + k * kQuantBlock;
@@ -68,7 +61,7 @@ void dequantize_q5_1(const void* src, float* y, int64_t n) {
 
 void dequantize_iq4_nl(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kQuantBlock; ++k) {
-    const auto b = load<BlockIQ4_NL>(src, k);
+    const auto b = load_block<BlockIQ4_NL>(src, k);
     const float d = f16_to_f32(b.d);
     float* yb = y + k * kQuantBlock;
     for (int j = 0; j < kQuantBlock / 2; ++j) {
@@ -80,7 +73,7 @@ void dequantize_iq4_nl(const void* src, float* y, int64_t n) {
 
 void dequantize_mxfp4(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kQuantBlock; ++k) {
-    const auto b = load<BlockMXFP4>(src, k);
+    const auto b = load_block<BlockMXFP4>(src, k);
     const float d = std::ldexp(1.0f, int(b.e) - 128);  // half the E8M0 scale: the table is doubled
     float* yb = y + k * kQuantBlock;
     for (int j = 0; j < kQuantBlock / 2; ++j) {

@@ -6,20 +6,10 @@
 #include "quant_internal.hpp"
 
 namespace llmos::quant_detail {
-namespace {
-
-template <class Block>
-Block load(const void* src, int64_t k) {
-  Block b;
-  std::memcpy(&b, static_cast<const uint8_t*>(src) + size_t(k) * sizeof(Block), sizeof b);
-  return b;
-}
-
-}  // namespace
 
 void dequantize_q1_0(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kQ1_0Block; ++k) {
-    const auto b = load<BlockQ1_0>(src, k);
+    const auto b = load_block<BlockQ1_0>(src, k);
     const float d = f16_to_f32(b.d);
     float* yb = y + k * kQ1_0Block;
     for (int j = 0; j < kQ1_0Block; ++j) yb[j] = (b.qs[j / 8] >> (j % 8)) & 1 ? d : -d;
@@ -28,7 +18,7 @@ void dequantize_q1_0(const void* src, float* y, int64_t n) {
 
 void dequantize_q2_0(const void* src, float* y, int64_t n) {
   for (int64_t k = 0; k < n / kQ2_0Block; ++k) {
-    const auto b = load<BlockQ2_0>(src, k);
+    const auto b = load_block<BlockQ2_0>(src, k);
     const float d = f16_to_f32(b.d);
     float* yb = y + k * kQ2_0Block;
     for (int j = 0; j < kQ2_0Block; ++j) yb[j] = float(int((b.qs[j / 4] >> (2 * (j % 4))) & 3) - 1) * d;
