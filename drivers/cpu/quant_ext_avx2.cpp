@@ -474,18 +474,42 @@ void generic256_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs&
 // ---- Q1_0, Q2_0: each 32 elements decoded to signed bytes, sign trick ---------
 // nb: the row's Q8_0 activation blocks (four per Q1_0 block, two per Q2_0 block).
 template <int T>
-void generic32_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
+void lowbit32_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
   const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i one8 = _mm256_set1_epi8(1), three = _mm256_set1_epi8(3);
+  // Q2_0: byte e of 32 takes source byte e / 4 (the lanes hold bytes 0-3 and 4-7
+  // of the eight), and its code sits at bits 2 * (e % 4).
+  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,  //
+                                          4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+  const __m256i pos = _mm256_set1_epi32(int32_t(0xff000000)), pos2 = _mm256_set1_epi32(0x00ff0000),
+                pos1 = _mm256_set1_epi32(0x0000ff00), pos0 = _mm256_set1_epi32(0x000000ff);
+  const bool q1 = type == DType::kQ1_0;
+  const int64_t per_block = dtype_block_elems(type) / kQuantBlock;
+  const size_t block_bytes = size_t(dtype_block_bytes(type));
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
-  alignas(32) Decoded32 blk;
   for (int64_t b = 0; b < nb; ++b) {
-    decode_block32(type, row, b, blk);
-    const __m256i q = load256(blk.q);
+    const uint8_t* blk = row + size_t(b / per_block) * block_bytes;
+    const int part = int(b % per_block);
+    __m256i q;  // the 32 weights as signed bytes, d apart
+    if (q1) {  // bit set: +1, clear: -1
+      uint32_t bits;
+      std::memcpy(&bits, blk + 2 + 4 * part, 4);
+      q = _mm256_sub_epi8(_mm256_and_si256(bytes_from_bits(bits), _mm256_set1_epi8(2)), one8);
+    } else {  // code - 1, -1..2
+      int64_t eight;
+      std::memcpy(&eight, blk + 2 + 8 * part, 8);
+      const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi64x(eight), spread);
+      const __m256i c = _mm256_or_si256(
+          _mm256_or_si256(_mm256_and_si256(v, pos0), _mm256_and_si256(_mm256_srli_epi16(v, 2), pos1)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(v, 4), pos2),
+                          _mm256_and_si256(_mm256_srli_epi32(v, 6), pos)));
+      q = _mm256_sub_epi8(_mm256_and_si256(c, three), one8);
+    }
+    const float d = f16_at(blk);
     for (int t = 0; t < T; ++t) {
       const __m256i p = dot_signed(q, load256(x.qs[t] + b * kQuantBlock));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_set1_ps(blk.d * x.d[t][b]),
-                               acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_set1_ps(d * x.d[t][b]), acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]);
@@ -544,7 +568,7 @@ void row_tokens(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, 
     case DType::kMXFP4: return legacy32_row<DType::kMXFP4, T>(row, nb, x, out);
     case DType::kIQ3_S: return iq3s_row<T>(row, nb, x, out);
     case DType::kQ1_0:
-    case DType::kQ2_0: return generic32_row<T>(type, row, nb, x, out);
+    case DType::kQ2_0: return lowbit32_row<T>(type, row, nb, x, out);
     default: return generic256_row<T>(type, row, nb, x, out);  // TQ1_0, TQ2_0
   }
 }
