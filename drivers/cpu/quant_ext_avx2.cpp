@@ -5,7 +5,7 @@
 // activations' 16-element sums (Q4_K/Q5_K: the token's scaled 32-element sums
 // in f32); table types (IQ4_NL, IQ4_XS, MXFP4) look their
 // values up with pshufb and take the sign trick. TQ1_0/TQ2_0 decode each block
-// (quant_ext_decode.hpp), as do Q1_0 and Q2_0; IQ3_S gathers its grid points
+// (quant_ext_decode.hpp); Q1_0 and Q2_0 unpack 32 weights in registers; IQ3_S gathers its grid points
 // and moves its signs onto the activations. Weights are read once per group of up to 8 tokens.
 // Compiled with -mavx2 -mfma -mf16c.
 #include <immintrin.h>
@@ -471,7 +471,7 @@ void generic256_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs&
   for (int t = 0; t < T; ++t) out[t] = hsum_ps(acc[t]) - mins[t];
 }
 
-// ---- Q1_0, Q2_0: each 32 elements decoded to signed bytes, sign trick ---------
+// ---- Q1_0, Q2_0: each 32 elements unpacked to signed bytes, sign trick --------
 // nb: the row's Q8_0 activation blocks (four per Q1_0 block, two per Q2_0 block).
 template <int T>
 void lowbit32_row(DType type, const uint8_t* row, int64_t nb, const TokenPtrs& x, float* out) {
