@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "admin_call.hpp"
@@ -195,6 +196,39 @@ Result<ModelInfo> resolve_ollama_model(GenerationBackend& backend, const std::st
   return model;
 }
 
+// A generation request's way to its model: `go(model, reservation)` makes the
+// request once the model is ready. With load on demand every request asks the
+// backend first (ensure_model through an OnDemandCall), listed as ready or
+// not: a model the kernel is unloading then waits and loads again instead of
+// refusing the submit, and the request carries the reservation that holds it.
+// Without, the model must be listed ready (reservation 0). `ollama_names`:
+// "tiny" may be the loaded "tiny:latest". on_error gives the error's reply.
+Routed route_to_model(const std::shared_ptr<ServerContext>& ctx, const std::string& name, std::string keep_alive,
+                      bool ollama_names, std::function<Routed(ModelInfo, uint64_t)> go,
+                      std::function<ApiReply(const Status&)> on_error, std::weak_ptr<Exchange> exchange,
+                      boost::asio::any_io_executor executor) {
+  auto model = ollama_names ? resolve_ollama_model(ctx->backend, name) : resolve_model(ctx->backend, name);
+  if (!ctx->backend.loads_on_demand()) {
+    if (!model.ok()) return Routed{on_error(model.status()), nullptr};
+    return go(std::move(*model), 0);
+  }
+  if (!model.ok()) {  // not listed, or listed but loading / unloading: the backend may still load it
+    const ErrorCode code = model.status().code();
+    const bool absent = code == ErrorCode::kNotFound || code == ErrorCode::kDisconnected;
+    if (name.empty() || !absent) return Routed{on_error(model.status()), nullptr};
+  }
+  // The name as listed (an empty name's first ready model, "tiny:latest"), else as asked.
+  const std::string asked = model.ok() ? model->name : name;
+  auto then = [ctx, go = std::move(go), on_error](const EnsuredModel& loaded) -> Routed {
+    auto m = resolve_model(ctx->backend, loaded.name);
+    if (!m.ok()) return Routed{on_error(m.status()), nullptr};
+    return go(std::move(*m), loaded.reservation);
+  };
+  return Routed{std::nullopt, std::make_shared<OnDemandCall>(ctx, asked, std::move(keep_alive), std::move(then),
+                                                             std::move(on_error), std::move(exchange),
+                                                             std::move(executor))};
+}
+
 // The request for a ready model: its num_ctx must match, then a CompletionCall.
 Routed continue_ollama(const std::shared_ptr<ServerContext>& ctx, CompletionRequest request, ModelInfo model,
                        std::weak_ptr<Exchange> exchange, boost::asio::any_io_executor executor,
@@ -281,31 +315,19 @@ Routed route_ollama_generation(const std::shared_ptr<ServerContext>& ctx, ApiReq
   auto request = parse_ollama_request(req.body, path == "/api/chat" ? ApiKind::kChat : ApiKind::kCompletion);
   if (!request.ok()) return now(ollama_error(400, request.status().message()));
   if (request->load_only) return route_ollama_load(ctx, std::move(*request), std::move(exchange), std::move(executor));
-  auto model = resolve_ollama_model(ctx->backend, request->model);
-  if (model.ok()) return continue_ollama(ctx, std::move(*request), std::move(*model), exchange, executor, req.received);
-  if (!ctx->backend.loads_on_demand() ||
-      (model.status().code() != ErrorCode::kNotFound && model.status().code() != ErrorCode::kDisconnected)) {
-    return now(ollama_error(api_error_from_status(model.status()).status, model.status().message()));
-  }
-  // Not loaded (or still loading): load it on demand, then go on.
   const std::string name = request->model, keep_alive = request->keep_alive;
-  auto then = [ctx, request = std::move(*request), exchange, executor,
-               received = req.received](const EnsuredModel& loaded) mutable -> Routed {
-    request.reservation = loaded.reservation;
-    auto m = resolve_model(ctx->backend, loaded.name);
-    if (!m.ok()) {
-      ctx->metrics.count_request("ollama", outcome_of_status(api_error_from_status(m.status()).status));
-      return Routed{ollama_error(api_error_from_status(m.status()).status, m.status().message()), nullptr};
-    }
-    return continue_ollama(ctx, std::move(request), std::move(*m), exchange, executor, received);
+  auto go = [ctx, request = std::move(*request), exchange, executor, received = req.received](
+                ModelInfo model, uint64_t reservation) mutable -> Routed {
+    request.reservation = reservation;
+    return continue_ollama(ctx, std::move(request), std::move(model), exchange, executor, received);
   };
   auto on_error = [ctx](const Status& st) {
     const int status = api_error_from_status(st).status;
     ctx->metrics.count_request("ollama", outcome_of_status(status));
     return ollama_error(status, st.message());
   };
-  return Routed{std::nullopt, std::make_shared<OnDemandCall>(ctx, name, keep_alive, std::move(then),
-                                                             std::move(on_error), exchange, executor)};
+  return route_to_model(ctx, name, keep_alive, /*ollama_names=*/true, std::move(go), std::move(on_error),
+                        std::move(exchange), std::move(executor));
 }
 
 // "2026-12-05T02:40:00.123Z" for a unix time in milliseconds.
@@ -448,35 +470,19 @@ Routed route_request(const std::shared_ptr<ServerContext>& ctx, ApiRequest req, 
   const ApiKind kind = path == "/v1/chat/completions" ? ApiKind::kChat : ApiKind::kCompletion;
   auto request = parse_completion_request(req.body, kind);
   if (!request.ok()) return now(error_reply(bad_request(request.status().message())));
-  auto model = resolve_model(backend, request->model);
-  if (model.ok()) {
-    return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(*request), std::move(*model), exchange,
-                                                                 executor, req.received)};
-  }
-  const bool absent = model.status().code() == ErrorCode::kNotFound || model.status().code() == ErrorCode::kDisconnected;
-  if (request->model.empty() || !absent || !backend.loads_on_demand()) return now(model_error(model.status()));
-  // Not loaded (or still loading): load it on demand from the model store, then go on.
   const std::string name = request->model;
-  const std::string endpoint(route->endpoint);
-  auto then = [ctx, request = std::move(*request), exchange, executor, received = req.received,
-               endpoint](const EnsuredModel& loaded) mutable -> Routed {
-    request.reservation = loaded.reservation;
-    auto m = resolve_model(ctx->backend, loaded.name);
-    if (!m.ok()) {
-      ApiReply r = model_error(m.status());
-      ctx->metrics.count_request(endpoint, outcome_of_status(r.status));
-      return Routed{std::move(r), nullptr};
-    }
-    return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(request), std::move(*m), exchange,
+  auto go = [ctx, request = std::move(*request), exchange, executor, received = req.received](
+                ModelInfo model, uint64_t reservation) mutable -> Routed {
+    request.reservation = reservation;
+    return Routed{std::nullopt, std::make_shared<CompletionCall>(ctx, std::move(request), std::move(model), exchange,
                                                                  executor, received)};
   };
-  auto on_error = [ctx, endpoint](const Status& st) {
+  auto on_error = [ctx, endpoint = std::string(route->endpoint)](const Status& st) {
     ApiReply r = model_error(st);
     ctx->metrics.count_request(endpoint, outcome_of_status(r.status));
     return r;
   };
-  return Routed{std::nullopt, std::make_shared<OnDemandCall>(ctx, name, "", std::move(then), std::move(on_error),
-                                                             exchange, executor)};
+  return route_to_model(ctx, name, "", /*ollama_names=*/false, std::move(go), std::move(on_error), exchange, executor);
 }
 
 }  // namespace llmos::http

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -146,19 +147,27 @@ class FakeBackend final : public GenerationBackend {
     }
     done(ok_status());
   }
-  // Load on demand (when `on_demand`): a name in `stored` becomes the ready
-  // model "NAME:latest"; any other is not_found. Each call is counted, and
+  // Load on demand (when `on_demand`), as the kernel answers ensureModel: a
+  // loaded model (as named, or as "NAME:latest") answers at once; a name in
+  // `stored` becomes the ready model "NAME:latest"; any other is not_found;
+  // with `ensure_failure` set every ask gets it. Each call is counted, and
   // hands out a reservation (1, 2, ...) whose releases are recorded.
   bool on_demand = false;
   std::set<std::string> stored;
+  std::optional<Status> ensure_failure;
   std::atomic<int> ensure_calls{0};
   bool loads_on_demand() const override { return on_demand; }
   void ensure_model(std::string name, std::string keep_alive, std::function<void(Result<EnsuredModel>)> done) override {
     (void)keep_alive;
     const uint64_t reservation = uint64_t(++ensure_calls);
-    if (!stored.count(name)) return done(not_found("model '" + name + ":latest' is not in the store"));
-    load_model(LoadParams{"/store/" + name, name + ":latest"}, [](Status) {});
-    done(EnsuredModel{name + ":latest", reservation});
+    if (ensure_failure) return done(*ensure_failure);
+    const std::string tagged = name.find(':') == std::string::npos ? name + ":latest" : name;
+    for (const std::string& n : {name, tagged}) {
+      if (find(n).ok()) return done(EnsuredModel{n, reservation});
+    }
+    if (!stored.count(name)) return done(not_found("model '" + tagged + "' is not in the store"));
+    load_model(LoadParams{"/store/" + name, tagged}, [](Status) {});
+    done(EnsuredModel{tagged, reservation});
   }
   void release_model(uint64_t reservation) override {
     std::lock_guard lock(mu_);

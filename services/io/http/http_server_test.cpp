@@ -77,7 +77,7 @@ TEST_CASE("a request for a stored model that is not loaded loads it on demand; a
   auto o = s.connect().post("/api/generate", {{"model", "lazy"}, {"prompt", "Hi"}, {"stream", false},
                                                {"keep_alive", "10m"}, {"options", {{"num_predict", 2}}}});
   REQUIRE_MESSAGE(o.status == 200, o.body);
-  CHECK(s.backend.ensure_calls == 1);  // loaded now: as "lazy:latest"
+  CHECK(s.backend.ensure_calls == 2);  // loaded now (as "lazy:latest"), and still asked for
   const auto sent = s.backend.submitted();
   REQUIRE(sent.size() == 2);
   CHECK(sent[0].model == "lazy:latest");
@@ -105,16 +105,79 @@ TEST_CASE("a request for a stored model that is not loaded loads it on demand; a
   // submits names the reservation, and it is released when the request ends
   // (used or not: the load-only request never submits).
   CHECK(sent[0].reservation == 1);
-  CHECK(sent[1].reservation == 0);  // the model was loaded: no load on demand, no reservation
+  CHECK(sent[1].reservation == 2);  // loaded already: asked for all the same, and reserved
   const auto released_once = [&](uint64_t id) {
     auto r = s.backend.released();
     return std::count(r.begin(), r.end(), id) == 1;
   };
-  for (int i = 0; i < 500 && !(released_once(1) && released_once(uint64_t(asked + 1))); ++i) {
+  for (int i = 0; i < 500 && !(released_once(1) && released_once(2) && released_once(uint64_t(asked + 1))); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   CHECK(released_once(1));
+  CHECK(released_once(2));
   CHECK(released_once(uint64_t(asked + 1)));
+}
+
+TEST_CASE("with load on demand a request for a model listed ready still asks for it and submits its reservation") {
+  // A model the kernel has begun to unload may still be listed ready; the ask
+  // (ensure_model) is what waits for the unload and loads it again, so every
+  // generation request asks, once, and its submit carries the reservation.
+  Server s;
+  s.backend.on_demand = true;
+  const json messages = {{{"role", "user"}, {"content", "Hi"}}};
+  auto c = s.connect().post("/v1/completions", {{"model", "fake"}, {"prompt", "Hi"}, {"max_tokens", 2}});
+  REQUIRE_MESSAGE(c.status == 200, c.body);
+  CHECK(s.backend.ensure_calls == 1);
+  auto chat = s.connect().post("/v1/chat/completions", {{"model", "fake"}, {"messages", messages}, {"max_tokens", 2}});
+  REQUIRE_MESSAGE(chat.status == 200, chat.body);
+  CHECK(s.backend.ensure_calls == 2);
+  auto any = s.connect().post("/v1/completions", {{"prompt", "Hi"}, {"max_tokens", 2}});  // the first ready model
+  REQUIRE_MESSAGE(any.status == 200, any.body);
+  CHECK(any.js()["model"] == "fake");
+  CHECK(s.backend.ensure_calls == 3);
+  auto gen = s.connect().post("/api/generate", {{"model", "fake"}, {"prompt", "Hi"}, {"stream", false},
+                                                 {"options", {{"num_predict", 2}}}});
+  REQUIRE_MESSAGE(gen.status == 200, gen.body);
+  CHECK(s.backend.ensure_calls == 4);
+  auto ochat = s.connect().post("/api/chat", {{"model", "fake"}, {"messages", messages}, {"stream", false},
+                                               {"options", {{"num_predict", 2}}}});
+  REQUIRE_MESSAGE(ochat.status == 200, ochat.body);
+  CHECK(s.backend.ensure_calls == 5);
+  const auto sent = s.backend.submitted();
+  REQUIRE(sent.size() == 5);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    CHECK(sent[i].model == "fake");
+    CHECK(sent[i].reservation == i + 1);
+  }
+  const auto all_released = [&] {
+    auto r = s.backend.released();
+    for (uint64_t id = 1; id <= 5; ++id) {
+      if (std::count(r.begin(), r.end(), id) != 1) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 500 && !all_released(); ++i) std::this_thread::sleep_for(10ms);
+  CHECK(all_released());
+
+  // An ask that fails is the request's answer; nothing is submitted.
+  s.backend.ensure_failure = disconnected("llmosd is shutting down");
+  auto failed = s.connect().post("/v1/completions", {{"model", "fake"}, {"prompt", "Hi"}, {"max_tokens", 2}});
+  CHECK(failed.status == 503);
+  CHECK(failed.js()["error"]["message"] == "llmosd is shutting down");
+  auto ofailed = s.connect().post("/api/chat", {{"model", "fake"}, {"messages", messages}, {"stream", false}});
+  CHECK(ofailed.status == 503);
+  CHECK(ofailed.js()["error"] == "llmosd is shutting down");
+  CHECK(s.backend.ensure_calls == 7);
+  CHECK(s.backend.submitted().size() == 5);
+}
+
+TEST_CASE("without load on demand a request for a ready model is submitted without asking for it") {
+  Server s;
+  auto r = s.connect().post("/api/generate", {{"model", "fake"}, {"prompt", "Hi"}, {"stream", false}});
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  CHECK(s.backend.ensure_calls == 0);
+  REQUIRE(s.backend.submitted().size() == 1);
+  CHECK(s.backend.submitted()[0].reservation == 0);
 }
 
 TEST_CASE("without load on demand a model that is not loaded is 404 at once") {

@@ -1,11 +1,13 @@
-// OnDemandCall: a request for a model that is not loaded yet. Asks the backend
-// to load it (GenerationBackend::ensure_model: from the model store, one load
-// for every request waiting on it), then routes the request again through
-// `then` with the model ready, and runs what that answers (a reply, or the
-// CompletionCall it makes); or unloads it (Ollama's keep_alive 0 without a
-// prompt). Holds the model's reservation for as long as the request lives
-// (`then` puts it into the request it submits); releases it when it ends.
-// Owned by its connection; runs on its strand.
+// OnDemandCall: a request that asks the backend for its model first (with load
+// on demand every generation request does, loaded or not). Asks the backend to
+// make it ready (GenerationBackend::ensure_model: at once when loaded; after
+// the unload and a new load when it is being unloaded; from the model store,
+// one load for every request waiting on it, when not loaded), then routes the
+// request again through `then` with the model ready, and runs what that
+// answers (a reply, or the CompletionCall it makes); or unloads it (Ollama's
+// keep_alive 0 without a prompt). Holds the model's reservation for as long as
+// the request lives (`then` puts it into the request it submits); releases it
+// when it ends. Owned by its connection; runs on its strand.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
