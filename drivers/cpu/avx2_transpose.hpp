@@ -1,6 +1,6 @@
 // 8x8 transpose of 32-bit words in AVX2 registers, for the kernels that put
-// eight weight rows in the eight lanes of a vector (quant_avx2.cpp,
-// quant_ext_avx2.cpp). Header-only; include only from files compiled with -mavx2.
+// eight weight rows in the eight lanes of a vector (quant_avx2.cpp's Q8_0
+// tiles). Header-only; include only from files compiled with -mavx2.
 #pragma once
 
 #include <immintrin.h>

@@ -42,7 +42,7 @@ TEST_CASE("ext-type matmul matches dequantize + f32 dot at every level, odd rows
       for (int64_t cols : {block, 3 * block, int64_t(1024 + (block < kSuperBlock ? 3 * block : 0))}) {
         for (int64_t rows : {1, 3, 17, 70}) {
           const HostWeight hw = random_weight(type, rows, cols, uint32_t(rows * 131 + cols + int(type)));
-          for (int n : {1, 2, 3, 4, 5, 12}) {  // 4 and 12 = 8 + 4: the eight-row tiles
+          for (int n : {1, 2, 3, 4, 5, 12}) {  // 12 = a pass of 8 tokens, then one of 4
             const auto x = random_floats(size_t(n * cols), uint32_t(n + cols), 2.0f);
             INFO(isa_level_name(level) << " " << dtype_name(type) << " rows=" << rows << " cols=" << cols
                                        << " n=" << n);
